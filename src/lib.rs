@@ -1,1 +1,12 @@
-//! dialogpay
+//! dialogpay: Vipps recurring payments sold through SMS keyword dialogues.
+//!
+//! `domain` holds pure rules, `db` the SQL, `vipps` and `sms` the external systems, `worker` the
+//! durable jobs, `http` the API; `app` wires them for the binary and the tests.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod telemetry;
+pub mod worker;

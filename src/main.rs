@@ -1,1 +1,163 @@
-fn main() {}
+//! The `dialogpay` binary: one executable, several roles (see `dialogpay --help`).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dialogpay::{
+    app::{self, AppState, Roles},
+    config::{ConfigSource, Settings},
+    db::{Db, partners},
+    telemetry,
+    worker::register_workers,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "dialogpay",
+    version,
+    about = "Vipps recurring payments through SMS keyword dialogues"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// HTTP API, all job workers and the scheduler in one process (the embedded default).
+    Serve,
+    /// HTTP API only.
+    Api,
+    /// Job workers and the scheduler only.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage partners.
+    Partner {
+        #[command(subcommand)]
+        command: PartnerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PartnerCommand {
+    /// Create a partner and print its API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The partner's Vipps Merchant Serial Number.
+        #[arg(long, default_value = "123456")]
+        vipps_msn: String,
+        /// Print `{"id":…,"api_key":"…"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List partners.
+    List,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(&ConfigSource::from_env())?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve => {
+            serve(
+                settings,
+                Roles {
+                    http: true,
+                    workers: true,
+                },
+            )
+            .await
+        }
+        Command::Api => {
+            serve(
+                settings,
+                Roles {
+                    http: true,
+                    workers: false,
+                },
+            )
+            .await
+        }
+        Command::Worker => {
+            serve(
+                settings,
+                Roles {
+                    http: false,
+                    workers: true,
+                },
+            )
+            .await
+        }
+        Command::Migrate => {
+            let db = Db::connect(&settings.database).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Partner { command } => partner(settings, command).await,
+    }
+}
+
+async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
+    let state = AppState::build(settings).await?;
+    let acceptor = if roles.http {
+        let (acceptor, addr) = app::bind(&state.settings).await?;
+        tracing::info!(%addr, "listening");
+        println!("dialogpay listening on http://{addr}");
+        println!("  API docs:       http://{addr}/docs");
+        println!("  create partner: cargo run --release -- partner create --name \"My charity\"");
+        Some(acceptor)
+    } else {
+        None
+    };
+    app::run(
+        state,
+        roles,
+        register_workers(),
+        acceptor,
+        app::shutdown_signal(),
+    )
+    .await
+}
+
+async fn partner(settings: Settings, command: PartnerCommand) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database).await?;
+    db.migrate().await?;
+    match command {
+        PartnerCommand::Create {
+            name,
+            vipps_msn,
+            json,
+        } => {
+            let errors = dialogpay::http::admin::partners::validate_partner(&name, &vipps_msn);
+            if let Some(e) = errors.first() {
+                anyhow::bail!("{}: {}", e.field, e.message);
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            let created = partners::create(&db, name.trim(), &vipps_msn, now)
+                .await
+                .context("creating the partner")?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": created.partner.id, "api_key": created.api_key })
+                );
+            } else {
+                println!("partner {} created", created.partner.id);
+                println!("API key (shown once): {}", created.api_key);
+            }
+        }
+        PartnerCommand::List => {
+            for p in partners::list(&db).await? {
+                println!(
+                    "{}\t{}\tmsn={}\tkey={}",
+                    p.id, p.name, p.vipps_msn, p.api_key_hint
+                );
+            }
+        }
+    }
+    Ok(())
+}

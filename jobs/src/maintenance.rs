@@ -1,0 +1,20 @@
+//! Housekeeping and measurement jobs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::JobSpec;
+
+/// Does nothing: the reference job for measuring the queue's own ceiling (`dialogpay bench`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Noop {
+    pub n: u64,
+}
+
+impl JobSpec for Noop {
+    const QUEUE: &'static str = "bench.noop";
+    const MAX_ATTEMPTS: u32 = 3;
+
+    fn idempotency_key(&self) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,290 @@
+//! Typed settings: `config/default.toml` → `config/$DIALOGPAY_ENV.toml` → `DIALOGPAY__SECTION__KEY`.
+//!
+//! Every struct denies unknown keys, so a typo stops startup with the key's path. Secrets are
+//! `SecretString`s: their `Debug` output is redacted, so printing the settings never leaks them.
+
+use std::path::{Path, PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The whole configuration of one dialogpay process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub operator: OperatorSettings,
+    pub jobs: JobSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_base_url: String,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub busy_timeout_ms: u64,
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSettings {
+    pub api_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    pub poll_interval_ms: u64,
+    pub batch_size: usize,
+    pub concurrency: usize,
+    pub heartbeat_interval_secs: u64,
+    pub missed_heartbeats: usize,
+    pub attempt_timeout_secs: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub retention_hours: u64,
+    pub maintenance_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Where the layered files are read from.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub dir: PathBuf,
+    pub env_name: Option<String>,
+}
+
+impl ConfigSource {
+    /// `./config` (or `$DIALOGPAY_CONFIG_DIR`) and `$DIALOGPAY_ENV`.
+    pub fn from_env() -> Self {
+        let dir = std::env::var_os("DIALOGPAY_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let env_name = std::env::var("DIALOGPAY_ENV")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Self { dir, env_name }
+    }
+}
+
+/// Built-in defaults: the committed `config/default.toml`, compiled in so the binary also
+/// works from any directory.
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+impl Settings {
+    /// Loads and validates the settings from files and the process environment.
+    pub fn load(source: &ConfigSource) -> anyhow::Result<Self> {
+        Self::from_figment(Self::figment(
+            source,
+            Env::prefixed("DIALOGPAY__").split("__"),
+        ))
+    }
+
+    /// Loads from the defaults plus explicit `section.key = value` overrides (tests, tools).
+    pub fn with_overrides(overrides: &[(&str, toml::Value)]) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        for (key, value) in overrides {
+            figment = figment.merge(figment::providers::Serialized::global(key, value.clone()));
+        }
+        Self::from_figment(figment)
+    }
+
+    fn figment(source: &ConfigSource, env: Env) -> Figment {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        let default_file = source.dir.join("default.toml");
+        if default_file.exists() {
+            figment = figment.merge(Toml::file(&default_file));
+        }
+        if let Some(name) = &source.env_name {
+            figment = figment.merge(Toml::file(source.dir.join(format!("{name}.toml"))));
+        }
+        figment.merge(env)
+    }
+
+    fn from_figment(figment: Figment) -> anyhow::Result<Self> {
+        let settings: Settings = figment.extract().map_err(|err| {
+            let messages: Vec<String> = err.into_iter().map(describe_config_error).collect();
+            anyhow::anyhow!("invalid configuration:\n  {}", messages.join("\n  "))
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Rules serde cannot express.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            problems.push("database.url: must start with sqlite: or postgres://".to_owned());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections: must be at least 1".to_owned());
+        }
+        if self.jobs.batch_size == 0 {
+            problems.push("jobs.batch_size: must be at least 1".to_owned());
+        }
+        if self.jobs.concurrency == 0 {
+            problems.push("jobs.concurrency: must be at least 1".to_owned());
+        }
+        if self.jobs.heartbeat_interval_secs == 0 || self.jobs.missed_heartbeats == 0 {
+            problems.push(
+                "jobs.heartbeat_interval_secs and jobs.missed_heartbeats: must be at least 1"
+                    .to_owned(),
+            );
+        }
+        if self.jobs.poll_interval_ms == 0 {
+            problems.push("jobs.poll_interval_ms: must be at least 1".to_owned());
+        }
+        if self.server.body_limit_bytes < 1024 {
+            problems.push("server.body_limit_bytes: must be at least 1024".to_owned());
+        }
+        let key = self.operator.api_key.expose_secret();
+        if !key.is_empty() && key.len() < 16 {
+            problems.push("operator.api_key: must be at least 16 characters (or empty to disable the admin API)".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "))
+        }
+    }
+
+    /// True when the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database.url.starts_with("postgres")
+    }
+}
+
+/// Turns a figment error into "key.path: what is wrong (from source)".
+fn describe_config_error(err: figment::Error) -> String {
+    let path = err.path.join(".");
+    let source = err
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    let kind = match &err.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            let full = if path.is_empty() {
+                field.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            return format!("{full}: unknown key{source}");
+        }
+        other => other.to_string(),
+    };
+    if path.is_empty() {
+        format!("{kind}{source}")
+    } else {
+        format!("{path}: {kind}{source}")
+    }
+}
+
+/// The folder a `sqlite://` URL's file lives in, so it can be created before connecting.
+pub fn sqlite_parent_dir(url: &str) -> Option<&Path> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_are_valid() {
+        let s = Settings::with_overrides(&[]).expect("defaults are valid");
+        assert_eq!(s.server.port, 8080);
+        assert!(!s.is_postgres());
+        assert_eq!(s.database.sqlite_synchronous, SqliteSynchronous::Full);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err =
+            Settings::with_overrides(&[("server.prot", toml::Value::Integer(1))]).unwrap_err();
+        assert!(
+            err.to_string().contains("server.prot: unknown key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_value_is_named() {
+        let err = Settings::with_overrides(&[("server.port", toml::Value::String("abc".into()))])
+            .unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+        let err = Settings::with_overrides(&[("log.format", toml::Value::String("xml".into()))])
+            .unwrap_err();
+        assert!(err.to_string().contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings::with_overrides(&[(
+            "operator.api_key",
+            toml::Value::String("super-secret-operator-key".into()),
+        )])
+        .unwrap();
+        assert!(!format!("{s:?}").contains("super-secret-operator-key"));
+    }
+
+    #[test]
+    fn sqlite_dir_is_found() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://./data/x.db"),
+            Some(Path::new("./data"))
+        );
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("postgres://x"), None);
+    }
+}

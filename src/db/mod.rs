@@ -1,0 +1,206 @@
+//! The one place with SQL: a [`Db`] handle over SQLite or PostgreSQL, migrations, and one
+//! repository module per aggregate.
+//!
+//! Queries are written once in the common dialect (`$1` placeholders work on both engines,
+//! timestamps are `BIGINT` milliseconds since the epoch, dates are `YYYY-MM-DD`) and run through
+//! [`with_pool!`]/[`with_tx!`], which expand the same code for each engine.
+
+pub mod audit;
+pub mod crm;
+pub mod dialogues;
+pub mod ids;
+pub mod jobs;
+pub mod partners;
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::config::{DatabaseSettings, SqliteSynchronous as SyncSetting, sqlite_parent_dir};
+
+/// A pool on one of the two supported engines.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on one of the two engines.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same query code against whichever pool `db` holds: `with_pool!(db, |p| q.fetch_all(p))`.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs the same query code inside an open [`Tx`]: `with_tx!(tx, |c| q.execute(c))`.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Our own migrations live in their own table so that they never clash with apalis's
+/// `_sqlx_migrations` in the same SQLite file (see docs/apalis-1.0.md).
+const MIGRATIONS_TABLE: &str = "_dialogpay_migrations";
+
+impl Db {
+    /// Connects with the settings' durability and timeout rules (SQLite: WAL, foreign keys on,
+    /// busy timeout, `synchronous` NORMAL or FULL, never OFF). Creates the SQLite folder and file.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = settings.url.as_str();
+        if url.starts_with("postgres") {
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL (database.url)")?;
+            return Ok(Db::Postgres(pool));
+        }
+        if let Some(dir) = sqlite_parent_dir(url) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database folder {}", dir.display()))?;
+        }
+        let synchronous = match settings.sqlite_synchronous {
+            SyncSetting::Normal => SqliteSynchronous::Normal,
+            SyncSetting::Full => SqliteSynchronous::Full,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .context("parsing database.url")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms))
+            .pragma("temp_store", "MEMORY")
+            .pragma("cache_size", "-64000");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .context("opening the SQLite database (database.url)")?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Applies apalis's job-table migrations, then ours, then the fixes for apalis's defects.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(pool) => {
+                // Not `SqliteStorage::setup()`: it sets `synchronous=OFF` on a pooled connection.
+                let mut apalis = apalis_sqlite::SqliteStorage::migrations();
+                apalis.set_ignore_missing(true);
+                apalis
+                    .run(pool)
+                    .await
+                    .context("applying apalis-sqlite migrations")?;
+                let mut ours = sqlx::migrate!("./migrations/sqlite");
+                ours.dangerous_set_table_name(MIGRATIONS_TABLE);
+                ours.run(pool)
+                    .await
+                    .context("applying dialogpay SQLite migrations")?;
+            }
+            Db::Postgres(pool) => {
+                sqlx::query("CREATE EXTENSION IF NOT EXISTS hstore")
+                    .execute(pool)
+                    .await
+                    .context("creating the hstore extension apalis-postgres needs")?;
+                apalis_postgres::PostgresStorage::setup(pool)
+                    .await
+                    .context("applying apalis-postgres migrations")?;
+                let mut ours = sqlx::migrate!("./migrations/postgres");
+                ours.dangerous_set_table_name(MIGRATIONS_TABLE);
+                ours.run(pool)
+                    .await
+                    .context("applying dialogpay PostgreSQL migrations")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// True when every migration this binary knows is applied (for `/readyz`).
+    pub async fn migrations_applied(&self) -> Result<bool, sqlx::Error> {
+        let expected = match self {
+            Db::Sqlite(_) => sqlx::migrate!("./migrations/sqlite").iter().count(),
+            Db::Postgres(_) => sqlx::migrate!("./migrations/postgres").iter().count(),
+        } as i64;
+        let sql = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE} WHERE success");
+        let applied: i64 = with_pool!(self, |p| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(p)
+                .await?
+        });
+        Ok(applied >= expected)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
+    /// so that read-then-write checks cannot be overtaken by another writer.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        with_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Milliseconds since the epoch, the representation of every `*_at` column.
+pub fn to_millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The inverse of [`to_millis`].
+pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// True when the error is a unique-constraint violation on either engine.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}

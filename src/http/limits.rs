@@ -1,0 +1,51 @@
+//! Request body size limit: bodies over `server.body_limit_bytes` are answered 413, whether
+//! they announce their length or arrive chunked, before any handler runs.
+
+use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode};
+
+use crate::http::error::ErrorBody;
+
+fn too_large(limit: usize) -> Response {
+    let body = ErrorBody::new(
+        "payload_too_large",
+        format!("request body exceeds {limit} bytes"),
+    );
+    let mut resp = poem::web::Json(body).into_response();
+    resp.set_status(StatusCode::PAYLOAD_TOO_LARGE);
+    resp
+}
+
+/// Middleware function for `Route::around`.
+pub async fn limit_body<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
+    let announced = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Ok(too_large(limit));
+    }
+    if announced.is_none()
+        && req
+            .headers()
+            .contains_key(poem::http::header::TRANSFER_ENCODING)
+    {
+        // Chunked: read at most limit + 1 bytes to learn whether it fits.
+        let body = req.take_body();
+        let mut reader = body.into_async_read();
+        let mut buf = Vec::new();
+        let mut limited = tokio::io::AsyncReadExt::take(&mut reader, limit as u64 + 1);
+        tokio::io::AsyncReadExt::read_to_end(&mut limited, &mut buf)
+            .await
+            .map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))?;
+        if buf.len() > limit {
+            return Ok(too_large(limit));
+        }
+        req.set_body(buf);
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}

@@ -1,0 +1,3 @@
+//! Job handlers, one file per `jobs/` contract file.
+
+pub mod maintenance;

@@ -1,0 +1,71 @@
+//! How a job attempt ended, and the durable backoff between attempts.
+
+use std::time::Duration;
+
+/// A failed attempt, classified: transient failures run again later, permanent ones stop.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Try again after the backoff (or at least `after`, e.g. a 429's `Retry-After`).
+    #[error("{error:#}")]
+    Retry {
+        error: anyhow::Error,
+        after: Option<Duration>,
+    },
+    /// Retrying cannot help (validation error, resource gone): stop now.
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl JobError {
+    pub fn retry(error: impl Into<anyhow::Error>) -> Self {
+        JobError::Retry {
+            error: error.into(),
+            after: None,
+        }
+    }
+
+    pub fn retry_after(error: impl Into<anyhow::Error>, after: Duration) -> Self {
+        JobError::Retry {
+            error: error.into(),
+            after: Some(after),
+        }
+    }
+
+    pub fn permanent(error: impl Into<anyhow::Error>) -> Self {
+        JobError::Permanent(error.into())
+    }
+}
+
+/// Database errors are transient from a job's point of view: the attempt runs again.
+impl From<sqlx::Error> for JobError {
+    fn from(err: sqlx::Error) -> Self {
+        JobError::retry(err)
+    }
+}
+
+/// Exponential backoff with ±20% jitter: `base * 2^(attempt-1)`, capped at `max`.
+/// `attempt` is the attempt that just failed (1 for the first run).
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let raw = base.saturating_mul(1u32 << exp.min(20)).min(max);
+    let jitter = 0.8 + rand::random::<f64>() * 0.4;
+    raw.mul_f64(jitter).min(max).max(Duration::from_millis(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        let first = backoff(1, base, max);
+        assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200));
+        let fourth = backoff(4, base, max);
+        assert!(fourth >= Duration::from_millis(6400) && fourth <= Duration::from_millis(9600));
+        for attempt in 1..100 {
+            assert!(backoff(attempt, base, max) <= max);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The job runtime on apalis: one apalis worker per queue on apalis-sqlite or apalis-postgres,
+//! wrapped so that it has none of apalis 1.0's reproduced defects (docs/apalis-1.0.md):
+//!
+//! - pickup: every worker polls on a short interval and is woken at once by enqueues from this
+//!   process ([`super::wake::WakeStrategy`]), never waiting for a 30 s heartbeat;
+//! - retries: no in-process retry layer and no `RetryAfterError`; a transient failure moves the
+//!   row's own `run_at` forward (a durable backoff the storage's fetch honours) and the contract's
+//!   `max_attempts` bounds the attempts; a permanent failure sets `max_attempts` to the attempts
+//!   made, so it stops at once;
+//! - deadlines are inside the handler (`tokio::time::timeout`), never `.timeout()`; panics are
+//!   caught and retried like transient failures;
+//! - worker names are unique per process start, so a restart under the same host name neither
+//!   fails (`WORKER_ALREADY_EXISTS`) nor hides the orphans of the killed process, which the
+//!   surviving workers' heartbeats re-queue after `heartbeat_interval × missed_heartbeats`;
+//! - a worker whose backend failed (database locked, PostgreSQL restarted) is restarted.
+
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::*;
+use dialogpay_jobs::JobSpec;
+use futures::FutureExt;
+use tracing::Instrument;
+
+use super::{
+    JobContext,
+    outcome::{JobError, backoff},
+    wake::WakeStrategy,
+};
+use crate::{config::JobSettings, db::Db, with_pool};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type HandlerFn<J> = dyn Fn(J, JobContext) -> BoxFuture<Result<(), JobError>> + Send + Sync;
+
+/// What a registered queue needs at run time.
+struct Runner<J: JobSpec> {
+    handler: Arc<HandlerFn<J>>,
+    ctx: JobContext,
+}
+
+/// One registration: a closure that adds the queue's apalis worker to a monitor.
+type Registration = Box<dyn FnOnce(Monitor, &RuntimeParts) -> Monitor + Send>;
+
+/// Shared pieces every worker needs when it is built.
+pub struct RuntimeParts {
+    pub db: Db,
+    pub settings: JobSettings,
+    pub ctx: JobContext,
+    /// Unique per process start: host, pid and a random suffix.
+    pub instance: String,
+}
+
+/// The list of queues this process works on; built by `register_workers()`.
+#[derive(Default)]
+pub struct WorkerSet {
+    registrations: Vec<(&'static str, Registration)>,
+}
+
+impl WorkerSet {
+    /// Registers the handler of job `J`.
+    pub fn queue<J, F, Fut>(mut self, handler: F) -> Self
+    where
+        J: JobSpec,
+        F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        let handler: Arc<HandlerFn<J>> = Arc::new(move |job, ctx| Box::pin(handler(job, ctx)));
+        let registration: Registration =
+            Box::new(move |monitor, parts| register_queue::<J>(monitor, parts, handler));
+        self.registrations.push((J::QUEUE, registration));
+        self
+    }
+
+    pub fn queues(&self) -> Vec<&'static str> {
+        self.registrations.iter().map(|(q, _)| *q).collect()
+    }
+
+    /// Builds the apalis monitor with one worker per queue.
+    pub fn into_monitor(self, parts: &RuntimeParts) -> Monitor {
+        let monitor = Monitor::new()
+            .shutdown_timeout(Duration::from_secs(parts.settings.attempt_timeout_secs))
+            .should_restart(|ctx, err| {
+                tracing::warn!(worker = ctx.name(), error = %err, "job worker stopped; restarting it");
+                true
+            });
+        self.registrations
+            .into_iter()
+            .fold(monitor, |monitor, (_, register)| register(monitor, parts))
+    }
+}
+
+fn register_queue<J: JobSpec>(
+    monitor: Monitor,
+    parts: &RuntimeParts,
+    handler: Arc<HandlerFn<J>>,
+) -> Monitor {
+    let runner = Arc::new(Runner {
+        handler,
+        ctx: parts.ctx.clone(),
+    });
+    let settings = parts.settings.clone();
+    let concurrency = J::CONCURRENCY.unwrap_or(settings.concurrency);
+    let poll = Duration::from_millis(settings.poll_interval_ms);
+    let heartbeat = Duration::from_secs(settings.heartbeat_interval_secs);
+    let instance = parts.instance.clone();
+    let wakers = parts.ctx.wakers.clone();
+    match &parts.db {
+        Db::Sqlite(pool) => {
+            let pool = pool.clone();
+            monitor.register(move |run| {
+                let config = apalis_sqlite::Config::default()
+                    .queue(J::QUEUE)
+                    .batch_size(settings.batch_size)
+                    .heartbeat_interval(heartbeat)
+                    .missed_heartbeats(settings.missed_heartbeats);
+                let backend = apalis_sqlite::SqliteStorage::<J>::new(&pool)
+                    .with_config(config)
+                    .poll_with_strategy(WakeStrategy::new(poll, wakers.subscribe(J::QUEUE)));
+                WorkerBuilder::new(worker_name(J::QUEUE, &instance, run))
+                    .backend(backend)
+                    .concurrency(concurrency)
+                    .data(runner.clone())
+                    .build(run_job::<J>)
+            })
+        }
+        Db::Postgres(pool) => {
+            let pool = pool.clone();
+            monitor.register(move |run| {
+                let config = apalis_postgres::Config::default()
+                    .queue(J::QUEUE)
+                    .batch_size(settings.batch_size)
+                    .heartbeat_interval(heartbeat)
+                    .missed_heartbeats(settings.missed_heartbeats);
+                let backend = apalis_postgres::PostgresStorage::<J>::new(&pool)
+                    .with_config(config)
+                    .poll_with_strategy(WakeStrategy::new(poll, wakers.subscribe(J::QUEUE)));
+                WorkerBuilder::new(worker_name(J::QUEUE, &instance, run))
+                    .backend(backend)
+                    .concurrency(concurrency)
+                    .data(runner.clone())
+                    .build(run_job::<J>)
+            })
+        }
+    }
+}
+
+fn worker_name(queue: &str, instance: &str, run: usize) -> String {
+    format!("{queue}@{instance}#{run}")
+}
+
+/// A process-unique instance name: `host:pid:random`.
+pub fn instance_name() -> String {
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "host".to_owned());
+    let suffix = ulid::Ulid::new().to_string();
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        &suffix[suffix.len() - 6..]
+    )
+}
+
+/// The apalis handler shared by every queue: runs the job's handler with a deadline, catches
+/// panics, and turns the outcome into the row's next state.
+async fn run_job<J: JobSpec>(
+    job: J,
+    attempt: Attempt,
+    task_id: TaskId,
+    runner: Data<Arc<Runner<J>>>,
+) -> Result<(), BoxDynError> {
+    let attempt = attempt.current() as u32;
+    let id = task_id.to_string();
+    let span =
+        tracing::info_span!("job", job.id = %id, job.queue = J::QUEUE, job.attempt = attempt);
+    let started = Instant::now();
+    let ctx = runner.ctx.clone().for_job(&id, attempt);
+    let settings = &ctx.settings;
+    let deadline = Duration::from_secs(settings.attempt_timeout_secs);
+    let run = AssertUnwindSafe((runner.handler)(job, ctx.clone())).catch_unwind();
+    let outcome = match tokio::time::timeout(deadline, run)
+        .instrument(span.clone())
+        .await
+    {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => Err(JobError::retry(anyhow::anyhow!(
+            "handler panicked: {}",
+            panic_message(&panic)
+        ))),
+        Err(_) => Err(JobError::retry(anyhow::anyhow!(
+            "attempt timed out after {}s",
+            deadline.as_secs()
+        ))),
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let _entered = span.enter();
+    match outcome {
+        Ok(()) => {
+            tracing::debug!(elapsed_ms, "job done");
+            Ok(())
+        }
+        Err(JobError::Retry { error, after }) if attempt < J::MAX_ATTEMPTS => {
+            let wait = backoff(
+                attempt,
+                Duration::from_millis(settings.backoff_base_ms),
+                Duration::from_secs(settings.backoff_max_secs),
+            )
+            .max(after.unwrap_or_default());
+            tracing::warn!(elapsed_ms, retry_in_ms = wait.as_millis() as u64, error = %format!("{error:#}"), "job attempt failed; will retry");
+            if let Err(db_err) = reschedule(&ctx.db, &id, wait).await {
+                tracing::error!(error = %db_err, "could not persist the retry backoff");
+            }
+            Err(error.into())
+        }
+        Err(JobError::Retry { error, .. }) => {
+            tracing::error!(elapsed_ms, error = %format!("{error:#}"), "job failed on its last attempt");
+            Err(error.into())
+        }
+        Err(JobError::Permanent(error)) => {
+            tracing::error!(elapsed_ms, error = %format!("{error:#}"), "job failed permanently");
+            if let Err(db_err) = stop_retrying(&ctx.db, &id, attempt).await {
+                tracing::error!(error = %db_err, "could not mark the job as permanently failed");
+            }
+            Err(error.into())
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned())
+}
+
+/// Durable backoff: the storage's fetch only re-selects a failed row once `run_at` has passed.
+async fn reschedule(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error> {
+    let at = chrono::Utc::now().timestamp() + wait.as_secs().max(1) as i64;
+    let sql = if db.is_postgres() {
+        "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2"
+    } else {
+        "UPDATE Jobs SET run_at = $1 WHERE id = $2"
+    };
+    with_pool!(db, |p| sqlx::query(sql)
+        .bind(at)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A permanent failure: no attempts are left once the ack records this attempt.
+async fn stop_retrying(db: &Db, id: &str, attempt: u32) -> Result<(), sqlx::Error> {
+    let sql = if db.is_postgres() {
+        "UPDATE apalis.jobs SET max_attempts = $1 WHERE id = $2"
+    } else {
+        "UPDATE Jobs SET max_attempts = $1 WHERE id = $2"
+    };
+    with_pool!(db, |p| sqlx::query(sql)
+        .bind(i64::from(attempt))
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
