@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, param::Query, payl
 use crate::{
     app::AppState,
     db::{audit, crm},
+    http::text::Text,
     http::{
         auth::PartnerAuth,
         error::{ApiError, ApiResult, FieldError},
@@ -25,14 +26,14 @@ const MAX_TERMS_CHARS: usize = 20_000;
 #[oai(deny_unknown_fields)]
 struct CreateGroup {
     /// 1–100 characters, unique among the partner's groups.
-    name: String,
+    name: Text,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct PutTerms {
     /// The full text of the new version (1–20,000 characters).
-    text: String,
+    text: Text,
 }
 
 #[derive(Object)]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod limits;
 pub mod pagination;
+pub mod text;
 pub mod time;
 
 use poem::{EndpointExt, IntoEndpoint, Route};

@@ -56,3 +56,9 @@ impl JobContext {
 pub fn register_workers() -> WorkerSet {
     WorkerSet::default().queue::<Noop, _, _>(handlers::maintenance::noop)
 }
+
+/// Adds the test-only queues (used by the test suite, and by the binary when
+/// `DIALOGPAY_TEST_JOBS=1` for crash tests of the real process).
+pub fn with_test_jobs(set: WorkerSet) -> WorkerSet {
+    set.queue::<dialogpay_jobs::testing::Flaky, _, _>(handlers::testing::flaky)
+}

@@ -242,7 +242,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Durable backoff: the storage's fetch only re-selects a failed row once `run_at` has passed.
 async fn reschedule(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error> {
-    let at = chrono::Utc::now().timestamp() + wait.as_secs().max(1) as i64;
+    // Round up: apalis compares whole seconds, and the wait must not come out shorter.
+    let due_ms = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
+    let at = (due_ms + 999) / 1000;
     let sql = if db.is_postgres() {
         "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2"
     } else {

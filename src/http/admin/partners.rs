@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use crate::{
     app::AppState,
     db::{audit, partners},
+    http::text::Text,
     http::{
         auth::OperatorAuth,
         error::{ApiError, ApiResult, FieldError},
@@ -21,9 +22,9 @@ pub struct PartnersAdminApi;
 #[oai(deny_unknown_fields)]
 struct CreatePartner {
     /// Display name, 1–100 characters.
-    name: String,
+    name: Text,
     /// The partner's Vipps Merchant Serial Number (4–6 digits).
-    vipps_msn: String,
+    vipps_msn: Text,
 }
 
 #[derive(Object)]

@@ -1,3 +1,4 @@
 //! Job handlers, one file per `jobs/` contract file.
 
 pub mod maintenance;
+pub mod testing;

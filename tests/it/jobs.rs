@@ -1,0 +1,410 @@
+//! The job runtime and job admin over HTTP, with the test-only `test.flaky` job.
+
+use std::time::{Duration, Instant};
+
+use dialogpay_jobs::{maintenance::Noop, testing::Flaky};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{OPERATOR_KEY, Options, TestApp, eventually};
+
+fn flaky(name: &str, fail_times: u32, permanent: bool) -> Flaky {
+    Flaky {
+        name: name.into(),
+        fail_times,
+        permanent,
+        sleep_ms: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_job_pushed_by_the_api_process_starts_within_a_second() {
+    let app = TestApp::spawn().await;
+    // Let the workers settle into their idle wait first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let id = app.enqueue(&Noop { n: 1 }).await;
+    app.wait_job(&id, "done", Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "picked up after {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_from_another_process_is_picked_up_by_polling() {
+    // An API-only server enqueues; a separate worker-only app on the same database runs it.
+    let api = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let worker = TestApp::spawn_on(api.test_db.clone(), Options::default()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let id = api.enqueue(&Noop { n: 2 }).await;
+    worker.wait_job(&id, "done", Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "picked up after {:?}",
+        started.elapsed()
+    );
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn transient_failures_retry_with_a_durable_backoff_then_succeed() {
+    let app = TestApp::spawn_with(Options {
+        workers: true,
+        overrides: vec![("jobs.backoff_base_ms", 1000.into())],
+    })
+    .await;
+    let started = Instant::now();
+    let id = app.enqueue(&flaky("twice", 2, false)).await;
+    let row = app.wait_job(&id, "done", Duration::from_secs(20)).await;
+    assert_eq!(row.attempts, 3, "two failures, then success");
+    // The retries waited their backoff (≥ 0.8 s, then ≥ 1.6 s with jitter) instead of re-running at once.
+    assert!(
+        started.elapsed() >= Duration::from_millis(2400),
+        "retried too fast: {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn attempts_are_bounded_by_the_contract() {
+    let app = TestApp::spawn().await;
+    let id = app.enqueue(&flaky("always", 100, false)).await;
+    let row = app.wait_job(&id, "failed", Duration::from_secs(40)).await;
+    assert_eq!(row.attempts, 4, "Flaky::MAX_ATTEMPTS");
+    assert_eq!(row.max_attempts, 4);
+    // It stays failed: nothing picks it up again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, body) = app
+        .get(&format!("/api/v1/admin/jobs/{id}"), OPERATOR_KEY)
+        .await;
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["attempts"], 4);
+    assert!(
+        body["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("failing on attempt 4"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_stops_at_once() {
+    let app = TestApp::spawn().await;
+    let id = app.enqueue(&flaky("fatal", 5, true)).await;
+    let row = app.wait_job(&id, "failed", Duration::from_secs(10)).await;
+    assert_eq!(row.attempts, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_keeps_one_job() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let first = app
+        .state
+        .enqueuer
+        .enqueue(&flaky("once", 0, false))
+        .await
+        .unwrap();
+    let second = app
+        .state
+        .enqueuer
+        .enqueue(&flaky("once", 0, false))
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(second, None);
+    let (_, page) = app
+        .get("/api/v1/admin/jobs?queue=test.flaky", OPERATOR_KEY)
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operators_retry_a_failed_job_and_it_runs_again() {
+    let app = TestApp::spawn().await;
+    let id = app.enqueue(&flaky("fatal-once", 1, true)).await;
+    app.wait_job(&id, "failed", Duration::from_secs(10)).await;
+
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/retry"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let row = app.wait_job(&id, "done", Duration::from_secs(10)).await;
+    assert_eq!(row.attempts, 2);
+
+    // Done jobs cannot be retried or cancelled.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/retry"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "job_state");
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/cancel"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // The retry is in the audit log.
+    let (_, audit) = app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "job.retry")
+        .expect("audited");
+    assert_eq!(entry["target_id"], id.as_str());
+    assert_eq!(entry["actor"], "operator");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operators_cancel_a_pending_job_and_it_never_runs() {
+    // No workers: the job stays pending until cancelled; then a worker starts and skips it.
+    let api = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let id = api.enqueue(&flaky("never", 0, false)).await;
+    let (status, body) = api
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/cancel"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "killed");
+    let (status, _) = api
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/cancel"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "killed jobs cannot be cancelled again"
+    );
+
+    let worker = TestApp::spawn_on(api.test_db.clone(), Options::default()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, body) = worker
+        .get(&format!("/api/v1/admin/jobs/{id}"), OPERATOR_KEY)
+        .await;
+    assert_eq!(body["status"], "killed");
+    assert_eq!(body["attempts"], 0, "never ran");
+
+    // A killed job can be retried, and then it runs.
+    let (status, _) = worker
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/retry"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    worker.wait_job(&id, "done", Duration::from_secs(10)).await;
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_running_job_cannot_be_retried_or_cancelled() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .enqueue(&Flaky {
+            name: "slow".into(),
+            fail_times: 0,
+            permanent: false,
+            sleep_ms: 3000,
+        })
+        .await;
+    app.wait_job(&id, "running", Duration::from_secs(5)).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/retry"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/jobs/{id}/cancel"),
+            OPERATOR_KEY,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    app.wait_job(&id, "done", Duration::from_secs(10)).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn job_list_filters_by_status_and_queue_and_paginates() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(app.enqueue(&flaky(&format!("page-{i}"), 0, false)).await);
+    }
+    app.enqueue(&Noop { n: 9 }).await;
+    let (status, page1) = app
+        .get(
+            "/api/v1/admin/jobs?status=pending&queue=test.flaky&limit=2",
+            OPERATOR_KEY,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page1}");
+    let items = page1["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], ids[4].as_str(), "newest first");
+    assert_eq!(items[0]["queue"], "test.flaky");
+    assert_eq!(items[0]["status"], "pending");
+    assert_eq!(items[0]["max_attempts"], 4);
+    assert_eq!(items[0]["payload"]["name"], "page-4");
+    let cursor = page1["next_cursor"].as_str().expect("more pages");
+    let mut seen: Vec<Value> = items.clone();
+    let mut cursor = cursor.to_owned();
+    loop {
+        let (_, page) = app
+            .get(
+                &format!(
+                    "/api/v1/admin/jobs?status=pending&queue=test.flaky&limit=2&cursor={cursor}"
+                ),
+                OPERATOR_KEY,
+            )
+            .await;
+        seen.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5);
+    let (_, done) = app
+        .get("/api/v1/admin/jobs?status=done", OPERATOR_KEY)
+        .await;
+    assert!(done["items"].as_array().unwrap().is_empty());
+    let (status, body) = app
+        .get("/api/v1/admin/jobs?status=bogus", OPERATOR_KEY)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = app
+        .get(
+            "/api/v1/admin/jobs/01JXXXXXXXXXXXXXXXXXXXXXXX",
+            OPERATOR_KEY,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn job_admin_requires_the_operator_key() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let (_, partner_key) = app.partner("Not an operator").await;
+    for key in [None, Some("wrong-key"), Some(partner_key.as_str())] {
+        let (status, body) = app
+            .call(reqwest::Method::GET, "/api/v1/admin/jobs", key, None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{key:?}: {body}");
+        assert_eq!(body["code"], "unauthorized");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_orphaned_by_a_crash_runs_again_in_bounded_time() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .enqueue(&Flaky {
+            name: "orphan".into(),
+            fail_times: 0,
+            permanent: false,
+            sleep_ms: 2000,
+        })
+        .await;
+    app.wait_job(&id, "running", Duration::from_secs(5)).await;
+    let db = app.crash();
+    let crashed_at = Instant::now();
+    // A new process on the same host (new worker names) takes over.
+    let next = TestApp::spawn_on(db, Options::default()).await;
+    let row = next.wait_job(&id, "done", Duration::from_secs(30)).await;
+    let took = crashed_at.elapsed();
+    eprintln!("orphaned job finished {took:?} after the crash (includes its 2 s run)");
+    assert!(row.attempts >= 2, "it ran again: {row:?}");
+    next.stop().await;
+}
+
+#[tokio::test]
+async fn finished_jobs_are_deleted_after_the_retention_only() {
+    let app = TestApp::spawn_with(Options {
+        workers: true,
+        overrides: vec![("jobs.retention_hours", 1.into())],
+    })
+    .await;
+    let id = app.enqueue(&Noop { n: 3 }).await;
+    app.wait_job(&id, "done", Duration::from_secs(5)).await;
+    // A fresh done job survives maintenance passes…
+    dialogpay::worker::maintenance::run_pass(&app.state.db, &app.state.settings.jobs)
+        .await
+        .unwrap();
+    assert!(
+        dialogpay::db::jobs::get(&app.state.db, &id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // …and goes once it is older than the retention.
+    crate::support::db::age_job(&app.state.db, &id, 2 * 3600).await;
+    let report = dialogpay::worker::maintenance::run_pass(&app.state.db, &app.state.settings.jobs)
+        .await
+        .unwrap();
+    assert!(report.deleted_jobs >= 1, "{report:?}");
+    assert!(
+        dialogpay::db::jobs::get(&app.state.db, &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let _ = eventually(Duration::from_secs(1), "noop", || async { Some(()) }).await;
+    app.stop().await;
+}

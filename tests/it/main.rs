@@ -1,0 +1,9 @@
+//! The integration test binary: real HTTP, real workers, a fresh database per test (SQLite by
+//! default, PostgreSQL when `TEST_DATABASE_URL` is set). The same tests run on both.
+
+mod support;
+
+mod crm;
+mod http_basics;
+mod jobs;
+mod partners;

@@ -1,0 +1,64 @@
+//! A fresh database per test: a SQLite file in a temp dir, or, when `TEST_DATABASE_URL` is set
+//! (e.g. `postgres://user@127.0.0.1:5432/postgres`), a new PostgreSQL database created on that
+//! server. Never a mock.
+
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct TestDb {
+    pub url: String,
+    pub is_postgres: bool,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            Some(server) => {
+                let name = format!("dp_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+                let admin = sqlx::PgPool::connect(&server)
+                    .await
+                    .expect("connects to TEST_DATABASE_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .expect("creates the test database");
+                admin.close().await;
+                let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    is_postgres: true,
+                    _dir: None,
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/dialogpay.db", dir.path().display());
+                TestDb {
+                    url,
+                    is_postgres: false,
+                    _dir: Some(Arc::new(dir)),
+                }
+            }
+        }
+    }
+}
+
+/// Moves a finished job's `done_at` into the past (retention tests).
+pub async fn age_job(db: &dialogpay::db::Db, id: &str, secs: i64) {
+    let sql = if db.is_postgres() {
+        "UPDATE apalis.jobs SET done_at = done_at - make_interval(secs => $1) WHERE id = $2"
+    } else {
+        "UPDATE Jobs SET done_at = done_at - $1 WHERE id = $2"
+    };
+    dialogpay::with_pool!(db, |p| sqlx::query(sql)
+        .bind(secs as f64)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .expect("ages the job");
+}

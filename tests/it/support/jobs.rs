@@ -1,0 +1,33 @@
+//! Helpers for tests that watch the job queue.
+
+use std::time::Duration;
+
+use dialogpay::db::jobs;
+use dialogpay_jobs::JobSpec;
+
+use super::{TestApp, eventually};
+
+impl TestApp {
+    /// Enqueues a job through the real enqueue path; returns its id.
+    pub async fn enqueue<J: JobSpec>(&self, job: &J) -> String {
+        self.state
+            .enqueuer
+            .enqueue(job)
+            .await
+            .expect("enqueues")
+            .expect("not a duplicate")
+    }
+
+    /// Waits until the job reaches the operator status `want` (e.g. "done", "failed").
+    pub async fn wait_job(&self, id: &str, want: &str, within: Duration) -> jobs::JobRow {
+        let db = self.state.db.clone();
+        eventually(within, &format!("job {id} to be {want}"), || {
+            let db = db.clone();
+            async move {
+                let row = jobs::get(&db, id).await.expect("reads job")?;
+                (row.status.as_str() == want).then_some(row)
+            }
+        })
+        .await
+    }
+}

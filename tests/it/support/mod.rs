@@ -1,0 +1,222 @@
+//! Test support: a real dialogpay server on 127.0.0.1:0 with its own database (a SQLite file in
+//! a temp dir, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set), real workers,
+//! and HTTP helpers.
+
+#![allow(dead_code)]
+
+pub mod db;
+pub mod jobs;
+
+use std::time::Duration;
+
+use dialogpay::{
+    app::{self, AppState, Roles},
+    config::Settings,
+    worker::{WorkerSet, register_workers},
+};
+use futures::FutureExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const OPERATOR_KEY: &str = "test-operator-key-0123456789";
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub test_db: db::TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Knobs for [`TestApp::spawn_with`].
+pub struct Options {
+    pub workers: bool,
+    pub overrides: Vec<(&'static str, toml::Value)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: true,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// The worker set used by tests: the real list plus the test-only flaky job.
+pub fn test_workers() -> WorkerSet {
+    dialogpay::worker::with_test_jobs(register_workers())
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let test_db = db::TestDb::create().await;
+        Self::spawn_on(test_db, options).await
+    }
+
+    /// Starts a server on an existing test database (e.g. a second process' view).
+    pub async fn spawn_on(test_db: db::TestDb, options: Options) -> Self {
+        let mut overrides: Vec<(&str, toml::Value)> = vec![
+            ("database.url", test_db.url.clone().into()),
+            ("database.max_connections", 5.into()),
+            ("server.port", 0.into()),
+            ("operator.api_key", OPERATOR_KEY.into()),
+            ("jobs.poll_interval_ms", 100.into()),
+            ("jobs.backoff_base_ms", 200.into()),
+            ("jobs.heartbeat_interval_secs", 1.into()),
+            ("jobs.missed_heartbeats", 2.into()),
+            ("jobs.maintenance_interval_secs", 1.into()),
+            ("log.level", "warn".into()),
+        ];
+        overrides.extend(options.overrides);
+        let settings = Settings::with_overrides(&overrides).expect("test settings are valid");
+        dialogpay::telemetry::init(&settings.log);
+        let state = AppState::build(settings).await.expect("app state builds");
+        let (acceptor, addr) = app::bind(&state.settings).await.expect("binds");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        }
+        .boxed()
+        .shared();
+        let roles = Roles {
+            http: true,
+            workers: options.workers,
+        };
+        let handle = tokio::spawn(app::run(
+            state.clone(),
+            roles,
+            test_workers(),
+            Some(acceptor),
+            shutdown,
+        ));
+        TestApp {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            state,
+            test_db,
+            stop: Some(stop_tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops gracefully and waits for running jobs to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+    }
+
+    /// Simulates `kill -9` inside the test process: the server and workers vanish without
+    /// finishing anything (no acks, no heartbeats).
+    pub fn crash(mut self) -> db::TestDb {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+        self.stop.take();
+        self.test_db.clone()
+    }
+
+    /// Sends a request; `key` is the bearer token, `body` JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request is sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(key), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Creates a partner through the admin API; returns (id, api_key).
+    pub async fn partner(&self, name: &str) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/api/v1/admin/partners",
+                OPERATOR_KEY,
+                json!({ "name": name, "vipps_msn": "123456" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["api_key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A CRM group with terms; returns its id.
+    pub async fn crm_group_with_terms(&self, key: &str, name: &str) -> String {
+        let (status, group) = self
+            .post("/api/v1/crm-groups", key, json!({ "name": name }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{group}");
+        let id = group["id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .put(
+                &format!("/api/v1/crm-groups/{id}/terms"),
+                key,
+                json!({ "text": "You agree to be charged every period until you stop." }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        id
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
