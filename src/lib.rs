@@ -4,6 +4,7 @@
 //! durable jobs, `http` the API; `app` wires them for the binary and the tests.
 
 pub mod app;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -31,11 +31,22 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Measurements (see README "Benchmarks"); use an empty database.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Manage partners.
     Partner {
         #[command(subcommand)]
         command: PartnerCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Drain no-op jobs through the job runtime (jobs/s).
+    Queue(dialogpay::bench::QueueBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -98,6 +109,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Partner { command } => partner(settings, command).await,
+        Command::Bench {
+            command: BenchCommand::Queue(args),
+        } => dialogpay::bench::queue(settings, args).await,
     }
 }
 

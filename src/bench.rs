@@ -1,0 +1,143 @@
+//! `dialogpay bench …`: measurements, not tests. `bench queue` drains no-op jobs through the
+//! same apalis setup the service uses, with a large table of finished jobs already present,
+//! and prints jobs/s (the reference figure the other benchmarks compare with).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use dialogpay_jobs::maintenance::Noop;
+use futures::FutureExt;
+
+use crate::{
+    app::{self, AppState, Roles},
+    config::Settings,
+    db::Db,
+    with_pool,
+    worker::{WorkerSet, handlers},
+};
+
+#[derive(Debug, clap::Args)]
+pub struct QueueBenchArgs {
+    /// No-op jobs to drain.
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: u64,
+    /// Finished rows to put in the jobs table first (a table that has been in use for a while).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub preload_done: u64,
+}
+
+/// Runs the queue benchmark against `settings.database.url` (use an empty database).
+pub async fn queue(settings: Settings, args: QueueBenchArgs) -> anyhow::Result<()> {
+    let state = AppState::build(settings).await?;
+    let db = state.db.clone();
+    let engine = if db.is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "queue benchmark on {engine}: {} jobs, {} finished rows preloaded",
+        args.jobs, args.preload_done
+    );
+
+    let t = Instant::now();
+    preload_done(&db, args.preload_done)
+        .await
+        .context("preloading finished rows")?;
+    println!(
+        "  preloaded {} finished rows in {:.1} s",
+        args.preload_done,
+        t.elapsed().as_secs_f64()
+    );
+
+    let jobs: Vec<Noop> = (0..args.jobs).map(|n| Noop { n }).collect();
+    let t = Instant::now();
+    state.enqueuer.enqueue_many(&jobs).await?;
+    let enqueue_secs = t.elapsed().as_secs_f64();
+    println!(
+        "  enqueued {} jobs in {:.2} s ({:.0} jobs/s)",
+        args.jobs,
+        enqueue_secs,
+        args.jobs as f64 / enqueue_secs
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stop_rx.await;
+    }
+    .boxed()
+    .shared();
+    let workers = WorkerSet::default().queue::<Noop, _, _>(handlers::maintenance::noop);
+    let started = Instant::now();
+    let runner = tokio::spawn(app::run(
+        state.clone(),
+        Roles {
+            http: false,
+            workers: true,
+        },
+        workers,
+        None,
+        shutdown,
+    ));
+    let mut last_report = Instant::now();
+    loop {
+        let left = pending(&db).await?;
+        if left == 0 {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            println!(
+                "  … {left} left after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    println!(
+        "  drained {} jobs in {:.2} s: {:.0} jobs/s (batch {}, concurrency {})",
+        args.jobs,
+        secs,
+        args.jobs as f64 / secs,
+        state.settings.jobs.batch_size,
+        state.settings.jobs.concurrency
+    );
+    Ok(())
+}
+
+async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
+    let sql = if db.is_postgres() {
+        "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'bench.noop' AND status <> 'Done'"
+    } else {
+        "SELECT COUNT(*) FROM Jobs WHERE job_type = 'bench.noop' AND status <> 'Done'"
+    };
+    with_pool!(db, |p| sqlx::query_scalar(sql).fetch_one(p).await)
+}
+
+/// Inserts `n` finished no-op rows in one statement per 100,000.
+async fn preload_done(db: &Db, n: u64) -> Result<(), sqlx::Error> {
+    let sql = if db.is_postgres() {
+        "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
+         SELECT '\\x7b7d'::bytea, lpad(($1 + g)::text, 26, '0'), 'bench.noop', 'Done', 1, 3, now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', 0, ''::hstore \
+         FROM generate_series(1, $2) AS g"
+    } else {
+        "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $2) \
+         INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
+         SELECT X'7b7d', printf('%026d', $1 + i), 'bench.noop', 'Done', 1, 3, strftime('%s','now') - 3600, strftime('%s','now') - 3600, strftime('%s','now') - 3600, 0, '{}' FROM g"
+    };
+    let mut done = 0u64;
+    while done < n {
+        let chunk = (n - done).min(100_000);
+        with_pool!(db, |p| sqlx::query(sql)
+            .bind(done as i64)
+            .bind(chunk as i64)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        done += chunk;
+    }
+    crate::worker::maintenance::analyze(db).await
+}
