@@ -127,14 +127,11 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     } else {
         None
     };
-    app::run(
-        state,
-        roles,
-        register_workers(),
-        acceptor,
-        app::shutdown_signal(),
-    )
-    .await
+    let mut workers = register_workers();
+    if std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1") {
+        workers = dialogpay::worker::with_test_jobs(workers);
+    }
+    app::run(state, roles, workers, acceptor, app::shutdown_signal()).await
 }
 
 async fn partner(settings: Settings, command: PartnerCommand) -> anyhow::Result<()> {

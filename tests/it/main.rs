@@ -3,6 +3,7 @@
 
 mod support;
 
+mod crash;
 mod crm;
 mod http_basics;
 mod jobs;
