@@ -12,8 +12,18 @@ use dialogpay_jobs::testing::Flaky;
 
 use crate::support::{db::TestDb, eventually};
 
+/// Kills the child process when dropped, so a failing test leaves no server behind.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `dialogpay serve` on the test database with short liveness timers.
-fn start_binary(db: &TestDb) -> Child {
+fn start_binary(db: &TestDb) -> ChildGuard {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dialogpay"))
         .arg("serve")
         .env("DIALOGPAY__DATABASE__URL", &db.url)
@@ -37,7 +47,7 @@ fn start_binary(db: &TestDb) -> Child {
         "unexpected first line: {first}"
     );
     std::thread::spawn(move || for _ in lines {});
-    child
+    ChildGuard(child)
 }
 
 async fn job_state(db: &Db, id: &str) -> Option<(String, i64)> {
@@ -71,10 +81,10 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
     )
     .await;
 
-    first.kill().expect("kill -9");
-    first.wait().unwrap();
+    first.0.kill().expect("kill -9");
+    first.0.wait().unwrap();
     let killed_at = Instant::now();
-    let mut second = start_binary(&test_db);
+    let second = start_binary(&test_db);
 
     let restarted_after = eventually(
         Duration::from_secs(30),
@@ -90,6 +100,5 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
         (job_state(&db, &id).await?.0 == "done").then_some(())
     })
     .await;
-    second.kill().ok();
-    second.wait().ok();
+    drop(second);
 }
