@@ -208,6 +208,8 @@ fn describe_config_error(err: figment::Error) -> String {
         figment::error::Kind::UnknownField(field, _) => {
             let full = if path.is_empty() {
                 field.clone()
+            } else if path == *field || path.ends_with(&format!(".{field}")) {
+                path.clone()
             } else {
                 format!("{path}.{field}")
             };

@@ -183,10 +183,10 @@ pub async fn find_keyword_conflict(
     start: NaiveDate,
     end: NaiveDate,
     except_id: Option<&str>,
-) -> Result<Option<(String, String)>, sqlx::Error> {
+) -> Result<Option<(String, String, String)>, sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT id, name FROM dialogues WHERE sender = $1 AND keyword = $2 AND archived_at IS NULL \
+            "SELECT id, name, partner_id FROM dialogues WHERE sender = $1 AND keyword = $2 AND archived_at IS NULL \
              AND start_date <= $4 AND end_date >= $3 AND ($5 IS NULL OR id <> $5) LIMIT 1",
         )
         .bind(sender)

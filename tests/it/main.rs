@@ -5,6 +5,7 @@ mod support;
 
 mod crash;
 mod crm;
+mod dialogues;
 mod http_basics;
 mod jobs;
 mod partners;

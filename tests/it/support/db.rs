@@ -62,3 +62,22 @@ pub async fn age_job(db: &dialogpay::db::Db, id: &str, secs: i64) {
         .map(|_| ()))
     .expect("ages the job");
 }
+
+/// Inserts an agreement row directly (the keyword journey is not part of these tests).
+pub async fn insert_agreement(db: &dialogpay::db::Db, dialogue_id: &str, phone: &str) -> String {
+    let id = dialogpay::db::ids::new_id("agr");
+    let token = dialogpay::db::ids::secret_token(24);
+    dialogpay::with_pool!(db, |p| sqlx::query(
+        "INSERT INTO agreements (id, partner_id, dialogue_id, phone, status, manage_token, created_at, updated_at) \
+         SELECT $1, partner_id, id, $2, 'PENDING', $3, 0, 0 FROM dialogues WHERE id = $4"
+    )
+    .bind(&id)
+    .bind(phone)
+    .bind(&token)
+    .bind(dialogue_id)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("inserts the agreement");
+    id
+}

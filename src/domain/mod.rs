@@ -1,0 +1,9 @@
+//! Pure types and rules: money, keywords, senders, SMS text encoding, periods and the dialogue
+//! form. No I/O; everything here is unit-tested beside the code.
+
+pub mod dialogue;
+pub mod keyword;
+pub mod money;
+pub mod period;
+pub mod sender;
+pub mod sms_text;
