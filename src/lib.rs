@@ -1,1 +1,2 @@
 //! dialogpay
+pub mod vipps;
