@@ -295,6 +295,11 @@ impl Simulator {
         self.volatile(|v| v.requests.clone())
     }
 
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.volatile(|v| v.requests.clear());
+    }
+
     /// Every webhook delivery attempt.
     pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
         self.volatile(|v| v.deliveries.clone())
