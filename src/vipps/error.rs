@@ -112,7 +112,7 @@ impl VippsError {
             Self::Api {
                 body: ErrorBody::Problem(p),
                 ..
-            } => Some(p),
+            } => Some(p.as_ref()),
             _ => None,
         }
     }
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn classification() {
-        let p = |k| ErrorBody::Problem(Problem::new(k, 400, "Bad Request", "x"));
+        let p = |k| ErrorBody::Problem(Box::new(Problem::new(k, 400, "Bad Request", "x")));
         assert!(api(500, ErrorBody::Raw(String::new()), None).is_retryable());
         assert!(api(503, ErrorBody::Raw(String::new()), None).is_retryable());
         assert!(api(502, ErrorBody::Raw("<html>".into()), None).is_retryable());
@@ -250,7 +250,7 @@ mod tests {
             name: Some("productName".into()),
             reason: Some("too long".into()),
         });
-        let s = api(400, ErrorBody::Problem(p), None).to_string();
+        let s = api(400, ErrorBody::Problem(Box::new(p)), None).to_string();
         assert!(
             s.contains("validation-error") && s.contains("productName: too long"),
             "{s}"

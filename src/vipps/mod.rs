@@ -1,18 +1,18 @@
 //! Vipps MobilePay Recurring API v3: a typed client, the webhook signature, and a simulator.
 //!
 //! Layout, one job per module:
-//! - [`settings`]: the `[vipps]` configuration section;
-//! - [`wire`]: request/response bodies exactly as Vipps sends them (shared by client and simulator);
-//! - [`validate`]: the documented limits, checked before sending and by the simulator;
-//! - [`idempotency`]: the `Idempotency-Key` newtype every mutating call requires;
-//! - [`operation`]: the catalogue of API operations and their documented rate limits;
-//! - [`error`]: [`VippsError`] with retry classification;
-//! - [`token`]: the single-flight access-token cache;
-//! - [`throttle`]: client-side GCRA throttle per (merchant, operation, scope);
-//! - [`client`]: [`VippsClient`];
-//! - [`signature`]: webhook HMAC signing and verification;
-//! - [`sim`]: the simulator (a poem app);
-//! - [`cli`]: clap arguments and entry points for `vipps-sim` and `vipps webhooks`.
+//! - [`settings`] — the `[vipps]` configuration section;
+//! - [`wire`] — request/response bodies exactly as Vipps sends them (shared by client and simulator);
+//! - [`validate`] — the documented limits, checked before sending and by the simulator;
+//! - [`idempotency`] — the `Idempotency-Key` newtype every mutating call requires;
+//! - [`operation`] — the catalogue of API operations and their documented rate limits;
+//! - [`error`] — [`VippsError`] with retry classification;
+//! - [`token`] — the single-flight access-token cache;
+//! - [`throttle`] — client-side GCRA throttle per (merchant, operation, scope);
+//! - [`client`] — [`VippsClient`];
+//! - [`signature`] — webhook HMAC signing and verification;
+//! - [`sim`] — the simulator (a poem app);
+//! - [`cli`] — clap arguments and entry points for `vipps-sim` and `vipps webhooks`.
 
 pub mod cli;
 pub mod client;

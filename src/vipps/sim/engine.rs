@@ -32,7 +32,7 @@ pub struct Rules {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: u16,
-    pub problem: Problem,
+    pub problem: Box<Problem>,
 }
 
 impl ApiError {
@@ -49,7 +49,7 @@ impl ApiError {
         };
         Self {
             status,
-            problem: Problem::new(kind, status, title, detail),
+            problem: Box::new(Problem::new(kind, status, title, detail)),
         }
     }
 
@@ -124,7 +124,7 @@ pub fn emit(state: &mut State, msn: &str, mut event: WebhookEvent) {
     let targets: Vec<String> = state
         .webhooks
         .iter()
-        .filter(|w| w.msn == msn && w.events.iter().any(|e| *e == event.event_type))
+        .filter(|w| w.msn == msn && w.events.contains(&event.event_type))
         .map(|w| w.id.clone())
         .collect();
     for webhook_id in targets {
@@ -504,13 +504,8 @@ pub fn patch(state: &mut State, msn: &str, id: &str, p: AgreementPatch) -> Res<(
 
 // ---- charges ----------------------------------------------------------------------------
 
-/// Checks the business rules of a new recurring charge and creates it.
-#[allow(clippy::too_many_arguments)]
-fn new_charge(
-    state: &mut State,
-    rules: &Rules,
-    msn: &str,
-    agreement_id: &str,
+/// The fields of a new recurring charge (single or batch).
+struct NewCharge {
     amount: Ore,
     description: String,
     due: NaiveDate,
@@ -518,8 +513,26 @@ fn new_charge(
     transaction_type: TransactionType,
     order_id: Option<String>,
     external_id: Option<String>,
+}
+
+/// Checks the business rules of a new recurring charge and creates it.
+fn new_charge(
+    state: &mut State,
+    rules: &Rules,
+    msn: &str,
+    agreement_id: &str,
+    n: NewCharge,
     key: &str,
 ) -> Res<String> {
+    let NewCharge {
+        amount,
+        description,
+        due,
+        retry_days,
+        transaction_type,
+        order_id,
+        external_id,
+    } = n;
     let now = state.now;
     let today = oslo_date(now);
     let a = agreement(state, msn, agreement_id)?;
@@ -665,20 +678,16 @@ pub fn create_charge(
             "Cannot create a charge with type 'UNSCHEDULED'",
         ));
     }
-    let id = new_charge(
-        state,
-        rules,
-        msn,
-        agreement_id,
-        req.amount,
-        req.description,
-        req.due,
-        req.retry_days,
-        req.transaction_type,
-        req.order_id,
-        req.external_id,
-        key,
-    )?;
+    let n = NewCharge {
+        amount: req.amount,
+        description: req.description,
+        due: req.due,
+        retry_days: req.retry_days,
+        transaction_type: req.transaction_type,
+        order_id: req.order_id,
+        external_id: req.external_id,
+    };
+    let id = new_charge(state, rules, msn, agreement_id, n, key)?;
     Ok(ChargeReference { charge_id: id })
 }
 
@@ -711,20 +720,16 @@ pub fn create_batch(
             continue;
         }
         out.valid_charges.push(item.order_id.clone());
-        let result = new_charge(
-            state,
-            rules,
-            msn,
-            &item.agreement_id,
-            item.amount,
-            item.description.clone(),
-            item.due,
-            item.retry_days,
-            item.transaction_type.clone(),
-            Some(item.order_id.clone()),
-            item.external_id.clone(),
-            key,
-        );
+        let n = NewCharge {
+            amount: item.amount,
+            description: item.description.clone(),
+            due: item.due,
+            retry_days: item.retry_days,
+            transaction_type: item.transaction_type.clone(),
+            order_id: Some(item.order_id.clone()),
+            external_id: item.external_id.clone(),
+        };
+        let result = new_charge(state, rules, msn, &item.agreement_id, n, key);
         if let Err(err) = result {
             let mut e = WebhookEvent::new(ev::CHARGE_CREATION_FAILED);
             e.agreement_id = Some(item.agreement_id.clone());

@@ -3,10 +3,10 @@
 //! only when told, a control API under `/_sim/`, a landing page, signed webhook delivery,
 //! fault injection, optional rate limiting and optional persistence.
 //!
-//! - [`model`]: the state; [`engine`]: the rules and state machines;
-//! - [`http`]: reply/auth/idempotency plumbing; [`gate`]: request log, faults, rate limits;
-//! - [`api`]: the Vipps paths; [`control`]: `/_sim/`; [`landing`]: the HTML page;
-//! - [`delivery`]: webhook sending; [`persist`]: `--state FILE`.
+//! - [`model`] — the state; [`engine`] — the rules and state machines;
+//! - [`http`] — reply/auth/idempotency plumbing; [`gate`] — request log, faults, rate limits;
+//! - [`api`] — the Vipps paths; [`control`] — `/_sim/`; [`landing`] — the HTML page;
+//! - [`delivery`] — webhook sending; [`persist`] — `--state FILE`.
 //!
 //! Mounting under a prefix works (`Route::nest("/vipps-sim", sim_routes(sim))`) as long
 //! as `public_base_url` includes the prefix: links and form actions are built from it.

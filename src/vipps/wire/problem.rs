@@ -135,7 +135,7 @@ impl AzureError {
 /// An error body as received: whichever shape parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorBody {
-    Problem(Problem),
+    Problem(Box<Problem>),
     Gateway(AzureError),
     /// Not JSON we recognise (kept, truncated, for the log).
     Raw(String),
@@ -148,7 +148,7 @@ impl ErrorBody {
             return Self::Gateway(a);
         }
         match serde_json::from_slice::<Problem>(bytes) {
-            Ok(p) if p != Problem::default() => Self::Problem(p),
+            Ok(p) if p != Problem::default() => Self::Problem(Box::new(p)),
             _ => {
                 let text = String::from_utf8_lossy(bytes);
                 Self::Raw(text.chars().take(500).collect())
