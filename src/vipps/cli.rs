@@ -40,6 +40,9 @@ pub struct VippsSimArgs {
     /// First webhook redelivery delay in milliseconds (doubles per attempt).
     #[arg(long, default_value_t = 1000)]
     pub webhook_retry_base_ms: u64,
+    /// Ignore Idempotency-Key on draft-agreement, as Vipps reportedly does.
+    #[arg(long)]
+    pub ignore_draft_idempotency: bool,
 }
 
 impl VippsSimArgs {
@@ -54,6 +57,7 @@ impl VippsSimArgs {
             state_file: self.state.as_ref().map(|p| p.display().to_string()),
             rate_limit: self.rate_limit,
             webhook_retry_base_ms: self.webhook_retry_base_ms,
+            draft_idempotency: !self.ignore_draft_idempotency,
             ..SimulatorSettings::default()
         };
         SimConfig {

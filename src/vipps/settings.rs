@@ -176,6 +176,9 @@ pub struct SimulatorSettings {
     pub webhook_retry_base_ms: u64,
     /// Give up a webhook delivery after this many attempts.
     pub webhook_max_attempts: u32,
+    /// Honour `Idempotency-Key` on draft-agreement. `false` mimics what the WooCommerce
+    /// plugin reports of real Vipps (a retried draft creates a second agreement).
+    pub draft_idempotency: bool,
 }
 
 impl Default for SimulatorSettings {
@@ -187,6 +190,7 @@ impl Default for SimulatorSettings {
             rate_limit: false,
             webhook_retry_base_ms: 1_000,
             webhook_max_attempts: 12,
+            draft_idempotency: true,
         }
     }
 }

@@ -844,3 +844,38 @@ async fn landing_page_shows_the_agreement_and_its_buttons_work() {
     let html = reqwest::get(&link).await.unwrap().text().await.unwrap();
     assert!(html.contains("This agreement is STOPPED"));
 }
+
+#[tokio::test]
+async fn draft_idempotency_is_honoured_unless_configured_like_real_vipps() {
+    let env = env().await;
+    let a = env
+        .client
+        .draft_agreement(MSN, &draft(9900), key("same"))
+        .await
+        .unwrap();
+    let b = env
+        .client
+        .draft_agreement(MSN, &draft(9900), key("same"))
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(env.sim.agreements().len(), 1);
+
+    let env = env_with(SimConfig {
+        draft_idempotency: false,
+        ..config()
+    })
+    .await;
+    let a = env
+        .client
+        .draft_agreement(MSN, &draft(9900), key("same"))
+        .await
+        .unwrap();
+    let b = env
+        .client
+        .draft_agreement(MSN, &draft(9900), key("same"))
+        .await
+        .unwrap();
+    assert_ne!(a.agreement_id, b.agreement_id);
+    assert_eq!(env.sim.agreements().len(), 2);
+}

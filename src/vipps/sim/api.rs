@@ -89,6 +89,17 @@ fn write(
     body: &[u8],
     f: impl FnOnce(&mut State, &engine::Rules, &Caller, &str) -> Reply,
 ) -> Response {
+    write_with(sim, req, body, true, f)
+}
+
+/// [`write`], optionally without honouring the key (every call does the work).
+fn write_with(
+    sim: &Simulator,
+    req: &Request,
+    body: &[u8],
+    honour_key: bool,
+    f: impl FnOnce(&mut State, &engine::Rules, &Caller, &str) -> Reply,
+) -> Response {
     let caller = match authenticate(sim, req) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
@@ -97,6 +108,11 @@ fn write(
         Ok(k) => k,
         Err(r) => return r.into_response(),
     };
+    if !honour_key {
+        return sim
+            .mutate(|state, rules| f(state, rules, &caller, key.as_str()))
+            .into_response();
+    }
     idempotent(sim, &caller, req, &key, body, |state, rules| {
         f(state, rules, &caller, key.as_str())
     })
@@ -143,10 +159,12 @@ pub fn list_agreements(req: &Request, Data(sim): Data<&Simulator>) -> Response {
     })
 }
 
-/// `POST /recurring/v3/agreements`.
+/// `POST /recurring/v3/agreements`. With `draft_idempotency = false` the key is ignored, as
+/// the WooCommerce plugin reports of real Vipps: every call drafts a new agreement.
 #[handler]
 pub fn draft_agreement(req: &Request, body: Vec<u8>, Data(sim): Data<&Simulator>) -> Response {
-    write(sim, req, &body, |state, rules, caller, key| {
+    let honour = sim.config().draft_idempotency;
+    write_with(sim, req, &body, honour, |state, rules, caller, key| {
         let r = parse_body::<DraftAgreementRequest>(req.headers(), &body)
             .and_then(|d| engine::draft(state, rules, &caller.msn, d, key));
         Reply::from_result(201, r)

@@ -149,10 +149,25 @@ fn agreement_event(a: &SimAgreement, event_type: &str, actor: Option<&str>) -> W
     e
 }
 
-fn charge_event(a: &SimAgreement, c: &SimCharge, event_type: &str) -> WebhookEvent {
+/// What a charge event needs to know about its agreement.
+struct Owner {
+    id: String,
+    external_id: Option<String>,
+}
+
+impl Owner {
+    fn of(a: &SimAgreement) -> Self {
+        Self {
+            id: a.id.clone(),
+            external_id: a.draft.external_id.clone(),
+        }
+    }
+}
+
+fn charge_event(a: &Owner, c: &SimCharge, event_type: &str) -> WebhookEvent {
     let mut e = WebhookEvent::new(event_type);
     e.agreement_id = Some(a.id.clone());
-    e.agreement_external_id = a.draft.external_id.clone();
+    e.agreement_external_id = a.external_id.clone();
     e.charge_id = Some(c.id.clone());
     e.charge_external_id = c.external_id.clone();
     e.charge_type = Some(c.charge_type.clone());
@@ -353,7 +368,7 @@ pub fn approve(
     let initial = a.initial_charge_id.clone();
     let mut activated = true;
     if let Some(cid) = initial {
-        let a_snapshot = a.clone();
+        let a_snapshot = Owner::of(a);
         let c = a
             .charge_mut(&cid)
             .ok_or_else(|| ApiError::not_found("Charge"))?;
@@ -433,7 +448,7 @@ pub fn stop(state: &mut State, msn: Option<&str>, id: &str, by_user: bool) -> Re
     a.stop = Some(now);
     let actor = if by_user { "USER" } else { "MERCHANT" };
     let mut events = vec![agreement_event(a, ev::AGREEMENT_STOPPED, Some(actor))];
-    let snapshot = a.clone();
+    let snapshot = Owner::of(a);
     for c in &mut a.charges {
         let cancel = match c.status {
             ChargeStatus::Pending | ChargeStatus::Due => true,
@@ -767,7 +782,7 @@ fn charge_op<T>(
 ) -> Res<T> {
     let now = state.now;
     let a = agreement_mut(state, Some(msn), agreement_id)?;
-    let snapshot = a.clone();
+    let snapshot = Owner::of(a);
     let c = a
         .charge_mut(charge_id)
         .ok_or_else(|| ApiError::not_found("Charge"))?;
@@ -971,7 +986,12 @@ fn process(state: &mut State, rules: &Rules) {
             .phone_number
             .as_deref()
             .is_none_or(|p| funding.get(p).copied().unwrap_or(true));
-        let snapshot = a.clone();
+        let snapshot = Owner::of(a);
+        let user_max = if a.pricing_type() == PricingType::Variable {
+            a.max_amount
+        } else {
+            None
+        };
         for c in &mut a.charges {
             if c.status == ChargeStatus::Pending
                 && c.due.checked_sub_days(Days::new(30)).unwrap_or(c.due) <= today
@@ -984,8 +1004,7 @@ fn process(state: &mut State, rules: &Rules) {
                 continue;
             }
             c.status = ChargeStatus::Due;
-            let too_high = snapshot.pricing_type() == PricingType::Variable
-                && snapshot.max_amount.is_some_and(|m| c.amount > m);
+            let too_high = user_max.is_some_and(|m| c.amount > m);
             let failure = if too_high {
                 Some((FailureReason::ChargeAmountTooHigh, "Charge amount too high"))
             } else if !can_pay {
@@ -1037,5 +1056,75 @@ fn process(state: &mut State, rules: &Rules) {
     }
     for (msn, e) in events {
         emit(state, &msn, e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn windows_are_anchored_on_activation_and_clamp_month_ends() {
+        let m = TimePeriod::new(IntervalUnit::Month, 1);
+        assert_eq!(
+            window(d("2027-01-31"), &m, d("2027-02-27")),
+            (d("2027-01-31"), d("2027-02-28"))
+        );
+        assert_eq!(
+            window(d("2027-01-31"), &m, d("2027-02-28")),
+            (d("2027-02-28"), d("2027-03-31"))
+        );
+        let w2 = TimePeriod::new(IntervalUnit::Week, 2);
+        assert_eq!(
+            window(d("2027-01-01"), &w2, d("2027-01-20")),
+            (d("2027-01-15"), d("2027-01-29"))
+        );
+        let y = TimePeriod::new(IntervalUnit::Year, 1);
+        assert_eq!(
+            window(d("2027-03-01"), &y, d("2028-02-29")),
+            (d("2027-03-01"), d("2028-03-01"))
+        );
+    }
+
+    #[test]
+    fn oslo_midnight_follows_daylight_saving() {
+        assert_eq!(
+            oslo_midnight(d("2027-01-15")).to_rfc3339(),
+            "2027-01-14T23:00:00+00:00"
+        );
+        assert_eq!(
+            oslo_midnight(d("2027-07-15")).to_rfc3339(),
+            "2027-07-14T22:00:00+00:00"
+        );
+        let late = "2027-01-14T23:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(oslo_date(late), d("2027-01-15"));
+    }
+
+    #[test]
+    fn events_go_only_to_matching_registrations() {
+        let mut s = State::new("2027-01-01T00:00:00Z".parse().unwrap());
+        for (id, msn, event) in [
+            ("w1", "1234", ev::AGREEMENT_STOPPED),
+            ("w2", "1234", ev::AGREEMENT_ACTIVATED),
+            ("w3", "9999", ev::AGREEMENT_STOPPED),
+        ] {
+            s.webhooks.push(super::super::model::WebhookRegistration {
+                id: id.into(),
+                msn: msn.into(),
+                url: "https://x".into(),
+                events: vec![event.into()],
+                secret: "s".into(),
+            });
+        }
+        emit(&mut s, "1234", WebhookEvent::new(ev::AGREEMENT_STOPPED));
+        assert_eq!(s.outbox.len(), 1);
+        assert_eq!(s.outbox[0].webhook_id, "w1");
+        let body: WebhookEvent = serde_json::from_str(&s.outbox[0].body).unwrap();
+        assert_eq!(body.msn.as_deref(), Some("1234"));
+        assert_eq!(body.occurred, Some(s.now));
     }
 }

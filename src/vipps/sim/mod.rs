@@ -68,6 +68,8 @@ pub struct SimConfig {
     /// Access-token lifetime in simulator seconds (test environment: 1 hour).
     pub token_lifetime_secs: u64,
     pub credentials: Option<SimCredentials>,
+    /// Honour `Idempotency-Key` on draft-agreement (Vipps reportedly does not).
+    pub draft_idempotency: bool,
     /// Clock start; the real current time when unset.
     pub start: Option<DateTime<Utc>>,
 }
@@ -90,6 +92,7 @@ impl From<&SimulatorSettings> for SimConfig {
             webhook_max_attempts: s.webhook_max_attempts,
             token_lifetime_secs: 3600,
             credentials: None,
+            draft_idempotency: s.draft_idempotency,
             start: None,
         }
     }
