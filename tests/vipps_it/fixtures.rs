@@ -140,3 +140,24 @@ fn error_bodies_of_every_shape() {
         ErrorBody::Raw(_)
     ));
 }
+
+#[test]
+fn batch_response_and_charge_reference() {
+    let r: dialogpay::vipps::wire::AsyncChargeResponse = serde_json::from_str(
+        r#"{"validCharges": ["order-1"], "invalidCharges": [{"chargeBatchItemDto":
+        {"agreementId": "agr_1", "amount": 50, "orderId": "order-2"}, "errors": ["amount must be at least 100"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(r.valid_charges, ["order-1"]);
+    assert_eq!(
+        r.invalid_charges[0].errors[0],
+        "amount must be at least 100"
+    );
+    assert_eq!(
+        r.invalid_charges[0].charge_batch_item_dto["orderId"],
+        "order-2"
+    );
+    let c: dialogpay::vipps::wire::ChargeReference =
+        serde_json::from_str(r#"{"chargeId": "chg_WCVbcAbRCmu2zk"}"#).unwrap();
+    assert_eq!(c.charge_id, "chg_WCVbcAbRCmu2zk");
+}

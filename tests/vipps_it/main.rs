@@ -2,6 +2,7 @@
 //! the simulator's rules, webhook delivery, and request bodies against the official spec.
 
 mod client;
+mod fixture_server;
 mod fixtures;
 mod sim_rules;
 mod spec;
