@@ -547,3 +547,60 @@ async fn idempotency_replay_conflict_and_sticky_4xx() {
     assert_eq!(e.problem_kind(), Some(ProblemKind::IdempotencyConflict));
     assert!(!e.is_retryable());
 }
+
+#[tokio::test]
+async fn webhooks_cli_commands_run_against_the_configured_simulator() {
+    use dialogpay::vipps::cli::{WebhooksCommand, run_webhooks};
+    let env = env().await;
+    let mut s = settings();
+    s.simulator.public_base_url = env.base.clone();
+    run_webhooks(
+        WebhooksCommand::Register {
+            msn: MSN.into(),
+            url: "https://dialogpay.example/hooks".into(),
+            events: vec![],
+        },
+        &s,
+    )
+    .await
+    .unwrap();
+    let list = env.client.list_webhooks(MSN).await.unwrap();
+    assert_eq!(list.webhooks.len(), 1);
+    assert_eq!(
+        list.webhooks[0].events.len(),
+        10,
+        "all recurring events by default"
+    );
+    run_webhooks(WebhooksCommand::List { msn: MSN.into() }, &s)
+        .await
+        .unwrap();
+    let id = list.webhooks[0].id.clone();
+    run_webhooks(
+        WebhooksCommand::Delete {
+            msn: MSN.into(),
+            id: id.clone(),
+        },
+        &s,
+    )
+    .await
+    .unwrap();
+    assert!(
+        env.client
+            .list_webhooks(MSN)
+            .await
+            .unwrap()
+            .webhooks
+            .is_empty()
+    );
+    assert!(
+        run_webhooks(
+            WebhooksCommand::Delete {
+                msn: MSN.into(),
+                id
+            },
+            &s
+        )
+        .await
+        .is_err()
+    );
+}

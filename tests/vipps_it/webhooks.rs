@@ -273,3 +273,62 @@ async fn only_subscribed_events_of_the_same_merchant_are_sent() {
     assert_eq!(e.event_type, ev::AGREEMENT_STOPPED);
     assert_eq!(e.actor.as_deref(), Some("MERCHANT"));
 }
+
+#[tokio::test]
+async fn batch_reports_invalid_items_now_and_rule_failures_by_webhook() {
+    let env = env().await;
+    let (url, got) = receiver(0).await;
+    env.client
+        .register_webhook(
+            MSN,
+            &RegisterWebhookRequest {
+                url,
+                events: vec![ev::CHARGE_CREATION_FAILED.into()],
+            },
+        )
+        .await
+        .unwrap();
+    let pending = env
+        .client
+        .draft_agreement(MSN, &draft(9900), key("d1"))
+        .await
+        .unwrap();
+    let due = days_from_today(&env, 2).to_string();
+    let body = serde_json::json!([
+        {"agreementId": pending.agreement_id, "amount": 9900, "transactionType": "DIRECT_CAPTURE",
+         "description": "Batch", "due": due, "retryDays": 1, "orderId": "batch-ok-0001"},
+        {"agreementId": pending.agreement_id, "amount": 50, "transactionType": "DIRECT_CAPTURE",
+         "description": "Batch", "due": due, "retryDays": 1, "orderId": "batch-bad-0001"}
+    ]);
+    let token = env.client.access_token().await.unwrap();
+    let resp = env
+        .http
+        .post(format!("{}/recurring/v3/agreements/charges", env.base))
+        .header("Ocp-Apim-Subscription-Key", "k")
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Merchant-Serial-Number", MSN)
+        .header("Idempotency-Key", "batch-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["validCharges"], serde_json::json!(["batch-ok-0001"]));
+    assert_eq!(
+        v["invalidCharges"][0]["chargeBatchItemDto"]["orderId"],
+        "batch-bad-0001"
+    );
+    assert!(
+        v["invalidCharges"][0]["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("amount")
+    );
+    // The valid item failed a rule (the agreement is not ACTIVE): reported by webhook.
+    let all = wait_for(&got, 1).await;
+    let e = event(&all[0]);
+    assert_eq!(e.event_type, ev::CHARGE_CREATION_FAILED);
+    assert_eq!(e.charge_id.as_deref(), Some("batch-ok-0001"));
+    assert!(e.extra["errors"][0].as_str().unwrap().contains("ACTIVE"));
+}
