@@ -879,3 +879,30 @@ async fn draft_idempotency_is_honoured_unless_configured_like_real_vipps() {
     assert_ne!(a.agreement_id, b.agreement_id);
     assert_eq!(env.sim.agreements().len(), 2);
 }
+
+#[tokio::test]
+async fn faults_can_target_a_path_and_use_an_error_rate() {
+    let env = env().await;
+    let aid = active_agreement(&env, 9900, "d1").await;
+    env.sim.add_faults(dialogpay::vipps::sim::Faults {
+        error_rate: Some(1.0),
+        path: Some("/recurring/v3/charges".into()),
+        ..Default::default()
+    });
+    env.client.get_agreement(MSN, &aid).await.unwrap();
+    let e = env
+        .client
+        .get_charge_by_id(MSN, "chr-anything")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(500));
+    assert!(e.is_retryable());
+    env.sim.clear_faults();
+    assert!(
+        env.client
+            .get_charge_by_id(MSN, "chr-anything")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}

@@ -175,29 +175,14 @@ impl Simulator {
         let config_limit = self.config().rate_limit;
         self.volatile(|v| {
             let f = &mut v.faults;
-            let latency = f.latency_ms.unwrap_or(0);
-            if f.path.as_deref().is_some_and(|p| !path.starts_with(p)) {
-                return (Verdict::Pass, 0);
-            }
-            if let Some(n) = f.drop_connection.filter(|n| *n > 0) {
-                f.drop_connection = Some(n - 1);
-                return (Verdict::Drop, latency);
-            }
-            if let Some(status) = f.status {
-                if let Some(n) = f.count {
-                    if n <= 1 {
-                        f.status = None;
-                        f.count = None;
-                    } else {
-                        f.count = Some(n - 1);
-                    }
-                }
-                return (Verdict::Answer(fault_reply(status)), latency);
-            }
-            if f.error_rate
-                .is_some_and(|r| rand::thread_rng().r#gen::<f64>() < r)
-            {
-                return (Verdict::Answer(fault_reply(500)), latency);
+            let targeted = f.path.as_deref().is_none_or(|p| path.starts_with(p));
+            let latency = if targeted {
+                f.latency_ms.unwrap_or(0)
+            } else {
+                0
+            };
+            if targeted && let Some(verdict) = injected(f) {
+                return (verdict, latency);
             }
             let limiting = f.rate_limit.unwrap_or(config_limit);
             if let Some((op, agreement, charge)) = op.filter(|_| limiting)
@@ -225,6 +210,31 @@ impl Simulator {
             (Verdict::Pass, latency)
         })
     }
+}
+
+/// The injected fault for the next request, if any (consumes counted faults).
+fn injected(f: &mut Faults) -> Option<Verdict> {
+    if let Some(n) = f.drop_connection.filter(|n| *n > 0) {
+        f.drop_connection = Some(n - 1);
+        return Some(Verdict::Drop);
+    }
+    if let Some(status) = f.status {
+        match f.count {
+            Some(n) if n <= 1 => {
+                f.status = None;
+                f.count = None;
+            }
+            Some(n) => f.count = Some(n - 1),
+            None => {}
+        }
+        return Some(Verdict::Answer(fault_reply(status)));
+    }
+    if f.error_rate
+        .is_some_and(|r| rand::thread_rng().r#gen::<f64>() < r)
+    {
+        return Some(Verdict::Answer(fault_reply(500)));
+    }
+    None
 }
 
 fn fault_reply(status: u16) -> Reply {
