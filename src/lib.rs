@@ -11,4 +11,5 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod telemetry;
+pub mod vipps;
 pub mod worker;

@@ -1,0 +1,224 @@
+//! Command-line entry points for the binary to wire in: `dialogpay vipps-sim` and
+//! `dialogpay vipps webhooks register|list|delete`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use poem::Server;
+use poem::listener::TcpListener;
+
+use super::client::VippsClient;
+use super::settings::{SimulatorSettings, VippsSettings};
+use super::sim::{SimConfig, Simulator};
+use super::wire::{RegisterWebhookRequest, event_names};
+
+/// `dialogpay vipps-sim`: run the Vipps simulator as its own server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VippsSimArgs {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8099)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Keep the state in this JSON file across restarts.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Minimum days between today and a charge's due date.
+    #[arg(long, default_value_t = 1)]
+    pub lead_days: u32,
+    /// Public URL of the simulator (for links); default http://BIND:PORT.
+    #[arg(long)]
+    pub public_base_url: Option<String>,
+    /// Enforce the documented per-endpoint rate limits (429 + Retry-After).
+    #[arg(long)]
+    pub rate_limit: bool,
+    /// Start the clock here (RFC 3339) instead of now (ignored when --state has a clock).
+    #[arg(long)]
+    pub start: Option<DateTime<Utc>>,
+    /// First webhook redelivery delay in milliseconds (doubles per attempt).
+    #[arg(long, default_value_t = 1000)]
+    pub webhook_retry_base_ms: u64,
+    /// Ignore Idempotency-Key on draft-agreement, as Vipps reportedly does.
+    #[arg(long)]
+    pub ignore_draft_idempotency: bool,
+}
+
+impl VippsSimArgs {
+    /// The simulator configuration these arguments describe.
+    pub fn config(&self) -> SimConfig {
+        let settings = SimulatorSettings {
+            public_base_url: self
+                .public_base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}:{}", self.bind, self.port)),
+            lead_days: self.lead_days,
+            state_file: self.state.as_ref().map(|p| p.display().to_string()),
+            rate_limit: self.rate_limit,
+            webhook_retry_base_ms: self.webhook_retry_base_ms,
+            draft_idempotency: !self.ignore_draft_idempotency,
+            ..SimulatorSettings::default()
+        };
+        SimConfig {
+            start: self.start,
+            ..SimConfig::from(&settings)
+        }
+    }
+}
+
+/// Runs the simulator until Ctrl-C.
+pub async fn run_sim(args: VippsSimArgs) -> anyhow::Result<()> {
+    let sim = Simulator::new(args.config()).context("starting the Vipps simulator")?;
+    let addr = format!("{}:{}", args.bind, args.port);
+    tracing::info!(addr = %addr, public_base_url = %sim.public_base_url(), now = %sim.now(), "Vipps simulator listening");
+    Server::new(TcpListener::bind(addr))
+        .run_with_graceful_shutdown(
+            sim.endpoint(),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+            None,
+        )
+        .await
+        .context("serving the Vipps simulator")
+}
+
+/// `dialogpay vipps webhooks …`: manage webhook registrations (a deploy-time task).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum WebhooksCommand {
+    /// Register a URL; prints the id and the secret (shown once: store it as
+    /// `vipps.webhook_secret`).
+    Register {
+        /// Merchant serial number.
+        #[arg(long)]
+        msn: String,
+        /// HTTPS URL that receives the events.
+        #[arg(long)]
+        url: String,
+        /// Event names (repeatable); all recurring events when omitted.
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// List registrations.
+    List {
+        #[arg(long)]
+        msn: String,
+    },
+    /// Delete a registration.
+    Delete {
+        #[arg(long)]
+        msn: String,
+        /// Registration id (uuid).
+        id: String,
+    },
+}
+
+/// Runs a webhooks command against the configured Vipps (or simulator).
+pub async fn run_webhooks(cmd: WebhooksCommand, settings: &VippsSettings) -> anyhow::Result<()> {
+    let client = VippsClient::new(settings)?;
+    match cmd {
+        WebhooksCommand::Register { msn, url, events } => {
+            let events = if events.is_empty() {
+                event_names::ALL_RECURRING
+                    .iter()
+                    .map(|e| (*e).to_owned())
+                    .collect()
+            } else {
+                events
+            };
+            let r = client
+                .register_webhook(&msn, &RegisterWebhookRequest { url, events })
+                .await?;
+            println!("id:     {}", r.id);
+            println!("secret: {}", r.secret);
+            println!("Store the secret now (vipps.webhook_secret); Vipps shows it only once.");
+        }
+        WebhooksCommand::List { msn } => {
+            let list = client.list_webhooks(&msn).await?;
+            if list.webhooks.is_empty() {
+                println!("no webhooks registered for {msn}");
+            }
+            for w in list.webhooks {
+                println!("{}  {}  {}", w.id, w.url, w.events.join(","));
+            }
+        }
+        WebhooksCommand::Delete { msn, id } => {
+            client.delete_webhook(&msn, &id).await?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: Cmd,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Cmd {
+        VippsSim(VippsSimArgs),
+        #[command(subcommand)]
+        Webhooks(WebhooksCommand),
+    }
+
+    #[test]
+    fn arguments_parse_with_defaults() {
+        let Cmd::VippsSim(a) = Cli::parse_from(["x", "vipps-sim"]).cmd else {
+            panic!()
+        };
+        assert_eq!(
+            (a.port, a.bind.as_str(), a.lead_days),
+            (8099, "127.0.0.1", 1)
+        );
+        assert_eq!(a.config().public_base_url, "http://127.0.0.1:8099");
+        let Cmd::VippsSim(a) = Cli::parse_from([
+            "x",
+            "vipps-sim",
+            "--port",
+            "9000",
+            "--state",
+            "/tmp/s.json",
+            "--start",
+            "2027-01-01T00:00:00Z",
+            "--public-base-url",
+            "http://demo/vipps-sim",
+        ])
+        .cmd
+        else {
+            panic!()
+        };
+        let c = a.config();
+        assert_eq!(c.public_base_url, "http://demo/vipps-sim");
+        assert_eq!(c.state_file, Some(PathBuf::from("/tmp/s.json")));
+        assert_eq!(
+            c.start.map(|t| t.to_rfc3339()),
+            Some("2027-01-01T00:00:00+00:00".into())
+        );
+        let Cmd::Webhooks(WebhooksCommand::Register { events, .. }) = Cli::parse_from([
+            "x",
+            "webhooks",
+            "register",
+            "--msn",
+            "123456",
+            "--url",
+            "https://e.x/h",
+            "--event",
+            "a",
+            "--event",
+            "b",
+        ])
+        .cmd
+        else {
+            panic!()
+        };
+        assert_eq!(events, ["a", "b"]);
+    }
+}

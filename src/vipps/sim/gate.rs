@@ -1,0 +1,276 @@
+//! What happens to every Vipps-API request before it reaches a handler: it is recorded for
+//! `GET /_sim/requests`, then injected faults (latency, dropped connections, error statuses)
+//! and the optional documented rate limits are applied.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use poem::http::Method;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::Simulator;
+use super::engine::ApiError;
+use super::http::Reply;
+use crate::vipps::operation::Operation;
+use crate::vipps::wire::ProblemKind;
+
+/// One received request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// The operation, when the path is a known Vipps path.
+    pub operation: Option<String>,
+    /// Lower-case names; `client_secret` is masked.
+    pub headers: BTreeMap<String, String>,
+    /// Parsed JSON, or the text, or null when empty.
+    pub body: serde_json::Value,
+}
+
+/// Injected faults (`POST /_sim/faults`). Fields merge; `DELETE /_sim/faults` clears.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Answer this status instead of handling the request…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// …for this many requests (absent: until cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Fraction (0–1) of requests answered with 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    /// Delay before handling every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Apply the documented per-endpoint rate limits (429 + Retry-After).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<bool>,
+    /// Close the connection without answering, for this many requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_connection: Option<u32>,
+    /// Only requests whose path starts with this are affected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl Faults {
+    /// Overlays the fields set in `other`.
+    pub fn merge(&mut self, other: Faults) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
+        }
+        take!(
+            status,
+            count,
+            error_rate,
+            latency_ms,
+            rate_limit,
+            drop_connection,
+            path
+        );
+    }
+}
+
+/// What to do with one request.
+enum Verdict {
+    Pass,
+    Drop,
+    Answer(Reply),
+}
+
+/// Maps a Vipps path to its operation and the ids its rate limit is counted by.
+pub fn classify(method: &Method, path: &str) -> Option<(Operation, String, String)> {
+    use Operation as O;
+    if path == "/accesstoken/get" {
+        return Some((O::AccessToken, String::new(), String::new()));
+    }
+    if let Some(rest) = path.strip_prefix("/webhooks/v1/webhooks") {
+        let op = match (method.as_str(), rest.is_empty()) {
+            ("POST", true) => O::RegisterWebhook,
+            ("DELETE", false) => O::DeleteWebhook,
+            _ => O::ListWebhooks,
+        };
+        return Some((op, String::new(), String::new()));
+    }
+    let segs: Vec<&str> = path.strip_prefix("/recurring/v3/")?.split('/').collect();
+    let m = method.as_str();
+    let s = |i: usize| segs.get(i).map(|s| (*s).to_owned()).unwrap_or_default();
+    let op = match (segs.as_slice(), m) {
+        (["agreements"], "GET") => O::ListAgreements,
+        (["agreements"], _) => O::DraftAgreement,
+        (["agreements", "charges"], _) => O::CreateChargesBatch,
+        (["agreements", _], "GET") => O::FetchAgreement,
+        (["agreements", _], _) => O::UpdateAgreement,
+        (["agreements", _, "accept"], _) => O::ForceAcceptAgreement,
+        (["agreements", _, "charges"], "GET") => O::ListCharges,
+        (["agreements", _, "charges"], _) => O::CreateCharge,
+        (["agreements", _, "charges", _], "GET") => O::FetchCharge,
+        (["agreements", _, "charges", _], _) => O::CancelCharge,
+        (["agreements", _, "charges", _, "capture"], _) => O::CaptureCharge,
+        (["agreements", _, "charges", _, "refund"], _) => O::RefundCharge,
+        (["charges", _], _) => return Some((O::FetchChargeById, String::new(), s(1))),
+        _ => return None,
+    };
+    Some((op, s(1), s(3)))
+}
+
+fn header(req: &Request, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Simulator {
+    fn record(&self, req: &Request, body: &[u8], op: Option<Operation>) {
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                let name = k.as_str().to_ascii_lowercase();
+                let value = if name == "client_secret" {
+                    "***".to_owned()
+                } else {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                };
+                (name, value)
+            })
+            .collect();
+        let body = if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(body).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
+            })
+        };
+        let entry = RecordedRequest {
+            at: Utc::now(),
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+            query: req.uri().query().map(str::to_owned),
+            operation: op.map(|o| o.name().to_owned()),
+            headers,
+            body,
+        };
+        self.volatile(|v| {
+            if v.requests.len() >= 50_000 {
+                v.requests.drain(..10_000);
+            }
+            v.requests.push(entry);
+        });
+    }
+
+    fn verdict(&self, req: &Request, op: Option<&(Operation, String, String)>) -> (Verdict, u64) {
+        let path = req.uri().path().to_owned();
+        let msn = header(req, "Merchant-Serial-Number");
+        let key = header(req, "Idempotency-Key");
+        let config_limit = self.config().rate_limit;
+        self.volatile(|v| {
+            let f = &mut v.faults;
+            let targeted = f.path.as_deref().is_none_or(|p| path.starts_with(p));
+            let latency = if targeted {
+                f.latency_ms.unwrap_or(0)
+            } else {
+                0
+            };
+            if targeted && let Some(verdict) = injected(f) {
+                return (verdict, latency);
+            }
+            let limiting = f.rate_limit.unwrap_or(config_limit);
+            if let Some((op, agreement, charge)) = op.filter(|_| limiting)
+                && let Some(limit) = op.documented_limit_per_minute()
+            {
+                let scope = if *op == Operation::CreateCharge {
+                    key.as_str()
+                } else {
+                    charge.as_str()
+                };
+                let k = op.limit_key(&msn, agreement, scope);
+                let now = Instant::now();
+                let slot = v.rate.entry(k).or_insert((now, 0));
+                if now.duration_since(slot.0) >= Duration::from_secs(60) {
+                    *slot = (now, 0);
+                }
+                if slot.1 >= limit {
+                    let wait = 60 - now.duration_since(slot.0).as_secs().min(59);
+                    let mut r = Reply::gateway(429, "Too Many Requests", "Rate limit is exceeded.");
+                    r.retry_after = Some(wait);
+                    return (Verdict::Answer(r), latency);
+                }
+                slot.1 += 1;
+            }
+            (Verdict::Pass, latency)
+        })
+    }
+}
+
+/// The injected fault for the next request, if any (consumes counted faults).
+fn injected(f: &mut Faults) -> Option<Verdict> {
+    if let Some(n) = f.drop_connection.filter(|n| *n > 0) {
+        f.drop_connection = Some(n - 1);
+        return Some(Verdict::Drop);
+    }
+    if let Some(status) = f.status {
+        match f.count {
+            Some(n) if n <= 1 => {
+                f.status = None;
+                f.count = None;
+            }
+            Some(n) => f.count = Some(n - 1),
+            None => {}
+        }
+        return Some(Verdict::Answer(fault_reply(status)));
+    }
+    if f.error_rate
+        .is_some_and(|r| rand::thread_rng().r#gen::<f64>() < r)
+    {
+        return Some(Verdict::Answer(fault_reply(500)));
+    }
+    None
+}
+
+fn fault_reply(status: u16) -> Reply {
+    if status == 429 {
+        let mut r = Reply::gateway(429, "Too Many Requests", "Rate limit is exceeded.");
+        r.retry_after = Some(1);
+        return r;
+    }
+    Reply::problem(&ApiError::new(
+        status,
+        ProblemKind::OperationFailed,
+        "injected fault",
+    ))
+}
+
+/// Runs the gate in front of `ep`.
+pub async fn gate<E: Endpoint>(
+    sim: Simulator,
+    ep: Arc<E>,
+    mut req: Request,
+) -> poem::Result<Response> {
+    let body = req.take_body().into_bytes().await.unwrap_or_default();
+    let op = classify(req.method(), req.uri().path());
+    sim.record(&req, &body, op.as_ref().map(|o| o.0));
+    let (verdict, latency) = sim.verdict(&req, op.as_ref());
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match verdict {
+        // Unwinding the connection task closes the socket without a response. Inside a
+        // server with a CatchPanic middleware this becomes a 500 instead.
+        Verdict::Drop => std::panic::resume_unwind(Box::new("vipps-sim: dropped connection")),
+        Verdict::Answer(reply) => Ok(reply.into_response()),
+        Verdict::Pass => {
+            req.set_body(body);
+            ep.call(req).await.map(IntoResponse::into_response)
+        }
+    }
+}

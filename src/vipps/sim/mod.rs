@@ -1,0 +1,438 @@
+//! The Vipps simulator: a poem app that behaves like Vipps Recurring v3 (plus the
+//! access-token and Webhooks APIs) for everything dialogpay uses, with a clock that moves
+//! only when told, a control API under `/_sim/`, a landing page, signed webhook delivery,
+//! fault injection, optional rate limiting and optional persistence.
+//!
+//! - [`model`] — the state; [`engine`] — the rules and state machines;
+//! - [`http`] — reply/auth/idempotency plumbing; [`gate`] — request log, faults, rate limits;
+//! - [`api`] — the Vipps paths; [`control`] — `/_sim/`; [`landing`] — the HTML page;
+//! - [`delivery`] — webhook sending; [`persist`] — `--state FILE`.
+//!
+//! Mounting under a prefix works (`Route::nest("/vipps-sim", sim_routes(sim))`) as long
+//! as `public_base_url` includes the prefix: links and form actions are built from it.
+
+pub mod api;
+pub mod control;
+pub mod delivery;
+pub mod engine;
+pub mod gate;
+pub mod http;
+pub mod landing;
+pub mod model;
+pub mod persist;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use poem::endpoint::BoxEndpoint;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{EndpointExt, Route, Server, delete, get, patch, post};
+use tokio::sync::Notify;
+
+pub use control::AgreementDump;
+pub use delivery::DeliveryAttempt;
+pub use engine::ApiError;
+use engine::Rules;
+pub use gate::{Faults, RecordedRequest};
+use model::State;
+
+use super::settings::SimulatorSettings;
+use super::wire::AgreementStatus;
+
+/// Credentials the simulator accepts on `/accesstoken/get` (any non-empty ones when unset).
+#[derive(Debug, Clone)]
+pub struct SimCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub subscription_key: String,
+}
+
+/// Simulator configuration.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Public URL including any mount prefix; `vippsConfirmationUrl` and forms use it.
+    pub public_base_url: String,
+    /// Minimum days from today to a charge's `due`.
+    pub lead_days: u32,
+    /// How long a draft stays PENDING (Vipps: 10 minutes).
+    pub draft_ttl: chrono::Duration,
+    pub state_file: Option<PathBuf>,
+    /// Enforce the documented rate limits (also switchable with `/_sim/faults`).
+    pub rate_limit: bool,
+    pub webhook_retry_base: Duration,
+    pub webhook_max_attempts: u32,
+    /// Access-token lifetime in simulator seconds (test environment: 1 hour).
+    pub token_lifetime_secs: u64,
+    pub credentials: Option<SimCredentials>,
+    /// Honour `Idempotency-Key` on draft-agreement (Vipps reportedly does not).
+    pub draft_idempotency: bool,
+    /// Clock start; the real current time when unset.
+    pub start: Option<DateTime<Utc>>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self::from(&SimulatorSettings::default())
+    }
+}
+
+impl From<&SimulatorSettings> for SimConfig {
+    fn from(s: &SimulatorSettings) -> Self {
+        Self {
+            public_base_url: s.public_base_url.clone(),
+            lead_days: s.lead_days,
+            draft_ttl: chrono::Duration::minutes(10),
+            state_file: s.state_file.as_ref().map(PathBuf::from),
+            rate_limit: s.rate_limit,
+            webhook_retry_base: Duration::from_millis(s.webhook_retry_base_ms),
+            webhook_max_attempts: s.webhook_max_attempts,
+            token_lifetime_secs: 3600,
+            credentials: None,
+            draft_idempotency: s.draft_idempotency,
+            start: None,
+        }
+    }
+}
+
+/// State that is not persisted.
+#[derive(Default)]
+pub struct Volatile {
+    pub requests: Vec<RecordedRequest>,
+    pub faults: Faults,
+    /// Rate-limit windows: key → (window start, count).
+    pub rate: HashMap<String, (Instant, u32)>,
+    pub deliveries: Vec<DeliveryAttempt>,
+}
+
+/// The simulator. Cheap to clone; all clones share the state.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    volatile: Mutex<Volatile>,
+    config: SimConfig,
+    public_base_url: RwLock<String>,
+    http: reqwest::Client,
+    wake: Arc<Notify>,
+}
+
+impl Simulator {
+    /// A simulator with fresh state, or the state in `config.state_file` if it exists.
+    /// Inside a tokio runtime this also starts webhook delivery.
+    pub fn new(config: SimConfig) -> anyhow::Result<Self> {
+        let state = match &config.state_file {
+            Some(p) => persist::load(p)?,
+            None => None,
+        }
+        .unwrap_or_else(|| State::new(config.start.unwrap_or_else(Utc::now)));
+        let wake = Arc::new(Notify::new());
+        let inner = Arc::new(Inner {
+            state: Mutex::new(state),
+            volatile: Mutex::new(Volatile::default()),
+            public_base_url: RwLock::new(config.public_base_url.clone()),
+            config,
+            http: reqwest::Client::builder().build()?,
+            wake: wake.clone(),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            delivery::spawn(Arc::downgrade(&inner), wake);
+        }
+        Ok(Self { inner })
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.config
+    }
+
+    /// The poem endpoint serving the Vipps paths, `/_sim/` and `/landing/`.
+    pub fn endpoint(&self) -> BoxEndpoint<'static> {
+        sim_routes(self.clone())
+    }
+
+    pub fn public_base_url(&self) -> String {
+        self.inner
+            .public_base_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets the public URL (e.g. after binding port 0).
+    pub fn set_public_base_url(&self, url: &str) {
+        *self
+            .inner
+            .public_base_url
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = url.trim_end_matches('/').to_owned();
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            lead_days: self.inner.config.lead_days,
+            draft_ttl: self.inner.config.draft_ttl,
+            public_base_url: self.public_base_url(),
+        }
+    }
+
+    /// Reads the state.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.inner.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Changes the state, then persists it and wakes webhook delivery.
+    pub(crate) fn mutate<T>(&self, f: impl FnOnce(&mut State, &Rules) -> T) -> T {
+        let rules = self.rules();
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        let out = f(&mut state, &rules);
+        if let Some(path) = &self.inner.config.state_file
+            && let Err(e) = persist::save(path, &state)
+        {
+            tracing::error!(error = %e, "vipps-sim: could not save state");
+        }
+        drop(state);
+        self.inner.wake.notify_one();
+        out
+    }
+
+    pub(crate) fn volatile<T>(&self, f: impl FnOnce(&mut Volatile) -> T) -> T {
+        f(&mut self
+            .inner
+            .volatile
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub(crate) fn token_valid(&self, token: &str) -> bool {
+        self.read(|s| s.tokens.get(token).is_some_and(|exp| *exp > s.now))
+    }
+
+    // ---- clock ----------------------------------------------------------------------------
+
+    /// The simulator clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.read(|s| s.now)
+    }
+
+    /// Moves the clock `days` forward, processing expiries and charges on the way.
+    pub fn advance(&self, days: i64) {
+        self.advance_by(chrono::Duration::days(days));
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance_by(&self, d: chrono::Duration) {
+        self.mutate(|s, rules| {
+            let target = s.now + d;
+            engine::advance_to(s, rules, target);
+        });
+    }
+
+    /// Sets the clock (forward: processes on the way; backward: just sets it).
+    pub fn set_now(&self, t: DateTime<Utc>) {
+        self.mutate(|s, rules| engine::advance_to(s, rules, t));
+    }
+
+    // ---- acting as the user ---------------------------------------------------------------
+
+    /// The user confirms and pays; returns ACTIVE, or EXPIRED when the initial payment failed.
+    pub fn approve(
+        &self,
+        agreement_id: &str,
+        phone: Option<&str>,
+    ) -> Result<AgreementStatus, ApiError> {
+        self.mutate(|s, _| engine::approve(s, None, agreement_id, phone.map(str::to_owned)))
+    }
+
+    /// The user rejects a pending agreement.
+    pub fn reject(&self, agreement_id: &str) -> Result<(), ApiError> {
+        self.mutate(|s, _| engine::reject(s, None, agreement_id))
+    }
+
+    /// The user stops an active agreement in the app.
+    pub fn user_stop(&self, agreement_id: &str) -> Result<(), ApiError> {
+        self.mutate(|s, _| engine::stop(s, None, agreement_id, true))
+    }
+
+    /// Makes the user's future payment attempts fail (`false`) or succeed (`true`).
+    pub fn set_funding(&self, phone: &str, ok: bool) {
+        self.mutate(|s, _| {
+            s.funding.insert(phone.to_owned(), ok);
+        });
+    }
+
+    // ---- inspection and control -----------------------------------------------------------
+
+    /// Every agreement with its charges.
+    pub fn agreements(&self) -> Vec<AgreementDump> {
+        self.read(|s| {
+            s.agreements
+                .values()
+                .map(|a| AgreementDump {
+                    agreement_id: a.id.clone(),
+                    msn: a.msn.clone(),
+                    status: a.status.clone(),
+                    phone_number: a.phone_number.clone(),
+                    product_name: a.draft.product_name.clone(),
+                    amount: a.amount,
+                    created: a.created,
+                    start: a.start,
+                    stop: a.stop,
+                    charges: a
+                        .charges
+                        .iter()
+                        .map(|c| c.to_wire(a.draft.external_id.as_deref()))
+                        .collect(),
+                })
+                .collect()
+        })
+    }
+
+    /// Every request received on the Vipps paths.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.volatile(|v| v.requests.clone())
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.volatile(|v| v.requests.clear());
+    }
+
+    /// Every webhook delivery attempt.
+    pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
+        self.volatile(|v| v.deliveries.clone())
+    }
+
+    /// Number of deliveries still queued.
+    pub fn pending_deliveries(&self) -> usize {
+        self.read(|s| s.outbox.len())
+    }
+
+    /// Adds faults (fields merge); returns the resulting set.
+    pub fn add_faults(&self, f: Faults) -> Faults {
+        self.volatile(|v| {
+            v.faults.merge(f);
+            v.faults.clone()
+        })
+    }
+
+    pub fn clear_faults(&self) {
+        self.volatile(|v| {
+            v.faults = Faults::default();
+            v.rate.clear();
+        });
+    }
+
+    /// Forgets everything (the clock restarts at the real current time).
+    pub fn reset(&self) {
+        let start = self.inner.config.start.unwrap_or_else(Utc::now);
+        self.mutate(|s, _| *s = State::new(start));
+        self.volatile(|v| *v = Volatile::default());
+    }
+
+    // ---- serving --------------------------------------------------------------------------
+
+    /// Binds `addr` (port 0 allowed), points `public_base_url` at it if it was left at the
+    /// default, and serves in a background task. Returns the bound address.
+    pub async fn spawn(&self, addr: &str) -> anyhow::Result<SocketAddr> {
+        let acceptor = TcpListener::bind(addr.to_owned()).into_acceptor().await?;
+        let local = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("no local address"))?;
+        if self.public_base_url() == SimulatorSettings::default().public_base_url {
+            self.set_public_base_url(&format!("http://{local}"));
+        }
+        let app = self.endpoint();
+        tokio::spawn(async move {
+            if let Err(e) = Server::new_with_acceptor(acceptor).run(app).await {
+                tracing::error!(error = %e, "vipps-sim server stopped");
+            }
+        });
+        Ok(local)
+    }
+}
+
+/// The simulator's routes as one endpoint (mount it with `Route::nest`).
+pub fn sim_routes(sim: Simulator) -> BoxEndpoint<'static> {
+    let gated = |sim: &Simulator| {
+        let vipps = Route::new()
+            .at("/accesstoken/get", post(api::access_token))
+            .at(
+                "/recurring/v3/agreements",
+                get(api::list_agreements).post(api::draft_agreement),
+            )
+            .at(
+                "/recurring/v3/agreements/charges",
+                post(api::create_charges_batch),
+            )
+            .at(
+                "/recurring/v3/agreements/:id",
+                get(api::fetch_agreement).patch(api::update_agreement),
+            )
+            .at(
+                "/recurring/v3/agreements/:id/accept",
+                patch(api::force_accept),
+            )
+            .at(
+                "/recurring/v3/agreements/:id/charges",
+                get(api::list_charges).post(api::create_charge),
+            )
+            .at(
+                "/recurring/v3/agreements/:id/charges/:cid",
+                get(api::fetch_charge).delete(api::cancel_charge),
+            )
+            .at(
+                "/recurring/v3/agreements/:id/charges/:cid/capture",
+                post(api::capture_charge),
+            )
+            .at(
+                "/recurring/v3/agreements/:id/charges/:cid/refund",
+                post(api::refund_charge),
+            )
+            .at("/recurring/v3/charges/:cid", get(api::fetch_charge_by_id))
+            .at(
+                "/webhooks/v1/webhooks",
+                get(api::list_webhooks).post(api::register_webhook),
+            )
+            .at("/webhooks/v1/webhooks/:id", delete(api::delete_webhook));
+        let sim = sim.clone();
+        vipps.around(move |ep, req| gate::gate(sim.clone(), ep, req))
+    };
+    Route::new()
+        .nest_no_strip("/accesstoken", gated(&sim))
+        .nest_no_strip("/recurring", gated(&sim))
+        .nest_no_strip("/webhooks", gated(&sim))
+        .at("/_sim/agreements", get(control::agreements))
+        .at("/_sim/agreements/:id/approve", post(control::approve))
+        .at("/_sim/agreements/:id/reject", post(control::reject))
+        .at("/_sim/agreements/:id/stop", post(control::user_stop))
+        .at("/_sim/users/:phone/funding", post(control::funding))
+        .at(
+            "/_sim/clock",
+            get(control::get_clock).post(control::set_clock),
+        )
+        .at(
+            "/_sim/faults",
+            get(control::get_faults)
+                .post(control::set_faults)
+                .delete(control::clear_faults),
+        )
+        .at(
+            "/_sim/requests",
+            get(control::requests).delete(control::clear_requests),
+        )
+        .at("/_sim/webhooks/deliveries", get(control::deliveries))
+        .at("/_sim/reset", post(control::reset))
+        .at("/landing/:id", get(landing::show))
+        .at("/landing/:id/confirm", post(landing::confirm))
+        .at("/landing/:id/reject", post(landing::reject))
+        .data(sim)
+        .boxed()
+}
