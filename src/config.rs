@@ -21,6 +21,8 @@ pub struct Settings {
     pub operator: OperatorSettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub vipps: crate::vipps::VippsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -36,11 +36,25 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Run the Vipps simulator on its own port (tests, demos, load tests).
+    VippsSim(dialogpay::vipps::cli::VippsSimArgs),
+    /// Vipps operator tools.
+    Vipps {
+        #[command(subcommand)]
+        command: VippsCommand,
+    },
     /// Manage partners.
     Partner {
         #[command(subcommand)]
         command: PartnerCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum VippsCommand {
+    /// Register, list or delete our webhook at Vipps.
+    #[command(subcommand)]
+    Webhooks(dialogpay::vipps::cli::WebhooksCommand),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +123,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Partner { command } => partner(settings, command).await,
+        Command::VippsSim(args) => dialogpay::vipps::cli::run_sim(args).await,
+        Command::Vipps {
+            command: VippsCommand::Webhooks(cmd),
+        } => dialogpay::vipps::cli::run_webhooks(cmd, &settings.vipps).await,
         Command::Bench {
             command: BenchCommand::Queue(args),
         } => dialogpay::bench::queue(settings, args).await,
