@@ -5,5 +5,6 @@ pub mod dialogue;
 pub mod keyword;
 pub mod money;
 pub mod period;
+pub mod replies;
 pub mod sender;
 pub mod sms_text;
