@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod sms;
 pub mod telemetry;
 pub mod vipps;
 pub mod worker;
