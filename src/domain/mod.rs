@@ -4,6 +4,7 @@
 pub mod dialogue;
 pub mod keyword;
 pub mod money;
+pub mod msisdn;
 pub mod period;
 pub mod replies;
 pub mod sender;

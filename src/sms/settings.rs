@@ -1,0 +1,234 @@
+//! The `[sms]` configuration section. Every field has a default, so an empty section works (the
+//! `outbox` provider, which sends nothing). Secrets are [`SecretString`]: they come from the
+//! environment (`DIALOGPAY__SMS__…`), never from committed files, and are never printed.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Which gateway sends our SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    /// Sends nothing; messages are only stored and logged (local use and the demo).
+    #[default]
+    Outbox,
+    /// Our documented generic JSON gateway.
+    Http,
+    /// LINK Mobility "Common" SMS REST API.
+    Link,
+}
+
+impl SmsProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Outbox => "outbox",
+            Self::Http => "http",
+            Self::Link => "link",
+        }
+    }
+}
+
+/// `[sms]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSettings {
+    /// `outbox` (default), `http` or `link`.
+    pub provider: SmsProvider,
+    /// Bearer token the generic webhooks (`/webhooks/sms/inbound`, `/webhooks/sms/status`)
+    /// require. Empty: those webhooks refuse every request.
+    pub inbound_token: SecretString,
+    /// `[sms.http]`, used when `provider = "http"`.
+    pub http: HttpGatewaySettings,
+    /// `[sms.link]`, used when `provider = "link"` (and for LINK's MO/DLR webhooks).
+    pub link: LinkSettings,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::Outbox,
+            inbound_token: SecretString::default(),
+            http: HttpGatewaySettings::default(),
+            link: LinkSettings::default(),
+        }
+    }
+}
+
+/// `[sms.http]`: the generic JSON gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpGatewaySettings {
+    /// The full URL we POST each message to.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub token: SecretString,
+    /// Whole-request timeout.
+    pub timeout_ms: u64,
+}
+
+impl Default for HttpGatewaySettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token: SecretString::default(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[sms.link]`: LINK Mobility Common REST.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSettings {
+    /// The host LINK assigned, without `/sms/send` (e.g. `https://n-eu.linkmobility.io`).
+    pub base_url: String,
+    /// HTTP Basic credentials for `/sms/send`.
+    pub username: String,
+    pub password: SecretString,
+    /// Account ids from LINK.
+    pub platform_id: String,
+    pub platform_partner_id: String,
+    /// The gate that posts delivery reports to us (`deliveryReportGates`). Empty: no DLRs
+    /// are requested.
+    pub dlr_gate_id: String,
+    /// HTTP Basic credentials LINK must send when it posts MO messages and DLRs to us. An
+    /// empty password: those webhooks refuse every request.
+    pub inbound_username: String,
+    pub inbound_password: SecretString,
+    /// Whole-request timeout.
+    pub timeout_ms: u64,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            username: String::new(),
+            password: SecretString::default(),
+            platform_id: String::new(),
+            platform_partner_id: String::new(),
+            dlr_gate_id: String::new(),
+            inbound_username: String::new(),
+            inbound_password: SecretString::default(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+impl SmsSettings {
+    /// Rules serde cannot express, as `sms.<key>: <problem>` lines (empty = fine). Only the
+    /// selected provider's section is checked.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.provider {
+            SmsProvider::Outbox => {}
+            SmsProvider::Http => {
+                let h = &self.http;
+                if !is_http_url(&h.url) {
+                    problems.push("sms.http.url: must be an http:// or https:// URL".to_owned());
+                }
+                if h.token.expose_secret().is_empty() {
+                    problems.push(
+                        "sms.http.token: required (set DIALOGPAY__SMS__HTTP__TOKEN)".to_owned(),
+                    );
+                }
+                if h.timeout_ms == 0 {
+                    problems.push("sms.http.timeout_ms: must be at least 1".to_owned());
+                }
+            }
+            SmsProvider::Link => {
+                let l = &self.link;
+                if !is_http_url(&l.base_url) {
+                    problems
+                        .push("sms.link.base_url: must be an http:// or https:// URL".to_owned());
+                }
+                if l.username.is_empty() || l.password.expose_secret().is_empty() {
+                    problems.push(
+                        "sms.link.username and sms.link.password: required (set DIALOGPAY__SMS__LINK__PASSWORD)"
+                            .to_owned(),
+                    );
+                }
+                if l.platform_id.is_empty() || l.platform_partner_id.is_empty() {
+                    problems.push(
+                        "sms.link.platform_id and sms.link.platform_partner_id: required"
+                            .to_owned(),
+                    );
+                }
+                if l.timeout_ms == 0 {
+                    problems.push("sms.link.timeout_ms: must be at least 1".to_owned());
+                }
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_section_is_the_outbox() {
+        let s: SmsSettings = toml::from_str("").unwrap();
+        assert_eq!(s.provider, SmsProvider::Outbox);
+        assert!(s.inbound_token.expose_secret().is_empty());
+        assert_eq!(s.http.timeout_ms, 10_000);
+        assert!(s.problems().is_empty());
+    }
+
+    #[test]
+    fn full_section_parses_and_unknown_keys_fail() {
+        let s: SmsSettings = toml::from_str(
+            r#"
+            provider = "link"
+            inbound_token = "t0ken"
+            [http]
+            url = "https://gw.example/send"
+            token = "x"
+            [link]
+            base_url = "https://n-eu.linkmobility.io"
+            username = "u"
+            password = "p"
+            platform_id = "SMSC"
+            platform_partner_id = "1234"
+            dlr_gate_id = "gate-1"
+            inbound_username = "link"
+            inbound_password = "in"
+            timeout_ms = 5000
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.provider, SmsProvider::Link);
+        assert_eq!(s.link.timeout_ms, 5000);
+        assert_eq!(s.link.password.expose_secret(), "p");
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        // Secrets never reach Debug output.
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("t0ken") && !debug.contains("\"p\""), "{debug}");
+
+        let err = toml::from_str::<SmsSettings>("[link]\npasword = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("pasword"), "{err}");
+        assert!(toml::from_str::<SmsSettings>("provider = \"twilio\"").is_err());
+    }
+
+    #[test]
+    fn the_selected_provider_is_checked() {
+        let http = SmsSettings {
+            provider: SmsProvider::Http,
+            ..SmsSettings::default()
+        };
+        let p = http.problems();
+        assert!(p.iter().any(|l| l.starts_with("sms.http.url")), "{p:?}");
+        assert!(p.iter().any(|l| l.starts_with("sms.http.token")), "{p:?}");
+        let link = SmsSettings {
+            provider: SmsProvider::Link,
+            ..SmsSettings::default()
+        };
+        let p = link.problems();
+        assert_eq!(p.len(), 3, "{p:?}");
+    }
+}
