@@ -9,14 +9,14 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
+    clock::Clock,
+    config::Settings,
+    db::Db,
     sms::SmsGateway,
     vipps::{
         VippsClient, VippsMode,
         sim::{SimConfig, Simulator},
     },
-    clock::Clock,
-    config::Settings,
-    db::Db,
     worker::{self, Enqueuer, JobContext, RuntimeParts, Wakers, WorkerSet},
 };
 
@@ -45,9 +45,16 @@ impl AppState {
             db.migrate().await?;
         }
         let simulator = if settings.vipps.mode == VippsMode::Simulator {
-            let public = settings.server.public_base_url.trim_end_matches('/').to_owned();
+            let public = settings
+                .server
+                .public_base_url
+                .trim_end_matches('/')
+                .to_owned();
             settings.vipps.simulator.public_base_url = format!("{public}{SIMULATOR_PREFIX}");
-            for secret in [&mut settings.vipps.client_secret, &mut settings.vipps.subscription_key] {
+            for secret in [
+                &mut settings.vipps.client_secret,
+                &mut settings.vipps.subscription_key,
+            ] {
                 if secret.expose_secret().is_empty() {
                     *secret = SecretString::from("simulator");
                 }
@@ -55,13 +62,21 @@ impl AppState {
             if settings.vipps.client_id.is_empty() {
                 settings.vipps.client_id = "simulator".to_owned();
             }
-            Some(Simulator::new(SimConfig::from(&settings.vipps.simulator)).context("starting the Vipps simulator")?)
+            Some(
+                Simulator::new(SimConfig::from(&settings.vipps.simulator))
+                    .context("starting the Vipps simulator")?,
+            )
         } else {
             None
         };
-        let clock = simulator.clone().map(Clock::following).unwrap_or_else(Clock::system);
-        let vipps = VippsClient::new(&settings.vipps).context("building the Vipps client (vipps.*)")?;
-        let sms = SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
+        let clock = simulator
+            .clone()
+            .map(Clock::following)
+            .unwrap_or_else(Clock::system);
+        let vipps =
+            VippsClient::new(&settings.vipps).context("building the Vipps client (vipps.*)")?;
+        let sms =
+            SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
         let wakers = Wakers::default();
         Ok(Self {
             enqueuer: Enqueuer::new(db.clone(), wakers.clone()),
@@ -81,7 +96,10 @@ impl AppState {
 
     /// The URL Vipps posts webhooks to.
     pub fn vipps_webhook_url(&self) -> String {
-        format!("{}/webhooks/vipps", self.settings.server.public_base_url.trim_end_matches('/'))
+        format!(
+            "{}/webhooks/vipps",
+            self.settings.server.public_base_url.trim_end_matches('/')
+        )
     }
 }
 
@@ -203,11 +221,18 @@ pub async fn run(
 /// Simulator mode: our webhook is registered for every partner's MSN (jobs, so a restart or a
 /// second process changes nothing).
 async fn register_simulator_webhooks(state: &AppState) -> anyhow::Result<()> {
-    let mut msns: Vec<String> = crate::db::partners::list(&state.db).await?.into_iter().map(|p| p.vipps_msn).collect();
+    let mut msns: Vec<String> = crate::db::partners::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| p.vipps_msn)
+        .collect();
     msns.sort();
     msns.dedup();
     for msn in msns {
-        state.enqueuer.enqueue(&dialogpay_jobs::vipps::RegisterWebhook { msn }).await?;
+        state
+            .enqueuer
+            .enqueue(&dialogpay_jobs::vipps::RegisterWebhook { msn })
+            .await?;
     }
     Ok(())
 }

@@ -29,11 +29,18 @@ impl Clock {
 
     /// A clock that reads the simulator's time.
     pub fn following(simulator: crate::vipps::sim::Simulator) -> Self {
-        Self { offset_ms: Arc::default(), simulator: Some(simulator) }
+        Self {
+            offset_ms: Arc::default(),
+            simulator: Some(simulator),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        let base = self.simulator.as_ref().map(|s| s.now()).unwrap_or_else(Utc::now);
+        let base = self
+            .simulator
+            .as_ref()
+            .map(|s| s.now())
+            .unwrap_or_else(Utc::now);
         base + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 

@@ -186,9 +186,14 @@ impl Settings {
                     .to_owned(),
             );
         }
-        for (key, expr) in [("billing.sweep_cron", &self.billing.sweep_cron), ("billing.reconcile_cron", &self.billing.reconcile_cron)] {
+        for (key, expr) in [
+            ("billing.sweep_cron", &self.billing.sweep_cron),
+            ("billing.reconcile_cron", &self.billing.reconcile_cron),
+        ] {
             if let Err(e) = <cron::Schedule as std::str::FromStr>::from_str(expr) {
-                problems.push(format!("{key}: not a cron expression (sec min hour dom mon dow): {e}"));
+                problems.push(format!(
+                    "{key}: not a cron expression (sec min hour dom mon dow): {e}"
+                ));
             }
         }
         if self.jobs.poll_interval_ms == 0 {

@@ -77,7 +77,13 @@ pub async fn create_pending(
     Ok(id)
 }
 
-pub async fn set_vipps_ids(db: &Db, id: &str, vipps_id: &str, confirmation_url: Option<&str>, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn set_vipps_ids(
+    db: &Db,
+    id: &str,
+    vipps_id: &str,
+    confirmation_url: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query(
             "UPDATE agreements SET vipps_agreement_id = $2, confirmation_url = COALESCE($3, confirmation_url), updated_at = $4 WHERE id = $1",
@@ -101,9 +107,14 @@ pub async fn transition(
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let current: Option<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT status FROM agreements WHERE id = $1").bind(id).fetch_optional(c).await?
+        sqlx::query_scalar("SELECT status FROM agreements WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?
     });
-    let Some(current) = current else { return Ok(false) };
+    let Some(current) = current else {
+        return Ok(false);
+    };
     if !can_move(&current, to) {
         return Ok(false);
     }
@@ -130,41 +141,78 @@ pub async fn transition(
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Agreement>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM agreements WHERE id = $1");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
 }
 
-pub async fn get_for_partner(db: &Db, partner_id: &str, id: &str) -> Result<Option<Agreement>, sqlx::Error> {
+pub async fn get_for_partner(
+    db: &Db,
+    partner_id: &str,
+    id: &str,
+) -> Result<Option<Agreement>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM agreements WHERE id = $1 AND partner_id = $2");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(partner_id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(partner_id)
+        .fetch_optional(p)
+        .await)
 }
 
 pub async fn get_by_token(db: &Db, token: &str) -> Result<Option<Agreement>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM agreements WHERE manage_token = $1");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(token)
+        .fetch_optional(p)
+        .await)
 }
 
 pub async fn get_by_vipps_id(db: &Db, vipps_id: &str) -> Result<Option<Agreement>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM agreements WHERE vipps_agreement_id = $1");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(vipps_id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(vipps_id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// The newest PENDING or ACTIVE agreement of a phone on a dialogue (inside the write transaction).
-pub async fn open_for_phone(tx: &mut Tx, dialogue_id: &str, phone: &str) -> Result<Option<Agreement>, sqlx::Error> {
+pub async fn open_for_phone(
+    tx: &mut Tx,
+    dialogue_id: &str,
+    phone: &str,
+) -> Result<Option<Agreement>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM agreements WHERE dialogue_id = $1 AND phone = $2 AND status IN ('PENDING', 'ACTIVE') \
          ORDER BY id DESC LIMIT 1"
     );
-    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(dialogue_id).bind(phone).fetch_optional(c).await)
+    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(dialogue_id)
+        .bind(phone)
+        .fetch_optional(c)
+        .await)
 }
 
 /// Every ACTIVE agreement of a phone on dialogues sent from `sender` (STOPP).
-pub async fn active_for_phone_on_sender(db: &Db, phone: &str, sender: &str) -> Result<Vec<Agreement>, sqlx::Error> {
-    let cols: String = COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
+pub async fn active_for_phone_on_sender(
+    db: &Db,
+    phone: &str,
+    sender: &str,
+) -> Result<Vec<Agreement>, sqlx::Error> {
+    let cols: String = COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT {cols} FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id \
          WHERE a.phone = $1 AND d.sender = $2 AND a.status IN ('ACTIVE', 'PENDING') ORDER BY a.id"
     );
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(phone).bind(sender).fetch_all(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(phone)
+        .bind(sender)
+        .fetch_all(p)
+        .await)
 }
 
 /// A dialogue's agreements, newest first.
@@ -191,7 +239,11 @@ pub async fn list_for_dialogue(
 }
 
 /// PENDING agreements with a Vipps id created before `older_than_ms` (the polling sweep).
-pub async fn pending_ids(db: &Db, created_before_ms: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn pending_ids(
+    db: &Db,
+    created_before_ms: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_scalar(
             "SELECT id FROM agreements WHERE status = 'PENDING' AND vipps_agreement_id IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2",
@@ -223,7 +275,12 @@ mod tests {
 }
 
 /// Records that we asked for a stop (before calling Vipps).
-pub async fn mark_stop_requested(db: &Db, id: &str, reason: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_stop_requested(
+    db: &Db,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query("UPDATE agreements SET stop_requested = COALESCE(stop_requested, $2), updated_at = $3 WHERE id = $1")
             .bind(id)
@@ -236,7 +293,12 @@ pub async fn mark_stop_requested(db: &Db, id: &str, reason: &str, now_ms: i64) -
 }
 
 /// Billing state set on activation: the anchor date and the next period (1) with its due date.
-pub async fn start_billing(tx: &mut Tx, id: &str, anchor: chrono::NaiveDate, next_due: chrono::NaiveDate) -> Result<(), sqlx::Error> {
+pub async fn start_billing(
+    tx: &mut Tx,
+    id: &str,
+    anchor: chrono::NaiveDate,
+    next_due: chrono::NaiveDate,
+) -> Result<(), sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query(
             "UPDATE agreements SET anchor_date = $2, next_period_index = 1, next_due_date = $3 WHERE id = $1 AND anchor_date IS NULL",
@@ -251,7 +313,12 @@ pub async fn start_billing(tx: &mut Tx, id: &str, anchor: chrono::NaiveDate, nex
 }
 
 /// Moves the agreement's next billable period forward (never backwards).
-pub async fn advance_billing(tx: &mut Tx, id: &str, next_index: u32, next_due: chrono::NaiveDate) -> Result<(), sqlx::Error> {
+pub async fn advance_billing(
+    tx: &mut Tx,
+    id: &str,
+    next_index: u32,
+    next_due: chrono::NaiveDate,
+) -> Result<(), sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query(
             "UPDATE agreements SET next_period_index = $2, next_due_date = $3 WHERE id = $1 AND next_period_index < $2",
@@ -312,7 +379,11 @@ pub async fn due_for_billing(
 }
 
 /// ACTIVE agreements whose dialogue has ended and whose last paid period has run out.
-pub async fn ended_and_run_out(db: &Db, today: chrono::NaiveDate, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn ended_and_run_out(
+    db: &Db,
+    today: chrono::NaiveDate,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_scalar(
             "SELECT a.id FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id \

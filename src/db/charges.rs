@@ -81,11 +81,18 @@ pub async fn record_initial(
 }
 
 pub async fn for_agreement(db: &Db, agreement_id: &str) -> Result<Vec<Charge>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 ORDER BY period_index");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agreement_id).fetch_all(p).await)
+    let sql =
+        format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 ORDER BY period_index");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(agreement_id)
+        .fetch_all(p)
+        .await)
 }
 
-pub async fn history_for_agreement(db: &Db, agreement_id: &str) -> Result<Vec<ChargeStatus>, sqlx::Error> {
+pub async fn history_for_agreement(
+    db: &Db,
+    agreement_id: &str,
+) -> Result<Vec<ChargeStatus>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_as(
             "SELECT h.charge_id, h.status, h.at FROM charge_status_history h JOIN charges c ON c.id = h.charge_id \
@@ -103,7 +110,9 @@ pub fn rank(status: &str) -> Option<u8> {
         "PENDING" => Some(0),
         "DUE" => Some(1),
         "RESERVED" | "PROCESSING" => Some(2),
-        "CHARGED" | "FAILED" | "CANCELLED" | "PARTIALLY_CAPTURED" | "MISSED" | "CREATE_FAILED" => Some(3),
+        "CHARGED" | "FAILED" | "CANCELLED" | "PARTIALLY_CAPTURED" | "MISSED" | "CREATE_FAILED" => {
+            Some(3)
+        }
         "PARTIALLY_REFUNDED" => Some(4),
         "REFUNDED" => Some(5),
         _ => None,
@@ -113,7 +122,12 @@ pub fn rank(status: &str) -> Option<u8> {
 /// Whether `from → to` moves forward (a refund only follows a capture).
 pub fn can_move(from: &str, to: &str) -> bool {
     let refund = matches!(to, "PARTIALLY_REFUNDED" | "REFUNDED");
-    if refund && !matches!(from, "CHARGED" | "PARTIALLY_CAPTURED" | "PARTIALLY_REFUNDED") {
+    if refund
+        && !matches!(
+            from,
+            "CHARGED" | "PARTIALLY_CAPTURED" | "PARTIALLY_REFUNDED"
+        )
+    {
         return false;
     }
     if matches!(from, "FAILED" | "CANCELLED" | "MISSED" | "CREATE_FAILED") {
@@ -159,8 +173,13 @@ pub async fn insert_recurring(
     if inserted == 1 {
         add_history(tx, &id, status, now_ms).await?;
     }
-    let sql = format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 AND period_index = $2");
-    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agreement_id).bind(period_index as i32).fetch_one(c).await)
+    let sql =
+        format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 AND period_index = $2");
+    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(agreement_id)
+        .bind(period_index as i32)
+        .fetch_one(c)
+        .await)
 }
 
 async fn add_history(tx: &mut Tx, id: &str, status: &str, now_ms: i64) -> Result<(), sqlx::Error> {
@@ -170,26 +189,39 @@ async fn add_history(tx: &mut Tx, id: &str, status: &str, now_ms: i64) -> Result
             .bind(status)
             .bind(now_ms)
             .execute(c)
-            .await?.rows_affected()
+            .await?
+            .rows_affected()
     });
     Ok(())
 }
 
 /// Stores the Vipps charge id after a successful create.
-pub async fn set_vipps_id(db: &Db, id: &str, vipps_charge_id: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn set_vipps_id(
+    db: &Db,
+    id: &str,
+    vipps_charge_id: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query("UPDATE charges SET vipps_charge_id = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(vipps_charge_id)
             .bind(now_ms)
             .execute(p)
-            .await?.rows_affected()
+            .await?
+            .rows_affected()
     });
     Ok(())
 }
 
 /// A create call Vipps refused (4xx): recorded on the charge, visible to partner and operator.
-pub async fn set_create_failed(tx: &mut Tx, id: &str, problem_type: &str, detail: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn set_create_failed(
+    tx: &mut Tx,
+    id: &str,
+    problem_type: &str,
+    detail: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query(
             "UPDATE charges SET status = 'CREATE_FAILED', problem_type = $2, failure_description = $3, updated_at = $4 WHERE id = $1",
@@ -214,9 +246,14 @@ pub async fn apply_status(
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let current: Option<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT status FROM charges WHERE id = $1").bind(id).fetch_optional(c).await?
+        sqlx::query_scalar("SELECT status FROM charges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?
     });
-    let Some(current) = current else { return Ok(false) };
+    let Some(current) = current else {
+        return Ok(false);
+    };
     if !can_move(&current, status) {
         return Ok(false);
     }
@@ -240,16 +277,30 @@ pub async fn apply_status(
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Charge>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM charges WHERE id = $1");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
 }
 
-pub async fn get_by_vipps_id(db: &Db, vipps_charge_id: &str) -> Result<Option<Charge>, sqlx::Error> {
+pub async fn get_by_vipps_id(
+    db: &Db,
+    vipps_charge_id: &str,
+) -> Result<Option<Charge>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM charges WHERE vipps_charge_id = $1");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(vipps_charge_id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(vipps_charge_id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// Open charges (created in Vipps, not final) due on or before `due_by` (`None`: all open).
-pub async fn open_ids(db: &Db, due_by: Option<NaiveDate>, after_id: Option<&str>, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn open_ids(
+    db: &Db,
+    due_by: Option<NaiveDate>,
+    after_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_scalar(
             "SELECT id FROM charges WHERE status IN ('PENDING', 'DUE', 'RESERVED', 'PROCESSING') AND vipps_charge_id IS NOT NULL \
@@ -264,12 +315,18 @@ pub async fn open_ids(db: &Db, due_by: Option<NaiveDate>, after_id: Option<&str>
 }
 
 /// Future charges of a stopped agreement are cancelled on our side too (Vipps cancels its own).
-pub async fn cancel_open_for_agreement(tx: &mut Tx, agreement_id: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn cancel_open_for_agreement(
+    tx: &mut Tx,
+    agreement_id: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     let ids: Vec<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT id FROM charges WHERE agreement_id = $1 AND status IN ('PENDING', 'DUE')")
-            .bind(agreement_id)
-            .fetch_all(c)
-            .await?
+        sqlx::query_scalar(
+            "SELECT id FROM charges WHERE agreement_id = $1 AND status IN ('PENDING', 'DUE')",
+        )
+        .bind(agreement_id)
+        .fetch_all(c)
+        .await?
     });
     for id in ids {
         apply_status(tx, &id, "CANCELLED", None, None, now_ms).await?;

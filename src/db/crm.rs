@@ -182,17 +182,19 @@ pub async fn add_member(
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     with_tx!(tx, |c| {
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM crm_members WHERE agreement_id = $1")
-            .bind(agreement_id)
-            .fetch_optional(&mut *c)
-            .await?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT id FROM crm_members WHERE agreement_id = $1")
+                .bind(agreement_id)
+                .fetch_optional(&mut *c)
+                .await?;
         if exists.is_some() {
             return Ok(false);
         }
-        let version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM terms_versions WHERE crm_group_id = $1")
-            .bind(group_id)
-            .fetch_one(&mut *c)
-            .await?;
+        let version: Option<i32> =
+            sqlx::query_scalar("SELECT MAX(version) FROM terms_versions WHERE crm_group_id = $1")
+                .bind(group_id)
+                .fetch_one(&mut *c)
+                .await?;
         sqlx::query(
             "INSERT INTO crm_members (id, crm_group_id, phone, terms_version, agreement_id, inbound_message_id, joined_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -211,7 +213,12 @@ pub async fn add_member(
 }
 
 /// The member who joined through `agreement_id` leaves (idempotent).
-pub async fn leave_by_agreement(tx: &mut Tx, agreement_id: &str, reason: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn leave_by_agreement(
+    tx: &mut Tx,
+    agreement_id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query("UPDATE crm_members SET left_at = $2, left_reason = $3 WHERE agreement_id = $1 AND left_at IS NULL")
             .bind(agreement_id)

@@ -57,7 +57,11 @@ pub struct NewMessage<'a> {
 /// Inserts a message and its first status. Returns `None` when a row with the same
 /// (provider, direction, gateway id) or the same (in_reply_to, outcome) exists: gateways retry
 /// and jobs run twice, the message is stored once.
-pub async fn insert(tx: &mut Tx, m: &NewMessage<'_>, now_ms: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn insert(
+    tx: &mut Tx,
+    m: &NewMessage<'_>,
+    now_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
     let id = ids::new_id("msg");
     let info = crate::domain::sms_text::analyze(m.text);
     let inserted = with_tx!(tx, |c| {
@@ -93,7 +97,13 @@ pub async fn insert(tx: &mut Tx, m: &NewMessage<'_>, now_ms: i64) -> Result<Opti
     Ok(Some(id))
 }
 
-async fn add_history(tx: &mut Tx, id: &str, status: &str, detail: Option<&str>, now_ms: i64) -> Result<(), sqlx::Error> {
+async fn add_history(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    detail: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query("INSERT INTO message_status_history (message_id, status, at, detail) VALUES ($1, $2, $3, $4)")
             .bind(id)
@@ -160,25 +170,47 @@ pub async fn set_gateway_id(tx: &mut Tx, id: &str, gateway_id: &str) -> Result<(
             .bind(id)
             .bind(gateway_id)
             .execute(c)
-            .await?.rows_affected()
+            .await?
+            .rows_affected()
     });
     Ok(())
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Message>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
 }
 
-pub async fn get_for_partner(db: &Db, partner_id: &str, id: &str) -> Result<Option<Message>, sqlx::Error> {
+pub async fn get_for_partner(
+    db: &Db,
+    partner_id: &str,
+    id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND partner_id = $2");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(partner_id).fetch_optional(p).await)
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(partner_id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// The outbound message found by its gateway id (delivery reports).
-pub async fn find_outbound_by_gateway_id(db: &Db, provider: &str, gateway_id: &str) -> Result<Option<Message>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM messages WHERE provider = $1 AND direction = 'out' AND gateway_message_id = $2");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider).bind(gateway_id).fetch_optional(p).await)
+pub async fn find_outbound_by_gateway_id(
+    db: &Db,
+    provider: &str,
+    gateway_id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE provider = $1 AND direction = 'out' AND gateway_message_id = $2"
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(provider)
+        .bind(gateway_id)
+        .fetch_optional(p)
+        .await)
 }
 
 pub async fn history(db: &Db, id: &str) -> Result<Vec<StatusEntry>, sqlx::Error> {
@@ -204,7 +236,11 @@ pub struct MessageFilter<'a> {
 }
 
 /// Newest first (ids sort by time).
-pub async fn list(db: &Db, partner_id: &str, f: &MessageFilter<'_>) -> Result<Vec<Message>, sqlx::Error> {
+pub async fn list(
+    db: &Db,
+    partner_id: &str,
+    f: &MessageFilter<'_>,
+) -> Result<Vec<Message>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM messages WHERE partner_id = $1 AND ($2 IS NULL OR dialogue_id = $2) \
          AND ($3 IS NULL OR direction = $3) AND ($4 IS NULL OR status = $4) \

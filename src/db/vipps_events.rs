@@ -32,7 +32,11 @@ pub struct NewEvent<'a> {
 }
 
 /// Stores the event; `None` when it was already stored.
-pub async fn insert(tx: &mut Tx, e: &NewEvent<'_>, now_ms: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn insert(
+    tx: &mut Tx,
+    e: &NewEvent<'_>,
+    now_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
     let id = ids::new_id("evt");
     let inserted = with_tx!(tx, |p| {
         sqlx::query(
@@ -67,7 +71,14 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<VippsEvent>, sqlx::Error> {
 }
 
 /// Remembers a webhook registration and its secret.
-pub async fn save_registration(db: &Db, id: &str, msn: &str, url: &str, secret: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn save_registration(
+    db: &Db,
+    id: &str,
+    msn: &str,
+    url: &str,
+    secret: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query(
             "INSERT INTO vipps_webhooks (id, msn, url, secret, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -85,10 +96,19 @@ pub async fn save_registration(db: &Db, id: &str, msn: &str, url: &str, secret: 
 }
 
 pub async fn registered_msns(db: &Db, url: &str) -> Result<Vec<String>, sqlx::Error> {
-    with_pool!(db, |p| sqlx::query_scalar("SELECT msn FROM vipps_webhooks WHERE url = $1").bind(url).fetch_all(p).await)
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT msn FROM vipps_webhooks WHERE url = $1"
+    )
+    .bind(url)
+    .fetch_all(p)
+    .await)
 }
 
 /// Every stored secret (a delivery is valid if it verifies with any of them).
 pub async fn secrets(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    with_pool!(db, |p| sqlx::query_scalar("SELECT secret FROM vipps_webhooks").fetch_all(p).await)
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT secret FROM vipps_webhooks"
+    )
+    .fetch_all(p)
+    .await)
 }

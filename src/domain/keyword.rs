@@ -82,7 +82,13 @@ pub enum InboundCommand {
 pub fn parse_inbound(text: &str) -> InboundCommand {
     let normalised: String = text
         .chars()
-        .map(|c| if c.is_control() || c.is_whitespace() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     let Some(first) = normalised.split_whitespace().next() else {
         return InboundCommand::Empty;
@@ -101,12 +107,21 @@ mod inbound_tests {
 
     #[test]
     fn first_word_decides() {
-        assert_eq!(parse_inbound("  give\u{a0} 100 "), InboundCommand::Keyword("GIVE".into()));
+        assert_eq!(
+            parse_inbound("  give\u{a0} 100 "),
+            InboundCommand::Keyword("GIVE".into())
+        );
         assert_eq!(parse_inbound("Stopp give"), InboundCommand::Stop);
         assert_eq!(parse_inbound("STOP"), InboundCommand::Stop);
-        assert_eq!(parse_inbound("stoppe"), InboundCommand::Keyword("STOPPE".into()));
+        assert_eq!(
+            parse_inbound("stoppe"),
+            InboundCommand::Keyword("STOPPE".into())
+        );
         assert_eq!(parse_inbound("hjelp"), InboundCommand::Help);
         assert_eq!(parse_inbound("\t\n "), InboundCommand::Empty);
-        assert_eq!(parse_inbound("støtte"), InboundCommand::Keyword("STØTTE".into()));
+        assert_eq!(
+            parse_inbound("støtte"),
+            InboundCommand::Keyword("STØTTE".into())
+        );
     }
 }

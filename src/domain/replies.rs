@@ -8,7 +8,9 @@ pub fn not_live(keyword: &str) -> String {
 
 /// The phone already has an ACTIVE agreement on the dialogue.
 pub fn already_member(keyword: &str, sender: &str) -> String {
-    format!("Du har allerede en aktiv avtale for {keyword}. Send STOPP til {sender} for å avslutte.")
+    format!(
+        "Du har allerede en aktiv avtale for {keyword}. Send STOPP til {sender} for å avslutte."
+    )
 }
 
 /// STOPP was received and handled.
@@ -24,6 +26,8 @@ pub fn stop_confirmation(stopped: usize, sender: &str) -> String {
 pub fn help(partner_name: &str, help_text: Option<&str>, sender: &str) -> String {
     match help_text.filter(|t| !t.trim().is_empty()) {
         Some(t) => t.to_owned(),
-        None => format!("Denne tjenesten leveres av {partner_name}. Send STOPP til {sender} for å avslutte en fast avtale."),
+        None => format!(
+            "Denne tjenesten leveres av {partner_name}. Send STOPP til {sender} for å avslutte en fast avtale."
+        ),
     }
 }

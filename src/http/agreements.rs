@@ -98,7 +98,10 @@ pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
             history: history
                 .iter()
                 .filter(|h| h.charge_id == c.id)
-                .map(|h| ChargeHistoryEntry { status: h.status.clone(), at: ts(h.at) })
+                .map(|h| ChargeHistoryEntry {
+                    status: h.status.clone(),
+                    at: ts(h.at),
+                })
                 .collect(),
             amount: AmountOre(c.amount_ore).to_string(),
             id: c.id,
@@ -140,7 +143,9 @@ impl AgreementsApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AgreementPage>> {
-        dialogues::get(&state.db, &auth.0.id, &id).await?.ok_or_else(|| ApiError::not_found("dialogue"))?;
+        dialogues::get(&state.db, &auth.0.id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("dialogue"))?;
         let limit = pagination::limit(limit.0)?;
         let status = status.0.map(|s| match s {
             AgreementStatusParam::Pending => "PENDING",
@@ -148,7 +153,14 @@ impl AgreementsApi {
             AgreementStatusParam::Stopped => "STOPPED",
             AgreementStatusParam::Expired => "EXPIRED",
         });
-        let rows = agreements::list_for_dialogue(&state.db, &id, status, cursor.0.as_deref(), pagination::fetch_limit(limit)).await?;
+        let rows = agreements::list_for_dialogue(
+            &state.db,
+            &id,
+            status,
+            cursor.0.as_deref(),
+            pagination::fetch_limit(limit),
+        )
+        .await?;
         let (rows, next_cursor) = pagination::finish(rows, limit, |a| a.id.clone());
         let mut items = Vec::with_capacity(rows.len());
         for a in rows {
@@ -159,24 +171,49 @@ impl AgreementsApi {
 
     /// One agreement with every charge.
     #[oai(path = "/agreements/:id", method = "get")]
-    async fn get(&self, state: Data<&AppState>, auth: PartnerAuth, id: Path<String>) -> ApiResult<Json<AgreementView>> {
-        let a = agreements::get_for_partner(&state.db, &auth.0.id, &id).await?.ok_or_else(|| ApiError::not_found("agreement"))?;
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+    ) -> ApiResult<Json<AgreementView>> {
+        let a = agreements::get_for_partner(&state.db, &auth.0.id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("agreement"))?;
         Ok(Json(view(&state, a).await?))
     }
 
     /// Stop the agreement in Vipps (idempotent); no further charges are made.
     #[oai(path = "/agreements/:id/stop", method = "post")]
-    async fn stop(&self, state: Data<&AppState>, auth: PartnerAuth, id: Path<String>) -> ApiResult<StopResponse> {
+    async fn stop(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+    ) -> ApiResult<StopResponse> {
         let partner = &auth.0;
-        let a = agreements::get_for_partner(&state.db, &partner.id, &id).await?.ok_or_else(|| ApiError::not_found("agreement"))?;
+        let a = agreements::get_for_partner(&state.db, &partner.id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("agreement"))?;
         if a.status == "PENDING" || a.status == "ACTIVE" {
             let now = state.clock.now_ms();
             let mut tx = state.db.begin().await?;
             state
                 .enqueuer
-                .enqueue_tx(&mut tx, &StopAgreement { agreement_id: a.id.clone(), reason: "partner_api".into() })
+                .enqueue_tx(
+                    &mut tx,
+                    &StopAgreement {
+                        agreement_id: a.id.clone(),
+                        reason: "partner_api".into(),
+                    },
+                )
                 .await?;
-            audit::record_tx(&mut tx, &partner_audit(partner, "agreement.stop", "agreement", &a.id), now).await?;
+            audit::record_tx(
+                &mut tx,
+                &partner_audit(partner, "agreement.stop", "agreement", &a.id),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             state.enqueuer.wake("agreements.stop");
         }

@@ -162,9 +162,22 @@ fn oslo_start_ms(date: NaiveDate) -> i64 {
         .unwrap_or_default()
 }
 
-async fn stats_for(state: &AppState, dialogue_id: &str, from: NaiveDate, to: NaiveDate) -> ApiResult<StatsView> {
+async fn stats_for(
+    state: &AppState,
+    dialogue_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<StatsView> {
     let end = to.succ_opt().unwrap_or(to);
-    let s = crate::db::stats::for_dialogue(&state.db, dialogue_id, oslo_start_ms(from), oslo_start_ms(end), from, to).await?;
+    let s = crate::db::stats::for_dialogue(
+        &state.db,
+        dialogue_id,
+        oslo_start_ms(from),
+        oslo_start_ms(end),
+        from,
+        to,
+    )
+    .await?;
     Ok(StatsView {
         from,
         to,
@@ -183,11 +196,18 @@ async fn stats_for(state: &AppState, dialogue_id: &str, from: NaiveDate, to: Nai
 }
 
 /// `from`/`to` or the current month; `from` must not be after `to`, and at most ten years.
-fn period_of(state: &AppState, from: Option<NaiveDate>, to: Option<NaiveDate>) -> ApiResult<(NaiveDate, NaiveDate)> {
+fn period_of(
+    state: &AppState,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<(NaiveDate, NaiveDate)> {
     use chrono::Datelike;
     let today = state.clock.today_oslo();
     let month_start = today.with_day(1).unwrap_or(today);
-    let month_end = month_start.checked_add_months(chrono::Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(today);
+    let month_end = month_start
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today);
     let (from, to) = (from.unwrap_or(month_start), to.unwrap_or(month_end));
     if from > to {
         return Err(ApiError::bad_request("from must be on or before to"));
@@ -394,8 +414,9 @@ impl DialoguesApi {
         ))))
     }
 
-    /// The partner's dialogues, newest first.
+    /// The partner's dialogues, newest first, each with its figures for the period.
     #[oai(path = "/dialogues", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -462,7 +483,11 @@ impl DialoguesApi {
             start = next;
         }
         let total = stats_for(&state, &id, from, to).await?;
-        Ok(Json(StatsSeries { dialogue_id: id.0, total, buckets }))
+        Ok(Json(StatsSeries {
+            dialogue_id: id.0,
+            total,
+            buckets,
+        }))
     }
 
     /// One dialogue.

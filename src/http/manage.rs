@@ -16,16 +16,28 @@ use crate::{
 };
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>This agreement link is not valid.</p>")).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><p>This agreement link is not valid.</p>"),
+    )
+        .into_response()
 }
 
 fn failed(err: impl std::fmt::Display) -> Response {
     tracing::error!(error = %err, "manage page failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><p>Something went wrong; please try again.</p>")).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><p>Something went wrong; please try again.</p>"),
+    )
+        .into_response()
 }
 
 /// `GET /my/agreements/{token}`.
@@ -36,7 +48,10 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
         Ok(None) => return not_found(),
         Err(e) => return failed(e),
     };
-    let (d, list) = match (dialogues::get_any(&state.db, &a.dialogue_id).await, charges::for_agreement(&state.db, &a.id).await) {
+    let (d, list) = match (
+        dialogues::get_any(&state.db, &a.dialogue_id).await,
+        charges::for_agreement(&state.db, &a.id).await,
+    ) {
         (Ok(Some(d)), Ok(list)) => (d, list),
         (Err(e), _) | (_, Err(e)) => return failed(e),
         (Ok(None), _) => return not_found(),
@@ -83,7 +98,10 @@ pub async fn stop(Path(token): Path<String>, state: Data<&AppState>) -> Response
         Err(e) => return failed(e),
     };
     if a.status == "ACTIVE" || a.status == "PENDING" {
-        let job = StopAgreement { agreement_id: a.id.clone(), reason: "manage_page".into() };
+        let job = StopAgreement {
+            agreement_id: a.id.clone(),
+            reason: "manage_page".into(),
+        };
         if let Err(e) = state.enqueuer.enqueue(&job).await {
             return failed(e);
         }

@@ -125,13 +125,17 @@ impl MessagesApi {
         {
             return Err(ApiError::bad_request("from must be on or before to"));
         }
-        let phone = phone.0.map(|p| match crate::domain::msisdn::Msisdn::parse(&p) {
-            Ok(m) => m.as_str().to_owned(),
-            Err(_) => p,
-        });
+        let phone = phone
+            .0
+            .map(|p| match crate::domain::msisdn::Msisdn::parse(&p) {
+                Ok(m) => m.as_str().to_owned(),
+                Err(_) => p,
+            });
         let filter = MessageFilter {
             dialogue_id: dialogue_id.0.as_deref(),
-            direction: direction.0.map(|d| if d == Direction::In { "in" } else { "out" }),
+            direction: direction
+                .0
+                .map(|d| if d == Direction::In { "in" } else { "out" }),
             status: status.0.as_deref(),
             phone: phone.as_deref(),
             from_ms: from.0.map(day_start_ms),
@@ -141,17 +145,31 @@ impl MessagesApi {
         };
         let rows = messages::list(&state.db, &auth.0.id, &filter).await?;
         let (rows, next_cursor) = pagination::finish(rows, limit, |m| m.id.clone());
-        Ok(Json(MessagePage { items: rows.into_iter().map(MessageView::from).collect(), next_cursor }))
+        Ok(Json(MessagePage {
+            items: rows.into_iter().map(MessageView::from).collect(),
+            next_cursor,
+        }))
     }
 
     /// One message with its status history.
     #[oai(path = "/messages/:id", method = "get")]
-    async fn get(&self, state: Data<&AppState>, auth: PartnerAuth, id: Path<String>) -> ApiResult<Json<MessageDetails>> {
-        let m = messages::get_for_partner(&state.db, &auth.0.id, &id).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+    ) -> ApiResult<Json<MessageDetails>> {
+        let m = messages::get_for_partner(&state.db, &auth.0.id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("message"))?;
         let history = messages::history(&state.db, &m.id)
             .await?
             .into_iter()
-            .map(|h| StatusView { status: h.status, at: ts(h.at), detail: h.detail })
+            .map(|h| StatusView {
+                status: h.status,
+                at: ts(h.at),
+                detail: h.detail,
+            })
             .collect();
         Ok(Json(MessageDetails {
             agreement_id: m.agreement_id.clone(),

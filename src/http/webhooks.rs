@@ -3,7 +3,7 @@
 //! the sender's id or the body's hash), enqueues the work in the same transaction, and answers
 //! 2xx at once. The work itself happens in jobs.
 
-use dialogpay_jobs::{sms::HandleInbound, vipps::ProcessEvent, JobSpec};
+use dialogpay_jobs::{JobSpec, sms::HandleInbound, vipps::ProcessEvent};
 use poem::{
     Body, IntoResponse, Request, Response, handler,
     http::{HeaderMap, StatusCode},
@@ -27,12 +27,20 @@ fn reply(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 }
 
 fn unauthorized() -> Response {
-    reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid credentials")
+    reply(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or invalid credentials",
+    )
 }
 
 fn internal(err: impl std::fmt::Display) -> Response {
     tracing::error!(error = %err, "webhook could not be stored");
-    reply(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    reply(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -40,9 +48,13 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
-    body.into_vec()
-        .await
-        .map_err(|e| reply(StatusCode::BAD_REQUEST, "bad_request", format!("unreadable body: {e}")))
+    body.into_vec().await.map_err(|e| {
+        reply(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("unreadable body: {e}"),
+        )
+    })
 }
 
 /// Stores an inbound SMS and enqueues its handling (once per gateway message id).
@@ -68,7 +80,12 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
         if let Some(id) = &id {
             state
                 .enqueuer
-                .enqueue_tx(&mut tx, &HandleInbound { message_id: id.clone() })
+                .enqueue_tx(
+                    &mut tx,
+                    &HandleInbound {
+                        message_id: id.clone(),
+                    },
+                )
                 .await
                 .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         }
@@ -90,7 +107,10 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
 async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) -> Response {
     let now = state.clock.now_ms();
     let result: Result<bool, sqlx::Error> = async {
-        let Some(msg) = messages::find_outbound_by_gateway_id(&state.db, provider, &report.gateway_message_id).await? else {
+        let Some(msg) =
+            messages::find_outbound_by_gateway_id(&state.db, provider, &report.gateway_message_id)
+                .await?
+        else {
             return Ok(false);
         };
         let current = crate::sms::DeliveryStatus::parse(&msg.status);
@@ -100,7 +120,14 @@ async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) 
         };
         if Some(next) != current {
             let mut tx = state.db.begin().await?;
-            messages::set_status(&mut tx, &msg.id, next.as_str(), report.reason.as_deref(), now).await?;
+            messages::set_status(
+                &mut tx,
+                &msg.id,
+                next.as_str(),
+                report.reason.as_deref(),
+                now,
+            )
+            .await?;
             tx.commit().await?;
         }
         Ok(true)
@@ -115,7 +142,10 @@ async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) 
 /// `POST /webhooks/sms/inbound`: the generic gateway's inbound SMS (Bearer `sms.inbound_token`).
 #[handler]
 pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> Response {
-    if !crate::sms::check_bearer(header(req.headers(), "authorization"), &state.settings.sms.inbound_token) {
+    if !crate::sms::check_bearer(
+        header(req.headers(), "authorization"),
+        &state.settings.sms.inbound_token,
+    ) {
         return unauthorized();
     }
     let bytes = match read_body(body).await {
@@ -131,7 +161,10 @@ pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> R
 /// `POST /webhooks/sms/status`: the generic gateway's delivery reports.
 #[handler]
 pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Response {
-    if !crate::sms::check_bearer(header(req.headers(), "authorization"), &state.settings.sms.inbound_token) {
+    if !crate::sms::check_bearer(
+        header(req.headers(), "authorization"),
+        &state.settings.sms.inbound_token,
+    ) {
         return unauthorized();
     }
     let bytes = match read_body(body).await {
@@ -146,7 +179,11 @@ pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Re
 
 fn link_authorized(req: &Request, state: &AppState) -> bool {
     let link = &state.settings.sms.link;
-    crate::sms::check_basic(header(req.headers(), "authorization"), &link.inbound_username, &link.inbound_password)
+    crate::sms::check_basic(
+        header(req.headers(), "authorization"),
+        &link.inbound_username,
+        &link.inbound_password,
+    )
 }
 
 /// `POST /webhooks/sms/link/mo`: LINK Mobility inbound SMS (HTTP Basic).
@@ -195,7 +232,12 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         authorization: header(req.headers(), "authorization").unwrap_or_default(),
     };
     let host = header(req.headers(), "host").unwrap_or_default().to_owned();
-    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/webhooks/vipps").to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/webhooks/vipps")
+        .to_owned();
     let mut secrets = match vipps_events::secrets(&state.db).await {
         Ok(s) => s,
         Err(e) => return internal(e),
@@ -212,7 +254,13 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
     }
     let event: WebhookEvent = match serde_json::from_slice(&bytes) {
         Ok(e) => e,
-        Err(e) => return reply(StatusCode::BAD_REQUEST, "bad_request", format!("not a Vipps event: {e}")),
+        Err(e) => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("not a Vipps event: {e}"),
+            );
+        }
     };
     let text = String::from_utf8_lossy(&bytes);
     let event_key = hash_secret(&text);
@@ -231,7 +279,12 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         if let Some(id) = &id {
             state
                 .enqueuer
-                .enqueue_tx(&mut tx, &ProcessEvent { event_id: id.clone() })
+                .enqueue_tx(
+                    &mut tx,
+                    &ProcessEvent {
+                        event_id: id.clone(),
+                    },
+                )
                 .await
                 .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         }

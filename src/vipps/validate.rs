@@ -107,7 +107,9 @@ impl Check {
         self.text(field, value, 1, URL_MAX);
         // Loopback http is accepted for local development against the simulator; Vipps itself
         // can never reach such a URL, so nothing real is weakened.
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| value.starts_with(p));
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| value.starts_with(p));
         let ok = if https_only {
             value.starts_with("https://") || loopback
         } else {

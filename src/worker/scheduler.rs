@@ -34,7 +34,13 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         let result = if is_sweep {
             state.enqueuer.enqueue(&Sweep { tick }).await
         } else {
-            state.enqueuer.enqueue(&Reconcile { tick, all_open: false }).await
+            state
+                .enqueuer
+                .enqueue(&Reconcile {
+                    tick,
+                    all_open: false,
+                })
+                .await
         };
         if let Err(err) = result {
             tracing::warn!(error = %err, "scheduler could not enqueue; the next tick will");

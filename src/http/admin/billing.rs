@@ -1,6 +1,9 @@
 //! Operator triggers: run the billing sweep now; reconcile every open charge now.
 
-use dialogpay_jobs::{JobSpec, billing::{Reconcile, Sweep}};
+use dialogpay_jobs::{
+    JobSpec,
+    billing::{Reconcile, Sweep},
+};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
@@ -24,7 +27,12 @@ enum QueuedResponse {
     Accepted(Json<Queued>),
 }
 
-async fn queue<J: JobSpec>(state: &AppState, op: &OperatorAuth, job: &J, action: &str) -> ApiResult<QueuedResponse> {
+async fn queue<J: JobSpec>(
+    state: &AppState,
+    op: &OperatorAuth,
+    job: &J,
+    action: &str,
+) -> ApiResult<QueuedResponse> {
     let id = state.enqueuer.enqueue(job).await?;
     let entry = audit::NewAudit {
         actor: &op.0.actor,
@@ -49,8 +57,21 @@ impl BillingAdminApi {
 
     /// Re-read every open charge from Vipps now.
     #[oai(path = "/reconcile", method = "post")]
-    async fn reconcile(&self, state: Data<&AppState>, op: OperatorAuth) -> ApiResult<QueuedResponse> {
+    async fn reconcile(
+        &self,
+        state: Data<&AppState>,
+        op: OperatorAuth,
+    ) -> ApiResult<QueuedResponse> {
         let tick = format!("manual-{}", ulid::Ulid::new());
-        queue(&state, &op, &Reconcile { tick, all_open: true }, "billing.reconcile").await
+        queue(
+            &state,
+            &op,
+            &Reconcile {
+                tick,
+                all_open: true,
+            },
+            "billing.reconcile",
+        )
+        .await
     }
 }

@@ -95,7 +95,12 @@ impl PartnersAdminApi {
         let created = partners::create(&state.db, body.name.trim(), &body.vipps_msn, now).await?;
         let p = &created.partner;
         if state.simulator.is_some() {
-            state.enqueuer.enqueue(&dialogpay_jobs::vipps::RegisterWebhook { msn: p.vipps_msn.clone() }).await?;
+            state
+                .enqueuer
+                .enqueue(&dialogpay_jobs::vipps::RegisterWebhook {
+                    msn: p.vipps_msn.clone(),
+                })
+                .await?;
         }
         audit::record(
             &state.db,

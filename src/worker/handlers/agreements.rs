@@ -16,8 +16,8 @@ use crate::{
     vipps::{
         IdempotencyKey, VippsError,
         wire::{
-            AgreementStatus, DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber, PricingRequest, TimePeriod,
-            TransactionType,
+            AgreementStatus, DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber,
+            PricingRequest, TimePeriod, TransactionType,
         },
     },
     worker::{JobContext, JobError, handlers::sms::queue_reply},
@@ -44,15 +44,35 @@ fn key(s: String) -> Result<IdempotencyKey, JobError> {
 async fn load(
     ctx: &JobContext,
     id: &str,
-) -> Result<(agreements::Agreement, dialogues::Dialogue, partners::Partner), JobError> {
-    let a = agreements::get(&ctx.db, id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement {id} not found")))?;
-    let d = dialogues::get_any(&ctx.db, &a.dialogue_id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("dialogue gone")))?;
-    let p = partners::get(&ctx.db, &a.partner_id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
+) -> Result<
+    (
+        agreements::Agreement,
+        dialogues::Dialogue,
+        partners::Partner,
+    ),
+    JobError,
+> {
+    let a = agreements::get(&ctx.db, id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement {id} not found")))?;
+    let d = dialogues::get_any(&ctx.db, &a.dialogue_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("dialogue gone")))?;
+    let p = partners::get(&ctx.db, &a.partner_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
     Ok((a, d, p))
 }
 
 fn manage_url(ctx: &JobContext, token: &str) -> String {
-    format!("{}/my/agreements/{token}", ctx.app.settings.server.public_base_url.trim_end_matches('/'))
+    format!(
+        "{}/my/agreements/{token}",
+        ctx.app
+            .settings
+            .server
+            .public_base_url
+            .trim_end_matches('/')
+    )
 }
 
 /// At most `max` characters (Vipps counts characters).
@@ -104,22 +124,49 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
                 .await
                 .map_err(vipps_failure)?;
             let url = drafted.vipps_confirmation_url.clone().unwrap_or_default();
-            agreements::set_vipps_ids(&ctx.db, &a.id, &drafted.agreement_id, Some(&url), ctx.app.clock.now_ms()).await?;
+            agreements::set_vipps_ids(
+                &ctx.db,
+                &a.id,
+                &drafted.agreement_id,
+                Some(&url),
+                ctx.app.clock.now_ms(),
+            )
+            .await?;
             url
         }
     };
     let inbound_id = a.inbound_message_id.clone().unwrap_or_default();
     let Some(inbound) = messages::get(&ctx.db, &inbound_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!("inbound message {inbound_id} not found")));
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "inbound message {inbound_id} not found"
+        )));
     };
-    let text = d.reply_message.replace(VIPPS_LINK_PLACEHOLDER, &confirmation_url);
+    let text = d
+        .reply_message
+        .replace(VIPPS_LINK_PLACEHOLDER, &confirmation_url);
     let mut tx = ctx.db.begin().await?;
-    queue_reply(&ctx, &mut tx, &inbound, Some(&d.partner_id), Some(&d.id), "vipps_link", &text, Some(&a.id)).await?;
+    queue_reply(
+        &ctx,
+        &mut tx,
+        &inbound,
+        Some(&d.partner_id),
+        Some(&d.id),
+        "vipps_link",
+        &text,
+        Some(&a.id),
+    )
+    .await?;
     tx.commit().await?;
     ctx.enqueuer.wake(dialogpay_jobs::sms::SendSms::QUEUE);
-    let first_poll = PollAgreement { agreement_id: a.id.clone(), n: 0 };
+    let first_poll = PollAgreement {
+        agreement_id: a.id.clone(),
+        n: 0,
+    };
     ctx.enqueuer
-        .enqueue_in(&first_poll, Duration::from_secs(PollAgreement::delay_secs(0)))
+        .enqueue_in(
+            &first_poll,
+            Duration::from_secs(PollAgreement::delay_secs(0)),
+        )
         .await
         .map_err(JobError::retry)?;
     Ok(())
@@ -127,17 +174,32 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
 
 /// Re-reads the agreement from Vipps and applies what changed.
 pub async fn sync(job: SyncAgreement, ctx: JobContext) -> Result<(), JobError> {
-    let actor = job.trigger.strip_prefix("event:").and_then(|rest| rest.split(':').nth(1)).map(str::to_owned);
-    apply_vipps_state(&ctx, &job.agreement_id, actor.as_deref()).await.map(|_| ())
+    let actor = job
+        .trigger
+        .strip_prefix("event:")
+        .and_then(|rest| rest.split(':').nth(1))
+        .map(str::to_owned);
+    apply_vipps_state(&ctx, &job.agreement_id, actor.as_deref())
+        .await
+        .map(|_| ())
 }
 
 /// Fetches the agreement and moves ours forward. Returns the status we now hold.
-pub async fn apply_vipps_state(ctx: &JobContext, agreement_id: &str, actor_hint: Option<&str>) -> Result<String, JobError> {
+pub async fn apply_vipps_state(
+    ctx: &JobContext,
+    agreement_id: &str,
+    actor_hint: Option<&str>,
+) -> Result<String, JobError> {
     let (a, d, p) = load(ctx, agreement_id).await?;
     let Some(vipps_id) = &a.vipps_agreement_id else {
         return Ok(a.status); // not drafted yet
     };
-    let remote = ctx.app.vipps.get_agreement(&p.vipps_msn, vipps_id).await.map_err(vipps_failure)?;
+    let remote = ctx
+        .app
+        .vipps
+        .get_agreement(&p.vipps_msn, vipps_id)
+        .await
+        .map_err(vipps_failure)?;
     let now = ctx.app.clock.now_ms();
     let target = match remote.status {
         AgreementStatus::Active => "ACTIVE",
@@ -159,8 +221,13 @@ pub async fn apply_vipps_state(ctx: &JobContext, agreement_id: &str, actor_hint:
     }
     if target == "ACTIVE" {
         activate(ctx, &mut tx, &a, &d, now).await?;
-    } else if agreements::transition(&mut tx, &a.id, target, stopped_by.as_deref(), now).await? && target == "STOPPED" {
-        let reason = a.stop_requested.clone().unwrap_or_else(|| "stopped_in_vipps".to_owned());
+    } else if agreements::transition(&mut tx, &a.id, target, stopped_by.as_deref(), now).await?
+        && target == "STOPPED"
+    {
+        let reason = a
+            .stop_requested
+            .clone()
+            .unwrap_or_else(|| "stopped_in_vipps".to_owned());
         crm::leave_by_agreement(&mut tx, &a.id, &reason, now).await?;
         charges::cancel_open_for_agreement(&mut tx, &a.id, now).await?;
     }
@@ -181,10 +248,28 @@ async fn activate(
         return Ok(());
     }
     let anchor = ctx.app.clock.today_oslo();
-    charges::record_initial(tx, &a.id, &a.partner_id, &d.id, anchor, d.amount_ore, None, now).await?;
+    charges::record_initial(
+        tx,
+        &a.id,
+        &a.partner_id,
+        &d.id,
+        anchor,
+        d.amount_ore,
+        None,
+        now,
+    )
+    .await?;
     let period = Period::parse(&d.period).unwrap_or(Period::Month);
     agreements::start_billing(tx, &a.id, anchor, period.due_date(anchor, 1)).await?;
-    crm::add_member(tx, &d.crm_group_id, &a.phone, &a.id, a.inbound_message_id.as_deref(), now).await?;
+    crm::add_member(
+        tx,
+        &d.crm_group_id,
+        &a.phone,
+        &a.id,
+        a.inbound_message_id.as_deref(),
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -192,9 +277,15 @@ async fn activate(
 pub async fn poll(job: PollAgreement, ctx: JobContext) -> Result<(), JobError> {
     let status = apply_vipps_state(&ctx, &job.agreement_id, None).await?;
     if status == "PENDING" && job.n + 1 < PollAgreement::MAX_POLLS {
-        let next = PollAgreement { agreement_id: job.agreement_id.clone(), n: job.n + 1 };
+        let next = PollAgreement {
+            agreement_id: job.agreement_id.clone(),
+            n: job.n + 1,
+        };
         ctx.enqueuer
-            .enqueue_in(&next, Duration::from_secs(PollAgreement::delay_secs(job.n + 1)))
+            .enqueue_in(
+                &next,
+                Duration::from_secs(PollAgreement::delay_secs(job.n + 1)),
+            )
             .await
             .map_err(JobError::retry)?;
     }
@@ -216,7 +307,12 @@ pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
         tx.commit().await?;
         return Ok(());
     };
-    match ctx.app.vipps.stop_agreement(&p.vipps_msn, vipps_id, key(format!("{}-stop", a.id))?).await {
+    match ctx
+        .app
+        .vipps
+        .stop_agreement(&p.vipps_msn, vipps_id, key(format!("{}-stop", a.id))?)
+        .await
+    {
         Ok(_) => {}
         // Already stopped or expired at Vipps: the re-read below records it.
         Err(e) if !e.is_retryable() && e.status().is_some_and(|s| s == 400 || s == 409) => {}

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use dialogpay_jobs::{
     JobSpec,
     agreements::StopAgreement,
-    billing::{CreateCharge, Reconcile, SyncCharge, Sweep, order_id},
+    billing::{CreateCharge, Reconcile, Sweep, SyncCharge, order_id},
 };
 
 use crate::{
@@ -40,18 +40,37 @@ pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
         let page = agreements::due_for_billing(&ctx.db, horizon, after.clone(), PAGE).await?;
         let jobs: Vec<CreateCharge> = page
             .iter()
-            .filter_map(|a| Some(CreateCharge { agreement_id: a.id.clone(), period_index: a.next_period_index? as u32 }))
+            .filter_map(|a| {
+                Some(CreateCharge {
+                    agreement_id: a.id.clone(),
+                    period_index: a.next_period_index? as u32,
+                })
+            })
             .collect();
-        enqueued += ctx.enqueuer.enqueue_many(&jobs).await.map_err(JobError::retry)?;
+        enqueued += ctx
+            .enqueuer
+            .enqueue_many(&jobs)
+            .await
+            .map_err(JobError::retry)?;
         match page.last() {
-            Some(last) if page.len() as i64 == PAGE => after = last.next_due_date.map(|d| (d, last.id.clone())),
+            Some(last) if page.len() as i64 == PAGE => {
+                after = last.next_due_date.map(|d| (d, last.id.clone()))
+            }
             _ => break,
         }
     }
     let ended = agreements::ended_and_run_out(&ctx.db, today, 10_000).await?;
-    let stops: Vec<StopAgreement> =
-        ended.into_iter().map(|id| StopAgreement { agreement_id: id, reason: "dialogue_ended".into() }).collect();
-    ctx.enqueuer.enqueue_many(&stops).await.map_err(JobError::retry)?;
+    let stops: Vec<StopAgreement> = ended
+        .into_iter()
+        .map(|id| StopAgreement {
+            agreement_id: id,
+            reason: "dialogue_ended".into(),
+        })
+        .collect();
+    ctx.enqueuer
+        .enqueue_many(&stops)
+        .await
+        .map_err(JobError::retry)?;
     tracing::info!(enqueued, stops = stops.len(), "billing sweep");
     Ok(())
 }
@@ -60,15 +79,26 @@ pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
 /// then Vipps with the row's deterministic orderId as idempotency key.
 pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), JobError> {
     let Some(a) = agreements::get(&ctx.db, &job.agreement_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!("agreement {} not found", job.agreement_id)));
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "agreement {} not found",
+            job.agreement_id
+        )));
     };
     if a.status != "ACTIVE" {
         return Ok(()); // stopped or expired: never charged again
     }
-    let d = dialogues::get_any(&ctx.db, &a.dialogue_id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("dialogue gone")))?;
-    let p = partners::get(&ctx.db, &a.partner_id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
-    let state = agreements::billing_state(&ctx.db, &a.id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("gone")))?;
-    let Some(anchor) = state.anchor_date else { return Ok(()) };
+    let d = dialogues::get_any(&ctx.db, &a.dialogue_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("dialogue gone")))?;
+    let p = partners::get(&ctx.db, &a.partner_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
+    let state = agreements::billing_state(&ctx.db, &a.id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("gone")))?;
+    let Some(anchor) = state.anchor_date else {
+        return Ok(());
+    };
     let period = Period::parse(&d.period).unwrap_or(Period::Month);
     let k = job.period_index;
     let due = period.due_date(anchor, k);
@@ -86,13 +116,27 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
         ("MISSED", due)
     };
     let mut tx = ctx.db.begin().await?;
-    let row = charges::insert_recurring(&mut tx, &a.id, &a.partner_id, &d.id, k, due, d.amount_ore, status, now).await?;
+    let row = charges::insert_recurring(
+        &mut tx,
+        &a.id,
+        &a.partner_id,
+        &d.id,
+        k,
+        due,
+        d.amount_ore,
+        status,
+        now,
+    )
+    .await?;
     agreements::advance_billing(&mut tx, &a.id, k + 1, next_due).await?;
     tx.commit().await?;
     if row.status != "PENDING" || row.vipps_charge_id.is_some() {
         return Ok(()); // missed, already created, or already final
     }
-    let description: String = format!("{} {}", d.product_name, due.format("%m.%Y")).chars().take(45).collect();
+    let description: String = format!("{} {}", d.product_name, due.format("%m.%Y"))
+        .chars()
+        .take(45)
+        .collect();
     let request = CreateChargeRequest {
         amount: d.amount_ore,
         transaction_type: TransactionType::DirectCapture,
@@ -105,16 +149,33 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
         processing_mode: None,
     };
     let vipps_id = a.vipps_agreement_id.as_deref().unwrap_or_default();
-    let key = IdempotencyKey::new(order_id(&a.id, k)).map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
-    match ctx.app.vipps.create_charge(&p.vipps_msn, vipps_id, &request, key).await {
+    let key = IdempotencyKey::new(order_id(&a.id, k))
+        .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
+    match ctx
+        .app
+        .vipps
+        .create_charge(&p.vipps_msn, vipps_id, &request, key)
+        .await
+    {
         Ok(created) => {
-            charges::set_vipps_id(&ctx.db, &row.id, &created.charge_id, ctx.app.clock.now_ms()).await?;
+            charges::set_vipps_id(&ctx.db, &row.id, &created.charge_id, ctx.app.clock.now_ms())
+                .await?;
             Ok(())
         }
         Err(e) if !e.is_retryable() => {
-            let problem = e.problem_kind().map(|k| format!("{k:?}")).unwrap_or_else(|| format!("http_{}", e.status().unwrap_or(0)));
+            let problem = e
+                .problem_kind()
+                .map(|k| format!("{k:?}"))
+                .unwrap_or_else(|| format!("http_{}", e.status().unwrap_or(0)));
             let mut tx = ctx.db.begin().await?;
-            charges::set_create_failed(&mut tx, &row.id, &problem, &e.to_string(), ctx.app.clock.now_ms()).await?;
+            charges::set_create_failed(
+                &mut tx,
+                &row.id,
+                &problem,
+                &e.to_string(),
+                ctx.app.clock.now_ms(),
+            )
+            .await?;
             tx.commit().await?;
             Err(JobError::permanent(e))
         }
@@ -125,20 +186,45 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
 /// Re-reads one charge from Vipps and records its status forward-only.
 pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobError> {
     let Some(c) = charges::get(&ctx.db, &job.charge_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!("charge {} not found", job.charge_id)));
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {} not found",
+            job.charge_id
+        )));
     };
-    let Some(vipps_charge) = &c.vipps_charge_id else { return Ok(()) };
-    let a = agreements::get(&ctx.db, &c.agreement_id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement gone")))?;
-    let p = partners::get(&ctx.db, &a.partner_id).await?.ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
+    let Some(vipps_charge) = &c.vipps_charge_id else {
+        return Ok(());
+    };
+    let a = agreements::get(&ctx.db, &c.agreement_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement gone")))?;
+    let p = partners::get(&ctx.db, &a.partner_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
     let vipps_agreement = a.vipps_agreement_id.as_deref().unwrap_or_default();
-    let remote = ctx.app.vipps.get_charge(&p.vipps_msn, vipps_agreement, vipps_charge).await.map_err(vipps_failure)?;
+    let remote = ctx
+        .app
+        .vipps
+        .get_charge(&p.vipps_msn, vipps_agreement, vipps_charge)
+        .await
+        .map_err(vipps_failure)?;
     let status = match remote.status {
         ChargeStatus::Unknown(_) => return Ok(()),
         s => s.as_str().to_owned(),
     };
-    let reason = remote.failure_reason.as_ref().map(|r| r.as_str().to_owned());
+    let reason = remote
+        .failure_reason
+        .as_ref()
+        .map(|r| r.as_str().to_owned());
     let mut tx = ctx.db.begin().await?;
-    charges::apply_status(&mut tx, &c.id, &status, reason.as_deref(), remote.failure_description.as_deref(), ctx.app.clock.now_ms()).await?;
+    charges::apply_status(
+        &mut tx,
+        &c.id,
+        &status,
+        reason.as_deref(),
+        remote.failure_description.as_deref(),
+        ctx.app.clock.now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -151,8 +237,17 @@ pub async fn reconcile(job: Reconcile, ctx: JobContext) -> Result<(), JobError> 
     let mut after: Option<String> = None;
     loop {
         let ids = charges::open_ids(&ctx.db, due_by, after.as_deref(), PAGE).await?;
-        let jobs: Vec<SyncCharge> = ids.iter().map(|id| SyncCharge { charge_id: id.clone(), trigger: trigger.clone() }).collect();
-        ctx.enqueuer.enqueue_many(&jobs).await.map_err(JobError::retry)?;
+        let jobs: Vec<SyncCharge> = ids
+            .iter()
+            .map(|id| SyncCharge {
+                charge_id: id.clone(),
+                trigger: trigger.clone(),
+            })
+            .collect();
+        ctx.enqueuer
+            .enqueue_many(&jobs)
+            .await
+            .map_err(JobError::retry)?;
         if (ids.len() as i64) < PAGE {
             break;
         }

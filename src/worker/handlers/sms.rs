@@ -48,7 +48,15 @@ pub async fn queue_reply(
     };
     let id = messages::insert(tx, &reply, ctx.app.clock.now_ms()).await?;
     if let Some(id) = &id {
-        ctx.enqueuer.enqueue_tx(tx, &SendSms { message_id: id.clone() }).await.map_err(JobError::retry)?;
+        ctx.enqueuer
+            .enqueue_tx(
+                tx,
+                &SendSms {
+                    message_id: id.clone(),
+                },
+            )
+            .await
+            .map_err(JobError::retry)?;
     }
     Ok(id)
 }
@@ -57,7 +65,10 @@ pub async fn queue_reply(
 /// member", stop, help, or record that nothing matched.
 pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), JobError> {
     let Some(msg) = messages::get(&ctx.db, &job.message_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!("inbound message {} not found", job.message_id)));
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "inbound message {} not found",
+            job.message_id
+        )));
     };
     if msg.outcome.is_some() {
         return Ok(()); // already handled (a retry after a crash)
@@ -78,13 +89,18 @@ pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), J
     Ok(())
 }
 
-async fn handle_keyword(ctx: &JobContext, msg: &messages::Message, keyword: &str) -> Result<(), JobError> {
+async fn handle_keyword(
+    ctx: &JobContext,
+    msg: &messages::Message,
+    keyword: &str,
+) -> Result<(), JobError> {
     let now = ctx.app.clock.now_ms();
     let today = ctx.app.clock.today_oslo();
     let candidates = dialogues::find_for_keyword(&ctx.db, &msg.to_addr, keyword, today).await?;
     let Some(dialogue) = candidates.into_iter().next() else {
         let mut tx = ctx.db.begin().await?;
-        messages::set_inbound_outcome(&mut tx, &msg.id, None, None, "unknown_keyword", None, now).await?;
+        messages::set_inbound_outcome(&mut tx, &msg.id, None, None, "unknown_keyword", None, now)
+            .await?;
         tx.commit().await?;
         return Ok(());
     };
@@ -92,32 +108,120 @@ async fn handle_keyword(ctx: &JobContext, msg: &messages::Message, keyword: &str
     let mut tx = ctx.db.begin().await?;
     let live = d.recurring && d.start_date <= today && today <= d.end_date;
     if !live {
-        messages::set_inbound_outcome(&mut tx, &msg.id, Some(&d.partner_id), Some(&d.id), "not_live", None, now).await?;
+        messages::set_inbound_outcome(
+            &mut tx,
+            &msg.id,
+            Some(&d.partner_id),
+            Some(&d.id),
+            "not_live",
+            None,
+            now,
+        )
+        .await?;
         let text = replies::not_live(&d.keyword);
-        queue_reply(ctx, &mut tx, msg, Some(&d.partner_id), Some(&d.id), "not_live", &text, None).await?;
+        queue_reply(
+            ctx,
+            &mut tx,
+            msg,
+            Some(&d.partner_id),
+            Some(&d.id),
+            "not_live",
+            &text,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(());
     }
     match agreements::open_for_phone(&mut tx, &d.id, &msg.from_addr).await? {
         Some(a) if a.status == "ACTIVE" => {
-            messages::set_inbound_outcome(&mut tx, &msg.id, Some(&d.partner_id), Some(&d.id), "already_member", Some(&a.id), now).await?;
+            messages::set_inbound_outcome(
+                &mut tx,
+                &msg.id,
+                Some(&d.partner_id),
+                Some(&d.id),
+                "already_member",
+                Some(&a.id),
+                now,
+            )
+            .await?;
             let text = replies::already_member(&d.keyword, &d.sender);
-            queue_reply(ctx, &mut tx, msg, Some(&d.partner_id), Some(&d.id), "already_member", &text, Some(&a.id)).await?;
+            queue_reply(
+                ctx,
+                &mut tx,
+                msg,
+                Some(&d.partner_id),
+                Some(&d.id),
+                "already_member",
+                &text,
+                Some(&a.id),
+            )
+            .await?;
         }
         Some(a) if now - a.created_at < DRAFT_LIFETIME_MS => {
             // Still pending: never a second draft; re-send its link (or let the draft job send it).
-            let outcome = if a.confirmation_url.is_some() { "link_resent" } else { "draft_in_progress" };
-            messages::set_inbound_outcome(&mut tx, &msg.id, Some(&d.partner_id), Some(&d.id), outcome, Some(&a.id), now).await?;
+            let outcome = if a.confirmation_url.is_some() {
+                "link_resent"
+            } else {
+                "draft_in_progress"
+            };
+            messages::set_inbound_outcome(
+                &mut tx,
+                &msg.id,
+                Some(&d.partner_id),
+                Some(&d.id),
+                outcome,
+                Some(&a.id),
+                now,
+            )
+            .await?;
             if let Some(url) = &a.confirmation_url {
-                let text = d.reply_message.replace(crate::domain::sms_text::VIPPS_LINK_PLACEHOLDER, url);
-                queue_reply(ctx, &mut tx, msg, Some(&d.partner_id), Some(&d.id), "vipps_link", &text, Some(&a.id)).await?;
+                let text = d
+                    .reply_message
+                    .replace(crate::domain::sms_text::VIPPS_LINK_PLACEHOLDER, url);
+                queue_reply(
+                    ctx,
+                    &mut tx,
+                    msg,
+                    Some(&d.partner_id),
+                    Some(&d.id),
+                    "vipps_link",
+                    &text,
+                    Some(&a.id),
+                )
+                .await?;
             }
         }
         _ => {
             // Nothing open (or a draft older than Vipps's 10 minutes, which polling will expire).
-            let agreement = agreements::create_pending(&mut tx, &d.partner_id, &d.id, &msg.from_addr, &msg.id, now).await?;
-            messages::set_inbound_outcome(&mut tx, &msg.id, Some(&d.partner_id), Some(&d.id), "agreement_drafted", Some(&agreement), now).await?;
-            ctx.enqueuer.enqueue_tx(&mut tx, &DraftAgreement { agreement_id: agreement }).await.map_err(JobError::retry)?;
+            let agreement = agreements::create_pending(
+                &mut tx,
+                &d.partner_id,
+                &d.id,
+                &msg.from_addr,
+                &msg.id,
+                now,
+            )
+            .await?;
+            messages::set_inbound_outcome(
+                &mut tx,
+                &msg.id,
+                Some(&d.partner_id),
+                Some(&d.id),
+                "agreement_drafted",
+                Some(&agreement),
+                now,
+            )
+            .await?;
+            ctx.enqueuer
+                .enqueue_tx(
+                    &mut tx,
+                    &DraftAgreement {
+                        agreement_id: agreement,
+                    },
+                )
+                .await
+                .map_err(JobError::retry)?;
         }
     }
     tx.commit().await?;
@@ -126,9 +230,13 @@ async fn handle_keyword(ctx: &JobContext, msg: &messages::Message, keyword: &str
 
 async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
     let now = ctx.app.clock.now_ms();
-    let open = agreements::active_for_phone_on_sender(&ctx.db, &msg.from_addr, &msg.to_addr).await?;
+    let open =
+        agreements::active_for_phone_on_sender(&ctx.db, &msg.from_addr, &msg.to_addr).await?;
     let context = dialogues::any_on_sender(&ctx.db, &msg.to_addr).await?;
-    let partner_id = open.first().map(|a| a.partner_id.clone()).or_else(|| context.as_ref().map(|d| d.partner_id.clone()));
+    let partner_id = open
+        .first()
+        .map(|a| a.partner_id.clone())
+        .or_else(|| context.as_ref().map(|d| d.partner_id.clone()));
     // Recorded before the transaction: on SQLite a second writer inside it would wait for itself.
     for a in &open {
         agreements::mark_stop_requested(&ctx.db, &a.id, "sms_stop", now).await?;
@@ -137,13 +245,38 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
     for a in &open {
         crm::leave_by_agreement(&mut tx, &a.id, "sms_stop", now).await?;
         ctx.enqueuer
-            .enqueue_tx(&mut tx, &StopAgreement { agreement_id: a.id.clone(), reason: "sms_stop".into() })
+            .enqueue_tx(
+                &mut tx,
+                &StopAgreement {
+                    agreement_id: a.id.clone(),
+                    reason: "sms_stop".into(),
+                },
+            )
             .await
             .map_err(JobError::retry)?;
     }
-    messages::set_inbound_outcome(&mut tx, &msg.id, partner_id.as_deref(), None, "stop", open.first().map(|a| a.id.as_str()), now).await?;
+    messages::set_inbound_outcome(
+        &mut tx,
+        &msg.id,
+        partner_id.as_deref(),
+        None,
+        "stop",
+        open.first().map(|a| a.id.as_str()),
+        now,
+    )
+    .await?;
     let text = replies::stop_confirmation(open.len(), &msg.to_addr);
-    queue_reply(ctx, &mut tx, msg, partner_id.as_deref(), None, "stop_confirmation", &text, None).await?;
+    queue_reply(
+        ctx,
+        &mut tx,
+        msg,
+        partner_id.as_deref(),
+        None,
+        "stop_confirmation",
+        &text,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     ctx.enqueuer.wake(StopAgreement::QUEUE);
     Ok(())
@@ -170,14 +303,20 @@ async fn handle_help(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
 /// Sends a stored outbound message once; a gateway outage retries with backoff.
 pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
     let Some(msg) = messages::get(&ctx.db, &job.message_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!("message {} not found", job.message_id)));
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "message {} not found",
+            job.message_id
+        )));
     };
     if msg.direction != "out" || msg.status != "pending" {
         return Ok(()); // sent already (a duplicate or a retry after the send was recorded)
     }
-    let to = Msisdn::parse(&msg.to_addr).map_err(|e| JobError::permanent(anyhow::anyhow!("recipient: {e}")))?;
+    let to = Msisdn::parse(&msg.to_addr)
+        .map_err(|e| JobError::permanent(anyhow::anyhow!("recipient: {e}")))?;
     let mo_reference = match &msg.in_reply_to {
-        Some(id) => messages::get(&ctx.db, id).await?.and_then(|m| m.gateway_message_id),
+        Some(id) => messages::get(&ctx.db, id)
+            .await?
+            .and_then(|m| m.gateway_message_id),
         None => None,
     };
     let outbound = OutboundSms {
