@@ -325,3 +325,121 @@ async fn dialogue_statistics_count_the_journey() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     b.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_create_charge_rerun_after_the_vipps_call_creates_no_second_charge() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    b.set_day(Period::Month.due_date(anchor, 1) - chrono::Days::new(2));
+    b.sweep().await;
+    let a = b
+        .agreement_where("charge 1", |a| {
+            a["charges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["vipps_charge_id"].is_string() && c["period_index"] == 1)
+        })
+        .await;
+    let first_id = a["charges"][1]["vipps_charge_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The crash: Vipps created the charge, but our answer was never recorded.
+    dialogpay::with_pool!(&b.app.state.db, |p| sqlx::query(
+        "UPDATE charges SET vipps_charge_id = NULL WHERE period_index = 1"
+    )
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    let job = dialogpay_jobs::billing::CreateCharge {
+        agreement_id: b.agreement.clone(),
+        period_index: 1,
+    };
+    dialogpay::worker::handlers::billing::create_charge(job, b.app.state.job_context())
+        .await
+        .expect("the rerun succeeds");
+    let a = b
+        .agreement_where("charge 1 again", |a| {
+            a["charges"][1]["vipps_charge_id"].is_string()
+        })
+        .await;
+    assert_eq!(
+        a["charges"][1]["vipps_charge_id"],
+        first_id.as_str(),
+        "the same charge, by the same idempotency key"
+    );
+    assert_eq!(
+        b.sim_charges()
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count(),
+        1
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn vipps_503_and_429_delay_charges_but_lose_none() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    let faults = dialogpay::vipps::sim::Faults {
+        status: Some(503),
+        count: Some(2),
+        ..Default::default()
+    };
+    sim(&b.app).add_faults(faults);
+    let faults = dialogpay::vipps::sim::Faults {
+        status: Some(429),
+        count: Some(1),
+        ..Default::default()
+    };
+    sim(&b.app).add_faults(faults);
+    b.set_day(Period::Month.due_date(anchor, 1) - chrono::Days::new(2));
+    b.sweep().await;
+    b.agreement_where("charge 1 despite the faults", |a| {
+        a["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["vipps_charge_id"].is_string() && c["period_index"] == 1)
+    })
+    .await;
+    assert_eq!(
+        b.sim_charges()
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count(),
+        1
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_dialogue_end_date_stops_charging_and_the_agreement() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    // The dialogue ends before period 2 is due.
+    let b = active_agreement("month", anchor, 40).await;
+    b.walk(Period::Month, anchor, 1).await;
+    let due2 = Period::Month.due_date(anchor, 2);
+    b.set_day(due2 - chrono::Days::new(2));
+    b.sweep().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let a = b.agreement_where("no charge after the end", |_| true).await;
+    assert_eq!(
+        a["charges"].as_array().unwrap().len(),
+        2,
+        "initial + period 1 only"
+    );
+    assert_eq!(a["status"], "ACTIVE", "period 1 is paid until {due2}");
+    b.set_day(due2);
+    b.sweep().await;
+    let a = b
+        .agreement_where("stopped after its last paid period", |a| {
+            a["status"] == "STOPPED"
+        })
+        .await;
+    assert_eq!(a["stopped_by"], "MERCHANT");
+    b.app.stop().await;
+}

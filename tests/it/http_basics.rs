@@ -93,6 +93,7 @@ async fn oversized_bodies_are_rejected_with_413_and_nothing_is_written() {
     let app = TestApp::spawn_with(Options {
         workers: false,
         overrides: vec![("server.body_limit_bytes", 2048.into())],
+        ..Default::default()
     })
     .await;
     let (_, key) = app.partner("P").await;

@@ -60,6 +60,7 @@ async fn transient_failures_retry_with_a_durable_backoff_then_succeed() {
     let app = TestApp::spawn_with(Options {
         workers: true,
         overrides: vec![("jobs.backoff_base_ms", 1000.into())],
+        ..Default::default()
     })
     .await;
     let started = Instant::now();
@@ -379,6 +380,7 @@ async fn finished_jobs_are_deleted_after_the_retention_only() {
     let app = TestApp::spawn_with(Options {
         workers: true,
         overrides: vec![("jobs.retention_hours", 1.into())],
+        ..Default::default()
     })
     .await;
     let id = app.enqueue(&Noop { n: 3 }).await;

@@ -111,6 +111,7 @@ async fn the_admin_api_is_closed_when_no_operator_key_is_configured() {
     let app = TestApp::spawn_with(Options {
         workers: false,
         overrides: vec![("operator.api_key", "".into())],
+        ..Default::default()
     })
     .await;
     for key in [None, Some(""), Some("anything-at-all-long-enough")] {

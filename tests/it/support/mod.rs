@@ -36,6 +36,8 @@ pub struct TestApp {
 pub struct Options {
     pub workers: bool,
     pub overrides: Vec<(&'static str, toml::Value)>,
+    /// Replaces `[sms]` (e.g. a `FakeGateway`'s settings); the inbound token is kept.
+    pub sms: Option<dialogpay::sms::SmsSettings>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
         Self {
             workers: true,
             overrides: Vec::new(),
+            sms: None,
         }
     }
 }
@@ -80,6 +83,10 @@ impl TestApp {
         ];
         overrides.extend(options.overrides);
         let mut settings = Settings::with_overrides(&overrides).expect("test settings are valid");
+        if let Some(mut sms) = options.sms {
+            sms.inbound_token = settings.sms.inbound_token.clone();
+            settings.sms = sms;
+        }
         dialogpay::telemetry::init(&settings.log);
         // Bind first: links we hand out (and the embedded simulator's URL) need the real port.
         let (acceptor, addr) = app::bind(&settings).await.expect("binds");
