@@ -23,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// One-command demo: SQLite, the Vipps simulator and the outbox SMS gateway in-process, a
+    /// demo partner and a live GIVE dialogue on 2160; prints what to try.
+    Demo,
     /// HTTP API, all job workers and the scheduler in one process (the embedded default).
     Serve,
     /// HTTP API only.
@@ -86,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(&ConfigSource::from_env())?;
     telemetry::init(&settings.log);
     match cli.command {
+        Command::Demo => dialogpay::demo::run(settings).await,
         Command::Serve => {
             serve(
                 settings,
