@@ -166,8 +166,14 @@ mod tests {
         );
         assert_eq!(Msisdn::parse("01234567"), Err(MsisdnError::LeadingZero));
         assert_eq!(Msisdn::parse("+0471234567"), Err(MsisdnError::LeadingZero));
-        assert_eq!(Msisdn::parse("0004791234567"), Err(MsisdnError::LeadingZero));
-        assert_eq!(Msisdn::parse("٩١٢٣٤٥٦٧"), Err(MsisdnError::InvalidCharacter));
+        assert_eq!(
+            Msisdn::parse("0004791234567"),
+            Err(MsisdnError::LeadingZero)
+        );
+        assert_eq!(
+            Msisdn::parse("٩١٢٣٤٥٦٧"),
+            Err(MsisdnError::InvalidCharacter)
+        );
     }
 
     #[test]

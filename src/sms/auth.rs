@@ -11,7 +11,10 @@ use sha2::{Digest, Sha256};
 pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
     let a = Sha256::digest(given);
     let b = Sha256::digest(expected);
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The credentials part of an `Authorization` value whose scheme is `scheme` (case-insensitive).
@@ -105,15 +108,35 @@ mod tests {
         let pw = secret("pa:ss");
         let good = basic_header("link", "pa:ss");
         assert!(check_basic(Some(&good), "link", &pw));
-        assert!(check_basic(Some(&good.replace("Basic", "BASIC")), "link", &pw));
-        assert!(!check_basic(Some(&basic_header("link", "pa:sx")), "link", &pw));
-        assert!(!check_basic(Some(&basic_header("lin", "pa:ss")), "link", &pw));
+        assert!(check_basic(
+            Some(&good.replace("Basic", "BASIC")),
+            "link",
+            &pw
+        ));
+        assert!(!check_basic(
+            Some(&basic_header("link", "pa:sx")),
+            "link",
+            &pw
+        ));
+        assert!(!check_basic(
+            Some(&basic_header("lin", "pa:ss")),
+            "link",
+            &pw
+        ));
         assert!(!check_basic(Some("Basic !!!notbase64"), "link", &pw));
         assert!(!check_basic(Some("Basic bGluaw=="), "link", &pw)); // "link", no colon
-        assert!(!check_basic(Some(&good.replace("Basic", "Bearer")), "link", &pw));
+        assert!(!check_basic(
+            Some(&good.replace("Basic", "Bearer")),
+            "link",
+            &pw
+        ));
         assert!(!check_basic(None, "link", &pw));
         assert!(!check_basic(Some(&basic_header("", "")), "", &secret("")));
-        assert!(!check_basic(Some(&basic_header("link", "")), "link", &secret("")));
+        assert!(!check_basic(
+            Some(&basic_header("link", "")),
+            "link",
+            &secret("")
+        ));
         assert!(!check_basic(Some(&basic_header("", "pa:ss")), "", &pw));
     }
 

@@ -244,7 +244,10 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = httpdate::parse_http_date("Thu, 30 Mar 2023 08:38:32 GMT").unwrap();
-        assert_eq!(parse_retry_after(" 12 ", now), Some(Duration::from_secs(12)));
+        assert_eq!(
+            parse_retry_after(" 12 ", now),
+            Some(Duration::from_secs(12))
+        );
         assert_eq!(
             parse_retry_after("Thu, 30 Mar 2023 08:39:02 GMT", now),
             Some(Duration::from_secs(30))

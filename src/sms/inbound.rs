@@ -177,7 +177,8 @@ pub(crate) fn gateway_id(value: &str, name: &'static str) -> Result<String, Inbo
 
 /// The user's phone.
 pub(crate) fn phone(value: &str, name: &'static str) -> Result<Msisdn, InboundError> {
-    Msisdn::parse(value).map_err(|e| InboundError::invalid(name, format!("is not a phone number: {e}")))
+    Msisdn::parse(value)
+        .map_err(|e| InboundError::invalid(name, format!("is not a phone number: {e}")))
 }
 
 /// The number texted: an optional `CC-` country prefix (LINK: `NO-2333`) is dropped, then it is
@@ -303,7 +304,10 @@ mod tests {
         assert_eq!(m.from.as_str(), "+4791234567");
         assert_eq!(m.to, "2160");
         assert_eq!(m.text, "GIVE 100");
-        assert_eq!(m.received_at, Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 0).unwrap());
+        assert_eq!(
+            m.received_at,
+            Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 0).unwrap()
+        );
 
         let body = br#"{"message_id":"gw-2","from":"91234567","to":"NO-2160","text":"","received_at":null,"extra":1}"#;
         let m = parse_generic_inbound_at(body, now()).unwrap();
@@ -312,7 +316,10 @@ mod tests {
         assert_eq!(m.received_at, now());
 
         let body = br#"{"message_id":"gw-3","from":"4791234567","to":"4790000000","text":"hei"}"#;
-        assert_eq!(parse_generic_inbound_at(body, now()).unwrap().to, "+4790000000");
+        assert_eq!(
+            parse_generic_inbound_at(body, now()).unwrap().to,
+            "+4790000000"
+        );
     }
 
     #[test]
@@ -353,9 +360,15 @@ mod tests {
         assert_eq!(r.gateway_message_id, "gw-9");
         assert_eq!(r.status, DeliveryStatus::Delivered);
         assert_eq!(r.part, None);
-        assert_eq!(r.at, Some(Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 5).unwrap()));
+        assert_eq!(
+            r.at,
+            Some(Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 5).unwrap())
+        );
         assert_eq!(r.client_reference.as_deref(), Some("01J000"));
-        let r = parse_generic_status(br#"{"message_id":"gw-9","status":"failed","reason":"  absent subscriber "}"#).unwrap();
+        let r = parse_generic_status(
+            br#"{"message_id":"gw-9","status":"failed","reason":"  absent subscriber "}"#,
+        )
+        .unwrap();
         assert_eq!(r.status, DeliveryStatus::Failed);
         assert_eq!(r.reason.as_deref(), Some("absent subscriber"));
         let err = parse_generic_status(br#"{"message_id":"gw-9","status":"DELIVRD"}"#).unwrap_err();
@@ -363,7 +376,8 @@ mod tests {
         assert!(err.to_string().contains("one of queued"), "{err}");
         let err = parse_generic_status(br#"{"message_id":"gw-9"}"#).unwrap_err();
         assert_eq!(err, InboundError::Missing("status"));
-        let err = parse_generic_status(br#"{"message_id":"gw-9","status":"sent","at":5}"#).unwrap_err();
+        let err =
+            parse_generic_status(br#"{"message_id":"gw-9","status":"sent","at":5}"#).unwrap_err();
         assert_eq!(err.field(), Some("at"));
     }
 
@@ -379,7 +393,10 @@ mod tests {
         assert_eq!(normalize_recipient("NO-2333").as_deref(), Some("2333"));
         assert_eq!(normalize_recipient("se-72000").as_deref(), Some("72000"));
         assert_eq!(normalize_recipient(" 2160 ").as_deref(), Some("2160"));
-        assert_eq!(normalize_recipient("+4791234567").as_deref(), Some("+4791234567"));
+        assert_eq!(
+            normalize_recipient("+4791234567").as_deref(),
+            Some("+4791234567")
+        );
         assert_eq!(normalize_recipient("NOR-2160"), None);
         assert_eq!(normalize_recipient("21"), None);
         assert_eq!(normalize_recipient(""), None);

@@ -208,7 +208,10 @@ mod tests {
         assert!(s.problems().is_empty(), "{:?}", s.problems());
         // Secrets never reach Debug output.
         let debug = format!("{s:?}");
-        assert!(!debug.contains("t0ken") && !debug.contains("\"p\""), "{debug}");
+        assert!(
+            !debug.contains("t0ken") && !debug.contains("\"p\""),
+            "{debug}"
+        );
 
         let err = toml::from_str::<SmsSettings>("[link]\npasword = \"x\"").unwrap_err();
         assert!(err.to_string().contains("pasword"), "{err}");

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(combine_parts(&[Delivered], 2), Queued);
         assert_eq!(combine_parts(&[Delivered, Sent], 2), Sent);
         assert_eq!(combine_parts(&[Delivered, Delivered], 2), Delivered);
-        assert_eq!(combine_parts(&[Delivered, Delivered, Delivered], 2), Delivered);
+        assert_eq!(
+            combine_parts(&[Delivered, Delivered, Delivered], 2),
+            Delivered
+        );
         assert_eq!(combine_parts(&[Queued, Sent, Delivered], 3), Queued);
         assert_eq!(combine_parts(&[Delivered, Failed], 2), Failed);
         assert_eq!(combine_parts(&[Failed], 3), Failed);

@@ -65,9 +65,7 @@ pub fn split_part_id(id: &str) -> Result<(&str, Option<u32>), InboundError> {
                 .parse::<u32>()
                 .ok()
                 .filter(|_| part.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| {
-                    InboundError::invalid("id", "the part after $ must be a number")
-                })?;
+                .ok_or_else(|| InboundError::invalid("id", "the part after $ must be a number"))?;
             Ok((base, Some(part)))
         }
     }
@@ -78,8 +76,8 @@ pub fn parse_link_dlr(body: &[u8]) -> Result<DeliveryReport, InboundError> {
     let obj = json_object(body)?;
     let id = gateway_id(req_str(&obj, "id", "id")?, "id")?;
     let (base, part) = split_part_id(&id)?;
-    let code = opt_int(&obj, "resultCode", "resultCode")?
-        .ok_or(InboundError::Missing("resultCode"))?;
+    let code =
+        opt_int(&obj, "resultCode", "resultCode")?.ok_or(InboundError::Missing("resultCode"))?;
     let status = codes::status(code);
     let operator_code = match obj.get("operatorResultCode") {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -89,7 +87,10 @@ pub fn parse_link_dlr(body: &[u8]) -> Result<DeliveryReport, InboundError> {
     let reason = (status != DeliveryStatus::Delivered && status.is_final()).then(|| {
         let mut r = codes::describe(code);
         if let Some(op) = operator_code {
-            r.push_str(&format!(", operator code {}", op.chars().take(40).collect::<String>()));
+            r.push_str(&format!(
+                ", operator code {}",
+                op.chars().take(40).collect::<String>()
+            ));
         }
         r
     });
@@ -206,8 +207,8 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2025, 1, 31, 12, 0, 3).unwrap())
         );
 
-        let r = parse_link_dlr(br#"{"id":"abc","resultCode":"1004","operatorResultCode":17}"#)
-            .unwrap();
+        let r =
+            parse_link_dlr(br#"{"id":"abc","resultCode":"1004","operatorResultCode":17}"#).unwrap();
         assert_eq!((r.gateway_message_id.as_str(), r.part), ("abc", None));
         assert_eq!(r.status, DeliveryStatus::Failed);
         assert_eq!(

@@ -42,7 +42,10 @@ pub fn source_for(from: &str) -> Result<(String, SourceTon), String> {
         return match digits.len() {
             3..=8 if !from.starts_with('+') => Ok((digits.to_owned(), SourceTon::Shortnumber)),
             9..=15 => Ok((format!("+{digits}"), SourceTon::Msisdn)),
-            _ => Err("a numeric sender must be a short number (3–8 digits) or a full phone number".to_owned()),
+            _ => Err(
+                "a numeric sender must be a short number (3–8 digits) or a full phone number"
+                    .to_owned(),
+            ),
         };
     }
     if (1..=11).contains(&from.len()) && from.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -170,7 +173,9 @@ fn interpret(
     if !(200..300).contains(&status) {
         let answer = parsed.unwrap_or_default();
         let body = match (&answer.result_code, &answer.description) {
-            (Some(code), Some(d)) => format!("{}: {}", codes::describe(*code), scrub_for_log(d, 200)),
+            (Some(code), Some(d)) => {
+                format!("{}: {}", codes::describe(*code), scrub_for_log(d, 200))
+            }
             (Some(code), None) => codes::describe(*code),
             _ => scrub_for_log(text, 300),
         };
@@ -188,7 +193,7 @@ fn interpret(
         message: format!("expected {{\"messageId\", \"resultCode\", \"description\"}}: {e}"),
     })?;
     let code = answer.result_code.unwrap_or(codes::QUEUED);
-    if codes::is_request_error(code) || !codes::is_accepted(code) && answer.message_id.is_none() {
+    if codes::is_request_error(code) || (!codes::is_accepted(code) && answer.message_id.is_none()) {
         return Err(SmsError::Rejected {
             provider: PROVIDER,
             code,
@@ -258,8 +263,12 @@ mod tests {
         .unwrap();
         assert_eq!(ok.gateway_message_id, "m-1");
         assert_eq!(ok.status, DeliveryStatus::Queued);
-        let e = interpret(200, None, r#"{"resultCode":106200,"description":"Invalid platformId"}"#)
-            .unwrap_err();
+        let e = interpret(
+            200,
+            None,
+            r#"{"resultCode":106200,"description":"Invalid platformId"}"#,
+        )
+        .unwrap_err();
         assert!(matches!(e, SmsError::Rejected { code: 106_200, .. }));
         assert!(!e.is_retryable());
         let e = interpret(200, None, r#"{"resultCode":1006}"#).unwrap_err();
@@ -268,8 +277,12 @@ mod tests {
         assert!(matches!(e, SmsError::Decode { .. }) && !e.is_retryable());
         let e = interpret(200, None, r#"{"resultCode":1005}"#).unwrap_err();
         assert!(matches!(e, SmsError::Decode { .. }));
-        let e = interpret(401, None, r#"{"resultCode":106101,"description":"Bad password"}"#)
-            .unwrap_err();
+        let e = interpret(
+            401,
+            None,
+            r#"{"resultCode":106101,"description":"Bad password"}"#,
+        )
+        .unwrap_err();
         assert!(e.is_auth() && !e.is_retryable());
         assert!(e.to_string().contains("106101"), "{e}");
         let e = interpret(503, None, "<html>down</html>").unwrap_err();
