@@ -124,6 +124,13 @@ impl SmsSettings {
     /// selected provider's section is checked.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let token = self.inbound_token.expose_secret();
+        if !token.is_empty() && token.len() < 16 {
+            problems.push(
+                "sms.inbound_token: must be at least 16 characters (or empty to refuse every generic webhook)"
+                    .to_owned(),
+            );
+        }
         match self.provider {
             SmsProvider::Outbox => {}
             SmsProvider::Http => {
@@ -185,7 +192,7 @@ mod tests {
         let s: SmsSettings = toml::from_str(
             r#"
             provider = "link"
-            inbound_token = "t0ken"
+            inbound_token = "t0ken-0123456789"
             [http]
             url = "https://gw.example/send"
             token = "x"
@@ -212,6 +219,11 @@ mod tests {
             !debug.contains("t0ken") && !debug.contains("\"p\""),
             "{debug}"
         );
+        let short = SmsSettings {
+            inbound_token: SecretString::from("short"),
+            ..SmsSettings::default()
+        };
+        assert!(short.problems()[0].starts_with("sms.inbound_token"));
 
         let err = toml::from_str::<SmsSettings>("[link]\npasword = \"x\"").unwrap_err();
         assert!(err.to_string().contains("pasword"), "{err}");
