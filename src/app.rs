@@ -6,14 +6,21 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::{
     clock::Clock,
     config::Settings,
     db::Db,
+    sms::SmsGateway,
+    vipps::{
+        VippsClient, VippsMode,
+        sim::{SimConfig, Simulator},
+    },
     worker::{self, Enqueuer, JobContext, RuntimeParts, Wakers, WorkerSet},
 };
 
-/// Everything request handlers need; cheap to clone.
+/// Everything request handlers and jobs need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
@@ -21,27 +28,78 @@ pub struct AppState {
     pub clock: Clock,
     pub enqueuer: Enqueuer,
     pub wakers: Wakers,
+    pub vipps: VippsClient,
+    /// The embedded Vipps simulator (`vipps.mode = "simulator"`), mounted at `/vipps-sim`.
+    pub simulator: Option<Simulator>,
+    pub sms: SmsGateway,
 }
+
+/// Where the embedded simulator is mounted.
+pub const SIMULATOR_PREFIX: &str = "/vipps-sim";
 
 impl AppState {
     /// Connects to the database (migrating when configured) and builds the state.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             db.migrate().await?;
         }
+        let simulator = if settings.vipps.mode == VippsMode::Simulator {
+            let public = settings
+                .server
+                .public_base_url
+                .trim_end_matches('/')
+                .to_owned();
+            settings.vipps.simulator.public_base_url = format!("{public}{SIMULATOR_PREFIX}");
+            for secret in [
+                &mut settings.vipps.client_secret,
+                &mut settings.vipps.subscription_key,
+            ] {
+                if secret.expose_secret().is_empty() {
+                    *secret = SecretString::from("simulator");
+                }
+            }
+            if settings.vipps.client_id.is_empty() {
+                settings.vipps.client_id = "simulator".to_owned();
+            }
+            Some(
+                Simulator::new(SimConfig::from(&settings.vipps.simulator))
+                    .context("starting the Vipps simulator")?,
+            )
+        } else {
+            None
+        };
+        let clock = simulator
+            .clone()
+            .map(Clock::following)
+            .unwrap_or_else(Clock::system);
+        let vipps =
+            VippsClient::new(&settings.vipps).context("building the Vipps client (vipps.*)")?;
+        let sms =
+            SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
         let wakers = Wakers::default();
         Ok(Self {
             enqueuer: Enqueuer::new(db.clone(), wakers.clone()),
             db,
             settings: Arc::new(settings),
-            clock: Clock::system(),
+            clock,
             wakers,
+            vipps,
+            simulator,
+            sms,
         })
     }
 
     pub fn job_context(&self) -> JobContext {
-        JobContext::new(self.db.clone(), self.wakers.clone(), self.settings.clone())
+        JobContext::new(self.clone())
+    }
+
+    /// The URL Vipps posts webhooks to.
+    pub fn vipps_webhook_url(&self) -> String {
+        format!(
+            "{}/webhooks/vipps",
+            self.settings.server.public_base_url.trim_end_matches('/')
+        )
     }
 }
 
@@ -136,6 +194,9 @@ pub async fn run(
             Ok(())
         });
     }
+    if state.simulator.is_some() {
+        register_simulator_webhooks(&state).await?;
+    }
     if roles.http {
         let acceptor = match acceptor {
             Some(a) => a,
@@ -153,6 +214,25 @@ pub async fn run(
     }
     while let Some(joined) = tasks.join_next().await {
         joined.context("a service task panicked")??;
+    }
+    Ok(())
+}
+
+/// Simulator mode: our webhook is registered for every partner's MSN (jobs, so a restart or a
+/// second process changes nothing).
+async fn register_simulator_webhooks(state: &AppState) -> anyhow::Result<()> {
+    let mut msns: Vec<String> = crate::db::partners::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| p.vipps_msn)
+        .collect();
+    msns.sort();
+    msns.dedup();
+    for msn in msns {
+        state
+            .enqueuer
+            .enqueue(&dialogpay_jobs::vipps::RegisterWebhook { msn })
+            .await?;
     }
     Ok(())
 }

@@ -8,9 +8,18 @@ use std::sync::{
 use chrono::{DateTime, Utc};
 
 /// The business clock. Cloning shares the offset.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// In simulator mode the business clock follows the simulator's, so that advancing the
+    /// simulator walks agreements through their periods.
+    simulator: Option<crate::vipps::sim::Simulator>,
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clock").field("now", &self.now()).finish()
+    }
 }
 
 impl Clock {
@@ -18,8 +27,21 @@ impl Clock {
         Self::default()
     }
 
+    /// A clock that reads the simulator's time.
+    pub fn following(simulator: crate::vipps::sim::Simulator) -> Self {
+        Self {
+            offset_ms: Arc::default(),
+            simulator: Some(simulator),
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        let base = self
+            .simulator
+            .as_ref()
+            .map(|s| s.now())
+            .unwrap_or_else(Utc::now);
+        base + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -23,6 +23,17 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub vipps: crate::vipps::VippsSettings,
+    #[serde(default)]
+    pub sms: crate::sms::SmsSettings,
+    pub billing: BillingSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingSettings {
+    pub sweep_cron: String,
+    pub reconcile_cron: String,
+    pub create_ahead_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +185,16 @@ impl Settings {
                 "jobs.heartbeat_interval_secs and jobs.missed_heartbeats: must be at least 1"
                     .to_owned(),
             );
+        }
+        for (key, expr) in [
+            ("billing.sweep_cron", &self.billing.sweep_cron),
+            ("billing.reconcile_cron", &self.billing.reconcile_cron),
+        ] {
+            if let Err(e) = <cron::Schedule as std::str::FromStr>::from_str(expr) {
+                problems.push(format!(
+                    "{key}: not a cron expression (sec min hour dom mon dow): {e}"
+                ));
+            }
         }
         if self.jobs.poll_interval_ms == 0 {
             problems.push("jobs.poll_interval_ms: must be at least 1".to_owned());

@@ -133,10 +133,13 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
-    let state = AppState::build(settings).await?;
+async fn serve(mut settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let acceptor = if roles.http {
-        let (acceptor, addr) = app::bind(&state.settings).await?;
+        let (acceptor, addr) = app::bind(&settings).await?;
+        if settings.server.port == 0 {
+            // An ephemeral port (tests, crash tests): links must carry the real one.
+            settings.server.public_base_url = format!("http://{addr}");
+        }
         tracing::info!(%addr, "listening");
         println!("dialogpay listening on http://{addr}");
         println!("  API docs:       http://{addr}/docs");
@@ -145,6 +148,7 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     } else {
         None
     };
+    let state = AppState::build(settings).await?;
     let mut workers = register_workers();
     if std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1") {
         workers = dialogpay::worker::with_test_jobs(workers);

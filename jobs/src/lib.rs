@@ -5,8 +5,12 @@
 //! key built from ids only, so that enqueueing the same work twice keeps one job. Handlers live
 //! in the service (`src/worker/handlers/`), which depends on this crate, never the reverse.
 
+pub mod agreements;
+pub mod billing;
 pub mod maintenance;
+pub mod sms;
 pub mod spec;
 pub mod testing;
+pub mod vipps;
 
 pub use spec::JobSpec;

@@ -171,3 +171,61 @@ pub async fn list_members(
         .await
     })
 }
+
+/// Adds a member with the consent record (terms version current now). Idempotent per agreement.
+pub async fn add_member(
+    tx: &mut Tx,
+    group_id: &str,
+    phone: &str,
+    agreement_id: &str,
+    inbound_message_id: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    with_tx!(tx, |c| {
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT id FROM crm_members WHERE agreement_id = $1")
+                .bind(agreement_id)
+                .fetch_optional(&mut *c)
+                .await?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        let version: Option<i32> =
+            sqlx::query_scalar("SELECT MAX(version) FROM terms_versions WHERE crm_group_id = $1")
+                .bind(group_id)
+                .fetch_one(&mut *c)
+                .await?;
+        sqlx::query(
+            "INSERT INTO crm_members (id, crm_group_id, phone, terms_version, agreement_id, inbound_message_id, joined_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ids::new_id("mbr"))
+        .bind(group_id)
+        .bind(phone)
+        .bind(version.unwrap_or(0))
+        .bind(agreement_id)
+        .bind(inbound_message_id)
+        .bind(now_ms)
+        .execute(c)
+        .await?.rows_affected();
+        Ok(true)
+    })
+}
+
+/// The member who joined through `agreement_id` leaves (idempotent).
+pub async fn leave_by_agreement(
+    tx: &mut Tx,
+    agreement_id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query("UPDATE crm_members SET left_at = $2, left_reason = $3 WHERE agreement_id = $1 AND left_at IS NULL")
+            .bind(agreement_id)
+            .bind(now_ms)
+            .bind(reason)
+            .execute(c)
+            .await?.rows_affected()
+    });
+    Ok(())
+}

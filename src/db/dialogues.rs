@@ -208,3 +208,42 @@ pub async fn agreement_count_tx(tx: &mut Tx, dialogue_id: &str) -> Result<i64, s
             .await
     })
 }
+
+/// The non-archived dialogues holding `keyword` on `sender`, the one live on `today` first.
+pub async fn find_for_keyword(
+    db: &Db,
+    sender: &str,
+    keyword: &str,
+    today: NaiveDate,
+) -> Result<Vec<Dialogue>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM dialogues WHERE sender = $1 AND keyword = $2 AND archived_at IS NULL \
+         ORDER BY CASE WHEN recurring AND start_date <= $3 AND end_date >= $3 THEN 0 ELSE 1 END, id DESC"
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(sender)
+        .bind(keyword)
+        .bind(today)
+        .fetch_all(p)
+        .await)
+}
+
+/// Any non-archived dialogue on `sender` (to know whose number it is for STOPP and HJELP).
+pub async fn any_on_sender(db: &Db, sender: &str) -> Result<Option<Dialogue>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM dialogues WHERE sender = $1 AND archived_at IS NULL ORDER BY id DESC LIMIT 1"
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(sender)
+        .fetch_optional(p)
+        .await)
+}
+
+/// A dialogue by id, whoever owns it (jobs).
+pub async fn get_any(db: &Db, id: &str) -> Result<Option<Dialogue>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM dialogues WHERE id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}

@@ -5,12 +5,17 @@
 //! timestamps are `BIGINT` milliseconds since the epoch, dates are `YYYY-MM-DD`) and run through
 //! [`with_pool!`]/[`with_tx!`], which expand the same code for each engine.
 
+pub mod agreements;
 pub mod audit;
+pub mod charges;
 pub mod crm;
 pub mod dialogues;
 pub mod ids;
 pub mod jobs;
+pub mod messages;
 pub mod partners;
+pub mod stats;
+pub mod vipps_events;
 
 use std::{str::FromStr, time::Duration};
 

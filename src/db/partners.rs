@@ -72,3 +72,11 @@ pub async fn list(db: &Db) -> Result<Vec<Partner>, sqlx::Error> {
         .fetch_all(p)
         .await)
 }
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Partner>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM partners WHERE id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}

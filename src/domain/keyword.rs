@@ -62,3 +62,66 @@ mod tests {
         }
     }
 }
+
+/// What an inbound SMS asks for, by its first word (case-insensitive, whitespace-normalised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundCommand {
+    /// `STOPP`/`STOP`, optionally followed by a keyword.
+    Stop,
+    /// `HJELP`/`HELP`.
+    Help,
+    /// A dialogue keyword (uppercased), possibly unknown.
+    Keyword(String),
+    /// Nothing but whitespace.
+    Empty,
+}
+
+/// Trims, turns control characters and no-break spaces into spaces, collapses runs of spaces,
+/// and classifies the first word. `START` is treated as a keyword lookup (it is reserved, so it
+/// matches no dialogue).
+pub fn parse_inbound(text: &str) -> InboundCommand {
+    let normalised: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let Some(first) = normalised.split_whitespace().next() else {
+        return InboundCommand::Empty;
+    };
+    let word = first.to_uppercase();
+    match word.as_str() {
+        "STOPP" | "STOP" => InboundCommand::Stop,
+        "HJELP" | "HELP" => InboundCommand::Help,
+        _ => InboundCommand::Keyword(word),
+    }
+}
+
+#[cfg(test)]
+mod inbound_tests {
+    use super::*;
+
+    #[test]
+    fn first_word_decides() {
+        assert_eq!(
+            parse_inbound("  give\u{a0} 100 "),
+            InboundCommand::Keyword("GIVE".into())
+        );
+        assert_eq!(parse_inbound("Stopp give"), InboundCommand::Stop);
+        assert_eq!(parse_inbound("STOP"), InboundCommand::Stop);
+        assert_eq!(
+            parse_inbound("stoppe"),
+            InboundCommand::Keyword("STOPPE".into())
+        );
+        assert_eq!(parse_inbound("hjelp"), InboundCommand::Help);
+        assert_eq!(parse_inbound("\t\n "), InboundCommand::Empty);
+        assert_eq!(
+            parse_inbound("støtte"),
+            InboundCommand::Keyword("STØTTE".into())
+        );
+    }
+}

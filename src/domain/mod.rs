@@ -6,5 +6,6 @@ pub mod keyword;
 pub mod money;
 pub mod msisdn;
 pub mod period;
+pub mod replies;
 pub mod sender;
 pub mod sms_text;

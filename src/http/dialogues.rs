@@ -112,6 +112,110 @@ struct DialogueView {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     archived_at: Option<DateTime<Utc>>,
+    /// Figures for the requested period (list endpoint only).
+    #[oai(skip_serializing_if_is_none)]
+    stats: Option<StatsView>,
+}
+
+/// A dialogue's figures for a period.
+#[derive(Object, Clone)]
+pub struct StatsView {
+    /// First day (Europe/Oslo), inclusive.
+    from: NaiveDate,
+    /// Last day, inclusive.
+    to: NaiveDate,
+    keyword_messages: i64,
+    agreements_drafted: i64,
+    agreements_activated: i64,
+    agreements_expired: i64,
+    agreements_stopped: i64,
+    /// ACTIVE at the end of the period.
+    active_agreements: i64,
+    charges_created: i64,
+    charges_charged: i64,
+    charges_failed: i64,
+    amount_charged_ore: i64,
+    /// NOK, two decimals.
+    amount_charged: String,
+}
+
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+enum Bucket {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Object)]
+struct StatsSeries {
+    dialogue_id: String,
+    total: StatsView,
+    buckets: Vec<StatsView>,
+}
+
+/// Midnight of `date` in Europe/Oslo, as epoch milliseconds.
+fn oslo_start_ms(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|d| d.and_local_timezone(chrono_tz::Europe::Oslo).earliest())
+        .map(|d| d.timestamp_millis())
+        .unwrap_or_default()
+}
+
+async fn stats_for(
+    state: &AppState,
+    dialogue_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<StatsView> {
+    let end = to.succ_opt().unwrap_or(to);
+    let s = crate::db::stats::for_dialogue(
+        &state.db,
+        dialogue_id,
+        oslo_start_ms(from),
+        oslo_start_ms(end),
+        from,
+        to,
+    )
+    .await?;
+    Ok(StatsView {
+        from,
+        to,
+        keyword_messages: s.keyword_messages,
+        agreements_drafted: s.agreements_drafted,
+        agreements_activated: s.agreements_activated,
+        agreements_expired: s.agreements_expired,
+        agreements_stopped: s.agreements_stopped,
+        active_agreements: s.active_agreements,
+        charges_created: s.charges_created,
+        charges_charged: s.charges_charged,
+        charges_failed: s.charges_failed,
+        amount_charged_ore: s.amount_charged_ore,
+        amount_charged: AmountOre(s.amount_charged_ore).to_string(),
+    })
+}
+
+/// `from`/`to` or the current month; `from` must not be after `to`, and at most ten years.
+fn period_of(
+    state: &AppState,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<(NaiveDate, NaiveDate)> {
+    use chrono::Datelike;
+    let today = state.clock.today_oslo();
+    let month_start = today.with_day(1).unwrap_or(today);
+    let month_end = month_start
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today);
+    let (from, to) = (from.unwrap_or(month_start), to.unwrap_or(month_end));
+    if from > to {
+        return Err(ApiError::bad_request("from must be on or before to"));
+    }
+    if (to - from).num_days() > 3660 {
+        return Err(ApiError::bad_request("the period is limited to ten years"));
+    }
+    Ok((from, to))
 }
 
 impl DialogueView {
@@ -153,6 +257,7 @@ impl DialogueView {
             created_at: ts(d.created_at),
             updated_at: ts(d.updated_at),
             archived_at: ts_opt(d.archived_at),
+            stats: None,
         }
     }
 }
@@ -309,18 +414,24 @@ impl DialoguesApi {
         ))))
     }
 
-    /// The partner's dialogues, newest first.
+    /// The partner's dialogues, newest first, each with its figures for the period.
     #[oai(path = "/dialogues", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
         auth: PartnerAuth,
         /// Include archived dialogues.
         include_archived: Query<Option<bool>>,
+        /// Statistics period start (Europe/Oslo date); default: the first day of this month.
+        from: Query<Option<NaiveDate>>,
+        /// Statistics period end, inclusive; default: the last day of this month.
+        to: Query<Option<NaiveDate>>,
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<DialoguePage>> {
         let limit = pagination::limit(limit.0)?;
+        let (from, to) = period_of(&state, from.0, to.0)?;
         let rows = dialogues::list(
             &state.db,
             &auth.0.id,
@@ -331,12 +442,51 @@ impl DialoguesApi {
         .await?;
         let (rows, next_cursor) = pagination::finish(rows, limit, |d| d.id.clone());
         let today = state.clock.today_oslo();
-        Ok(Json(DialoguePage {
-            items: rows
-                .into_iter()
-                .map(|d| DialogueView::new(d, today))
-                .collect(),
-            next_cursor,
+        let mut items = Vec::with_capacity(rows.len());
+        for d in rows {
+            let stats = stats_for(&state, &d.id, from, to).await?;
+            let mut view = DialogueView::new(d, today);
+            view.stats = Some(stats);
+            items.push(view);
+        }
+        Ok(Json(DialoguePage { items, next_cursor }))
+    }
+
+    /// A dialogue's figures for a period, in total and per day, week or month.
+    #[oai(path = "/dialogues/:id/stats", method = "get")]
+    async fn stats(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+        from: Query<Option<NaiveDate>>,
+        to: Query<Option<NaiveDate>>,
+        bucket: Query<Option<Bucket>>,
+    ) -> ApiResult<Json<StatsSeries>> {
+        dialogue_or_404(&state, &auth.0.id, &id).await?;
+        let (from, to) = period_of(&state, from.0, to.0)?;
+        let bucket = bucket.0.unwrap_or(Bucket::Day);
+        let mut buckets = Vec::new();
+        let mut start = from;
+        while start <= to && buckets.len() < 400 {
+            let next = match bucket {
+                Bucket::Day => start.succ_opt(),
+                Bucket::Week => start.checked_add_days(chrono::Days::new(7)),
+                Bucket::Month => start.checked_add_months(chrono::Months::new(1)),
+            }
+            .unwrap_or(to);
+            let end = next.pred_opt().unwrap_or(next).min(to);
+            buckets.push(stats_for(&state, &id, start, end).await?);
+            if next <= start {
+                break;
+            }
+            start = next;
+        }
+        let total = stats_for(&state, &id, from, to).await?;
+        Ok(Json(StatsSeries {
+            dialogue_id: id.0,
+            total,
+            buckets,
         }))
     }
 

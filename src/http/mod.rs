@@ -4,17 +4,21 @@
 //! Handlers never call Vipps or the SMS gateway: they validate, write, enqueue and return.
 
 pub mod admin;
+pub mod agreements;
 pub mod auth;
 pub mod crm;
 pub mod dialogues;
 pub mod error;
 pub mod health;
 pub mod limits;
+pub mod manage;
+pub mod messages;
 pub mod pagination;
 pub mod text;
 pub mod time;
+pub mod webhooks;
 
-use poem::{EndpointExt, IntoEndpoint, Route};
+use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
 use crate::app::AppState;
@@ -26,8 +30,11 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
             health::HealthApi,
             crm::CrmApi,
             dialogues::DialoguesApi,
+            messages::MessagesApi,
+            agreements::AgreementsApi,
             admin::partners::PartnersAdminApi,
             admin::jobs::JobsAdminApi,
+            admin::billing::BillingAdminApi,
             admin::audit::AuditAdminApi,
         ),
         "dialogpay",
@@ -37,19 +44,34 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
     .server(public_base_url.to_owned())
 }
 
-/// All routes with their middleware.
-pub fn routes(state: AppState) -> impl poem::Endpoint {
+/// All routes with their middleware. The embedded Vipps simulator is mounted beside them,
+/// outside our middleware, so that it answers exactly as Vipps would.
+pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     let api = openapi(&state.settings.server.public_base_url);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let limit = state.settings.server.body_limit_bytes;
-    Route::new()
+    let simulator = state.simulator.clone();
+    let app = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        .at("/webhooks/sms/inbound", poem::post(webhooks::sms_inbound))
+        .at("/webhooks/sms/status", poem::post(webhooks::sms_status))
+        .at("/webhooks/sms/link/mo", poem::post(webhooks::link_mo))
+        .at("/webhooks/sms/link/dlr", poem::post(webhooks::link_dlr))
+        .at("/webhooks/vipps", poem::post(webhooks::vipps))
+        .at("/my/agreements/:token", poem::get(manage::page))
+        .at("/my/agreements/:token/stop", poem::post(manage::stop))
         .around(move |ep, req| limits::limit_body(ep, req, limit))
         .around(error::normalize_errors)
         .with(poem::middleware::CatchPanic::new())
-        .data(state)
-        .into_endpoint()
+        .data(state);
+    match simulator {
+        Some(sim) => Route::new()
+            .nest(crate::app::SIMULATOR_PREFIX, sim.endpoint())
+            .nest("/", app)
+            .boxed(),
+        None => app.boxed(),
+    }
 }

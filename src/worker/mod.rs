@@ -6,6 +6,7 @@ pub mod handlers;
 pub mod maintenance;
 pub mod outcome;
 pub mod runtime;
+pub mod scheduler;
 pub mod wake;
 
 use std::sync::Arc;
@@ -16,29 +17,29 @@ pub use enqueue::{Enqueuer, Wakers};
 pub use outcome::JobError;
 pub use runtime::{RuntimeParts, WorkerSet};
 
-use crate::{config::Settings, db::Db};
+use crate::{app::AppState, db::Db};
 
 /// What a handler gets besides its payload.
 #[derive(Clone)]
 pub struct JobContext {
+    pub app: AppState,
     pub db: Db,
     pub enqueuer: Enqueuer,
     pub wakers: Wakers,
     pub settings: crate::config::JobSettings,
-    pub all_settings: Arc<Settings>,
     /// The running job's id and attempt (1 for the first run).
     pub job_id: Arc<str>,
     pub attempt: u32,
 }
 
 impl JobContext {
-    pub fn new(db: Db, wakers: Wakers, settings: Arc<Settings>) -> Self {
+    pub fn new(app: AppState) -> Self {
         Self {
-            enqueuer: Enqueuer::new(db.clone(), wakers.clone()),
-            db,
-            wakers,
-            settings: settings.jobs.clone(),
-            all_settings: settings,
+            db: app.db.clone(),
+            enqueuer: app.enqueuer.clone(),
+            wakers: app.wakers.clone(),
+            settings: app.settings.jobs.clone(),
+            app,
             job_id: Arc::from(""),
             attempt: 0,
         }
@@ -54,7 +55,21 @@ impl JobContext {
 /// Every queue this service works on, with its handler. The binary and the tests both start
 /// workers from this list (tests may add test-only queues to the returned set).
 pub fn register_workers() -> WorkerSet {
-    WorkerSet::default().queue::<Noop, _, _>(handlers::maintenance::noop)
+    use dialogpay_jobs::{agreements as a, billing as b, sms, vipps};
+    WorkerSet::default()
+        .queue::<Noop, _, _>(handlers::maintenance::noop)
+        .queue::<sms::HandleInbound, _, _>(handlers::sms::handle_inbound)
+        .queue::<sms::SendSms, _, _>(handlers::sms::send_sms)
+        .queue::<a::DraftAgreement, _, _>(handlers::agreements::draft)
+        .queue::<a::SyncAgreement, _, _>(handlers::agreements::sync)
+        .queue::<a::PollAgreement, _, _>(handlers::agreements::poll)
+        .queue::<a::StopAgreement, _, _>(handlers::agreements::stop)
+        .queue::<vipps::ProcessEvent, _, _>(handlers::vipps::process_event)
+        .queue::<vipps::RegisterWebhook, _, _>(handlers::vipps::register_webhook)
+        .queue::<b::Sweep, _, _>(handlers::billing::sweep)
+        .queue::<b::CreateCharge, _, _>(handlers::billing::create_charge)
+        .queue::<b::SyncCharge, _, _>(handlers::billing::sync_charge)
+        .queue::<b::Reconcile, _, _>(handlers::billing::reconcile)
 }
 
 /// Adds the test-only queues (used by the test suite, and by the binary when

@@ -3,9 +3,11 @@
 
 mod support;
 
+mod billing;
 mod crash;
 mod crm;
 mod dialogues;
 mod http_basics;
 mod jobs;
+mod journey;
 mod partners;

@@ -2,5 +2,6 @@
 //! written to the audit log.
 
 pub mod audit;
+pub mod billing;
 pub mod jobs;
 pub mod partners;

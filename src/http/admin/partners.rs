@@ -94,6 +94,14 @@ impl PartnersAdminApi {
         let now = state.clock.now_ms();
         let created = partners::create(&state.db, body.name.trim(), &body.vipps_msn, now).await?;
         let p = &created.partner;
+        if state.simulator.is_some() {
+            state
+                .enqueuer
+                .enqueue(&dialogpay_jobs::vipps::RegisterWebhook {
+                    msn: p.vipps_msn.clone(),
+                })
+                .await?;
+        }
         audit::record(
             &state.db,
             &audit::NewAudit {

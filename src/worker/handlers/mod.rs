@@ -1,4 +1,8 @@
 //! Job handlers, one file per `jobs/` contract file.
 
+pub mod agreements;
+pub mod billing;
 pub mod maintenance;
+pub mod sms;
 pub mod testing;
+pub mod vipps;

@@ -19,6 +19,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 pub const OPERATOR_KEY: &str = "test-operator-key-0123456789";
+/// The bearer token the generic SMS gateway sends on inbound webhooks.
+pub const INBOUND_TOKEN: &str = "test-inbound-token-0123456789";
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -73,12 +75,16 @@ impl TestApp {
             ("jobs.missed_heartbeats", 2.into()),
             ("jobs.maintenance_interval_secs", 1.into()),
             ("log.level", "warn".into()),
+            ("sms.inbound_token", INBOUND_TOKEN.into()),
+            ("vipps.simulator.webhook_retry_base_ms", 200.into()),
         ];
         overrides.extend(options.overrides);
-        let settings = Settings::with_overrides(&overrides).expect("test settings are valid");
+        let mut settings = Settings::with_overrides(&overrides).expect("test settings are valid");
         dialogpay::telemetry::init(&settings.log);
+        // Bind first: links we hand out (and the embedded simulator's URL) need the real port.
+        let (acceptor, addr) = app::bind(&settings).await.expect("binds");
+        settings.server.public_base_url = format!("http://{addr}");
         let state = AppState::build(settings).await.expect("app state builds");
-        let (acceptor, addr) = app::bind(&state.settings).await.expect("binds");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stop_rx.await;

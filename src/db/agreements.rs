@@ -1,0 +1,398 @@
+//! Our agreements (one per dialogue, phone and sign-up) and their forward-only status.
+//!
+//! The row exists before Vipps is called; the Vipps ids are stored right after the draft.
+//! Status only moves forward: PENDING → ACTIVE → STOPPED, PENDING → EXPIRED | STOPPED.
+
+use crate::{
+    db::{Db, Tx, ids},
+    with_pool, with_tx,
+};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Agreement {
+    pub id: String,
+    pub partner_id: String,
+    pub dialogue_id: String,
+    pub phone: String,
+    pub status: String,
+    pub stopped_by: Option<String>,
+    pub vipps_agreement_id: Option<String>,
+    pub confirmation_url: Option<String>,
+    pub inbound_message_id: Option<String>,
+    pub manage_token: String,
+    /// Why we asked Vipps to stop it (our stops come back as actor MERCHANT).
+    pub stop_requested: Option<String>,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub expired_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, partner_id, dialogue_id, phone, status, stopped_by, vipps_agreement_id, confirmation_url, \
+     inbound_message_id, manage_token, stop_requested, created_at, activated_at, stopped_at, expired_at, updated_at";
+
+/// Rank of a status in the forward-only order; unknown statuses never move anything.
+pub fn rank(status: &str) -> Option<u8> {
+    match status {
+        "PENDING" => Some(0),
+        "ACTIVE" => Some(1),
+        "STOPPED" | "EXPIRED" => Some(2),
+        _ => None,
+    }
+}
+
+/// Whether `from → to` is a forward move (a late or duplicate event changes nothing).
+pub fn can_move(from: &str, to: &str) -> bool {
+    match (rank(from), rank(to)) {
+        (Some(a), Some(b)) => b > a && !(from == "ACTIVE" && to == "EXPIRED"),
+        _ => false,
+    }
+}
+
+pub async fn create_pending(
+    tx: &mut Tx,
+    partner_id: &str,
+    dialogue_id: &str,
+    phone: &str,
+    inbound_message_id: &str,
+    now_ms: i64,
+) -> Result<String, sqlx::Error> {
+    let id = ids::new_id("agr");
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO agreements (id, partner_id, dialogue_id, phone, status, inbound_message_id, manage_token, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $7)",
+        )
+        .bind(&id)
+        .bind(partner_id)
+        .bind(dialogue_id)
+        .bind(phone)
+        .bind(inbound_message_id)
+        .bind(ids::secret_token(24))
+        .bind(now_ms)
+        .execute(c)
+        .await?.rows_affected()
+    });
+    Ok(id)
+}
+
+pub async fn set_vipps_ids(
+    db: &Db,
+    id: &str,
+    vipps_id: &str,
+    confirmation_url: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query(
+            "UPDATE agreements SET vipps_agreement_id = $2, confirmation_url = COALESCE($3, confirmation_url), updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(vipps_id)
+        .bind(confirmation_url)
+        .bind(now_ms)
+        .execute(p)
+        .await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// Moves the status forward; returns false when the move is not forward (nothing changed).
+pub async fn transition(
+    tx: &mut Tx,
+    id: &str,
+    to: &str,
+    stopped_by: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let current: Option<String> = with_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT status FROM agreements WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?
+    });
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    if !can_move(&current, to) {
+        return Ok(false);
+    }
+    let changed = with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE agreements SET status = $2, updated_at = $3, \
+               activated_at = CASE WHEN $2 = 'ACTIVE' THEN $3 ELSE activated_at END, \
+               stopped_at = CASE WHEN $2 = 'STOPPED' THEN $3 ELSE stopped_at END, \
+               expired_at = CASE WHEN $2 = 'EXPIRED' THEN $3 ELSE expired_at END, \
+               stopped_by = CASE WHEN $2 = 'STOPPED' THEN $4 ELSE stopped_by END \
+             WHERE id = $1 AND status = $5",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(now_ms)
+        .bind(stopped_by)
+        .bind(&current)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Agreement>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM agreements WHERE id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn get_for_partner(
+    db: &Db,
+    partner_id: &str,
+    id: &str,
+) -> Result<Option<Agreement>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM agreements WHERE id = $1 AND partner_id = $2");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(partner_id)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn get_by_token(db: &Db, token: &str) -> Result<Option<Agreement>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM agreements WHERE manage_token = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(token)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn get_by_vipps_id(db: &Db, vipps_id: &str) -> Result<Option<Agreement>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM agreements WHERE vipps_agreement_id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(vipps_id)
+        .fetch_optional(p)
+        .await)
+}
+
+/// The newest PENDING or ACTIVE agreement of a phone on a dialogue (inside the write transaction).
+pub async fn open_for_phone(
+    tx: &mut Tx,
+    dialogue_id: &str,
+    phone: &str,
+) -> Result<Option<Agreement>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM agreements WHERE dialogue_id = $1 AND phone = $2 AND status IN ('PENDING', 'ACTIVE') \
+         ORDER BY id DESC LIMIT 1"
+    );
+    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(dialogue_id)
+        .bind(phone)
+        .fetch_optional(c)
+        .await)
+}
+
+/// Every ACTIVE agreement of a phone on dialogues sent from `sender` (STOPP).
+pub async fn active_for_phone_on_sender(
+    db: &Db,
+    phone: &str,
+    sender: &str,
+) -> Result<Vec<Agreement>, sqlx::Error> {
+    let cols: String = COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols} FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id \
+         WHERE a.phone = $1 AND d.sender = $2 AND a.status IN ('ACTIVE', 'PENDING') ORDER BY a.id"
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(phone)
+        .bind(sender)
+        .fetch_all(p)
+        .await)
+}
+
+/// A dialogue's agreements, newest first.
+pub async fn list_for_dialogue(
+    db: &Db,
+    dialogue_id: &str,
+    status: Option<&str>,
+    before_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Agreement>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM agreements WHERE dialogue_id = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+    );
+    with_pool!(db, |p| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(dialogue_id)
+            .bind(status)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+    })
+}
+
+/// PENDING agreements with a Vipps id created before `older_than_ms` (the polling sweep).
+pub async fn pending_ids(
+    db: &Db,
+    created_before_ms: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_scalar(
+            "SELECT id FROM agreements WHERE status = 'PENDING' AND vipps_agreement_id IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2",
+        )
+        .bind(created_before_ms)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::can_move;
+
+    #[test]
+    fn states_only_move_forward() {
+        assert!(can_move("PENDING", "ACTIVE"));
+        assert!(can_move("PENDING", "EXPIRED"));
+        assert!(can_move("PENDING", "STOPPED"));
+        assert!(can_move("ACTIVE", "STOPPED"));
+        assert!(!can_move("ACTIVE", "EXPIRED"));
+        assert!(!can_move("ACTIVE", "PENDING"));
+        assert!(!can_move("STOPPED", "ACTIVE"));
+        assert!(!can_move("EXPIRED", "ACTIVE"));
+        assert!(!can_move("ACTIVE", "ACTIVE"));
+        assert!(!can_move("ACTIVE", "WHATEVER"));
+    }
+}
+
+/// Records that we asked for a stop (before calling Vipps).
+pub async fn mark_stop_requested(
+    db: &Db,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query("UPDATE agreements SET stop_requested = COALESCE(stop_requested, $2), updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(reason)
+            .bind(now_ms)
+            .execute(p)
+            .await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// Billing state set on activation: the anchor date and the next period (1) with its due date.
+pub async fn start_billing(
+    tx: &mut Tx,
+    id: &str,
+    anchor: chrono::NaiveDate,
+    next_due: chrono::NaiveDate,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE agreements SET anchor_date = $2, next_period_index = 1, next_due_date = $3 WHERE id = $1 AND anchor_date IS NULL",
+        )
+        .bind(id)
+        .bind(anchor)
+        .bind(next_due)
+        .execute(c)
+        .await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// Moves the agreement's next billable period forward (never backwards).
+pub async fn advance_billing(
+    tx: &mut Tx,
+    id: &str,
+    next_index: u32,
+    next_due: chrono::NaiveDate,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE agreements SET next_period_index = $2, next_due_date = $3 WHERE id = $1 AND next_period_index < $2",
+        )
+        .bind(id)
+        .bind(next_index as i32)
+        .bind(next_due)
+        .execute(c)
+        .await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// The billing fields of an agreement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BillingState {
+    pub id: String,
+    pub anchor_date: Option<chrono::NaiveDate>,
+    pub next_period_index: Option<i32>,
+    pub next_due_date: Option<chrono::NaiveDate>,
+}
+
+pub async fn billing_state(db: &Db, id: &str) -> Result<Option<BillingState>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_as("SELECT id, anchor_date, next_period_index, next_due_date FROM agreements WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await
+    })
+}
+
+/// One page of ACTIVE agreements whose next period is due on or before `horizon`, in
+/// (next_due_date, id) order after the cursor: one indexed range scan per page.
+pub async fn due_for_billing(
+    db: &Db,
+    horizon: chrono::NaiveDate,
+    after: Option<(chrono::NaiveDate, String)>,
+    limit: i64,
+) -> Result<Vec<BillingState>, sqlx::Error> {
+    let (after_date, after_id) = match after {
+        Some((d, id)) => (Some(d), Some(id)),
+        None => (None, None),
+    };
+    with_pool!(db, |p| {
+        sqlx::query_as(
+            "SELECT id, anchor_date, next_period_index, next_due_date FROM agreements \
+             WHERE status = 'ACTIVE' AND next_due_date <= $1 \
+             AND ($2 IS NULL OR next_due_date > $2 OR (next_due_date = $2 AND id > $3)) \
+             ORDER BY next_due_date, id LIMIT $4",
+        )
+        .bind(horizon)
+        .bind(after_date)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// ACTIVE agreements whose dialogue has ended and whose last paid period has run out.
+pub async fn ended_and_run_out(
+    db: &Db,
+    today: chrono::NaiveDate,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_scalar(
+            "SELECT a.id FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id \
+             WHERE a.status = 'ACTIVE' AND a.next_due_date <= $1 AND a.next_due_date > d.end_date AND a.stop_requested IS NULL \
+             ORDER BY a.id LIMIT $2",
+        )
+        .bind(today)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+    })
+}

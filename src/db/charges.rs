@@ -1,0 +1,335 @@
+//! Charges (one per agreement and period, guarded by a unique constraint) and their status
+//! history.
+
+use chrono::NaiveDate;
+
+use crate::{
+    db::{Db, Tx, ids},
+    with_pool, with_tx,
+};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Charge {
+    pub id: String,
+    pub agreement_id: String,
+    pub period_index: i32,
+    pub charge_type: String,
+    pub due_date: NaiveDate,
+    pub amount_ore: i64,
+    pub status: String,
+    pub vipps_charge_id: Option<String>,
+    pub order_id: String,
+    pub failure_reason: Option<String>,
+    pub failure_description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChargeStatus {
+    pub charge_id: String,
+    pub status: String,
+    pub at: i64,
+}
+
+const COLUMNS: &str = "id, agreement_id, period_index, charge_type, due_date, amount_ore, status, vipps_charge_id, \
+     order_id, failure_reason, failure_description, created_at, updated_at";
+
+/// The initial charge (period 0), recorded when the agreement is seen ACTIVE: Vipps captured it
+/// when the user confirmed. Idempotent: a second call finds the row and changes nothing.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_initial(
+    tx: &mut Tx,
+    agreement_id: &str,
+    partner_id: &str,
+    dialogue_id: &str,
+    due_date: NaiveDate,
+    amount_ore: i64,
+    vipps_charge_id: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let id = ids::new_id("chg");
+    let inserted = with_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, \
+               status, vipps_charge_id, order_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, 'INITIAL', $5, $6, 'CHARGED', $7, $8, $9, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(agreement_id)
+        .bind(partner_id)
+        .bind(dialogue_id)
+        .bind(due_date)
+        .bind(amount_ore)
+        .bind(vipps_charge_id)
+        .bind(dialogpay_jobs::billing::order_id(agreement_id, 0))
+        .bind(now_ms)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    if inserted == 1 {
+        with_tx!(tx, |c| {
+            sqlx::query("INSERT INTO charge_status_history (charge_id, status, at) VALUES ($1, 'CHARGED', $2)")
+                .bind(&id)
+                .bind(now_ms)
+                .execute(c)
+                .await?.rows_affected()
+        });
+    }
+    Ok(inserted == 1)
+}
+
+pub async fn for_agreement(db: &Db, agreement_id: &str) -> Result<Vec<Charge>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 ORDER BY period_index");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(agreement_id)
+        .fetch_all(p)
+        .await)
+}
+
+pub async fn history_for_agreement(
+    db: &Db,
+    agreement_id: &str,
+) -> Result<Vec<ChargeStatus>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_as(
+            "SELECT h.charge_id, h.status, h.at FROM charge_status_history h JOIN charges c ON c.id = h.charge_id \
+             WHERE c.agreement_id = $1 ORDER BY h.id",
+        )
+        .bind(agreement_id)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// Rank of a charge status in the forward-only order (`None`: unknown, never applied).
+pub fn rank(status: &str) -> Option<u8> {
+    match status {
+        "PENDING" => Some(0),
+        "DUE" => Some(1),
+        "RESERVED" | "PROCESSING" => Some(2),
+        "CHARGED" | "FAILED" | "CANCELLED" | "PARTIALLY_CAPTURED" | "MISSED" | "CREATE_FAILED" => {
+            Some(3)
+        }
+        "PARTIALLY_REFUNDED" => Some(4),
+        "REFUNDED" => Some(5),
+        _ => None,
+    }
+}
+
+/// Whether `from → to` moves forward (a refund only follows a capture).
+pub fn can_move(from: &str, to: &str) -> bool {
+    let refund = matches!(to, "PARTIALLY_REFUNDED" | "REFUNDED");
+    if refund
+        && !matches!(
+            from,
+            "CHARGED" | "PARTIALLY_CAPTURED" | "PARTIALLY_REFUNDED"
+        )
+    {
+        return false;
+    }
+    if matches!(from, "FAILED" | "CANCELLED" | "MISSED" | "CREATE_FAILED") {
+        return false;
+    }
+    matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a)
+}
+
+/// A recurring charge row (before or after the Vipps call).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_recurring(
+    tx: &mut Tx,
+    agreement_id: &str,
+    partner_id: &str,
+    dialogue_id: &str,
+    period_index: u32,
+    due_date: NaiveDate,
+    amount_ore: i64,
+    status: &str,
+    now_ms: i64,
+) -> Result<Charge, sqlx::Error> {
+    let id = ids::new_id("chg");
+    let inserted = with_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, \
+               status, order_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'RECURRING', $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(agreement_id)
+        .bind(partner_id)
+        .bind(dialogue_id)
+        .bind(period_index as i32)
+        .bind(due_date)
+        .bind(amount_ore)
+        .bind(status)
+        .bind(dialogpay_jobs::billing::order_id(agreement_id, period_index))
+        .bind(now_ms)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    if inserted == 1 {
+        add_history(tx, &id, status, now_ms).await?;
+    }
+    let sql =
+        format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 AND period_index = $2");
+    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(agreement_id)
+        .bind(period_index as i32)
+        .fetch_one(c)
+        .await)
+}
+
+async fn add_history(tx: &mut Tx, id: &str, status: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query("INSERT INTO charge_status_history (charge_id, status, at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(status)
+            .bind(now_ms)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Stores the Vipps charge id after a successful create.
+pub async fn set_vipps_id(
+    db: &Db,
+    id: &str,
+    vipps_charge_id: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query("UPDATE charges SET vipps_charge_id = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(vipps_charge_id)
+            .bind(now_ms)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// A create call Vipps refused (4xx): recorded on the charge, visible to partner and operator.
+pub async fn set_create_failed(
+    tx: &mut Tx,
+    id: &str,
+    problem_type: &str,
+    detail: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE charges SET status = 'CREATE_FAILED', problem_type = $2, failure_description = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(problem_type)
+        .bind(detail)
+        .bind(now_ms)
+        .execute(c)
+        .await?.rows_affected()
+    });
+    add_history(tx, id, "CREATE_FAILED", now_ms).await
+}
+
+/// Applies a status read from Vipps if it moves forward; keeps failure details.
+pub async fn apply_status(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    failure_reason: Option<&str>,
+    failure_description: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let current: Option<String> = with_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT status FROM charges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?
+    });
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    if !can_move(&current, status) {
+        return Ok(false);
+    }
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE charges SET status = $2, failure_reason = COALESCE($3, failure_reason), \
+               failure_description = COALESCE($4, failure_description), updated_at = $5 WHERE id = $1 AND status = $6",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(failure_reason)
+        .bind(failure_description)
+        .bind(now_ms)
+        .bind(&current)
+        .execute(c)
+        .await?.rows_affected()
+    });
+    add_history(tx, id, status, now_ms).await?;
+    Ok(true)
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Charge>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM charges WHERE id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn get_by_vipps_id(
+    db: &Db,
+    vipps_charge_id: &str,
+) -> Result<Option<Charge>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM charges WHERE vipps_charge_id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(vipps_charge_id)
+        .fetch_optional(p)
+        .await)
+}
+
+/// Open charges (created in Vipps, not final) due on or before `due_by` (`None`: all open).
+pub async fn open_ids(
+    db: &Db,
+    due_by: Option<NaiveDate>,
+    after_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_scalar(
+            "SELECT id FROM charges WHERE status IN ('PENDING', 'DUE', 'RESERVED', 'PROCESSING') AND vipps_charge_id IS NOT NULL \
+             AND ($1 IS NULL OR due_date <= $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(due_by)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// Future charges of a stopped agreement are cancelled on our side too (Vipps cancels its own).
+pub async fn cancel_open_for_agreement(
+    tx: &mut Tx,
+    agreement_id: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<String> = with_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT id FROM charges WHERE agreement_id = $1 AND status IN ('PENDING', 'DUE')",
+        )
+        .bind(agreement_id)
+        .fetch_all(c)
+        .await?
+    });
+    for id in ids {
+        apply_status(tx, &id, "CANCELLED", None, None, now_ms).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! SMS messages in and out, with their status history (the portal's Messages tab).
+
+use crate::{
+    db::{Db, Tx, ids},
+    with_pool, with_tx,
+};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Message {
+    pub id: String,
+    pub partner_id: Option<String>,
+    pub dialogue_id: Option<String>,
+    pub direction: String,
+    pub provider: String,
+    pub gateway_message_id: Option<String>,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub text: String,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub error: Option<String>,
+    pub segments: i32,
+    pub encoding: String,
+    pub in_reply_to: Option<String>,
+    pub agreement_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatusEntry {
+    pub status: String,
+    pub at: i64,
+    pub detail: Option<String>,
+}
+
+const COLUMNS: &str = "id, partner_id, dialogue_id, direction, provider, gateway_message_id, from_addr, to_addr, text, \
+     status, outcome, error, segments, encoding, in_reply_to, agreement_id, created_at, updated_at";
+
+/// A message to insert.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub partner_id: Option<&'a str>,
+    pub dialogue_id: Option<&'a str>,
+    pub direction: &'a str,
+    pub provider: &'a str,
+    pub gateway_message_id: Option<&'a str>,
+    pub from_addr: &'a str,
+    pub to_addr: &'a str,
+    pub text: &'a str,
+    pub status: &'a str,
+    pub outcome: Option<&'a str>,
+    pub in_reply_to: Option<&'a str>,
+    pub agreement_id: Option<&'a str>,
+}
+
+/// Inserts a message and its first status. Returns `None` when a row with the same
+/// (provider, direction, gateway id) or the same (in_reply_to, outcome) exists: gateways retry
+/// and jobs run twice, the message is stored once.
+pub async fn insert(
+    tx: &mut Tx,
+    m: &NewMessage<'_>,
+    now_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let id = ids::new_id("msg");
+    let info = crate::domain::sms_text::analyze(m.text);
+    let inserted = with_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO messages (id, partner_id, dialogue_id, direction, provider, gateway_message_id, from_addr, to_addr, text, \
+               status, outcome, segments, encoding, in_reply_to, agreement_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(m.partner_id)
+        .bind(m.dialogue_id)
+        .bind(m.direction)
+        .bind(m.provider)
+        .bind(m.gateway_message_id)
+        .bind(m.from_addr)
+        .bind(m.to_addr)
+        .bind(m.text)
+        .bind(m.status)
+        .bind(m.outcome)
+        .bind(info.segments as i32)
+        .bind(info.encoding.as_str())
+        .bind(m.in_reply_to)
+        .bind(m.agreement_id)
+        .bind(now_ms)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    if inserted == 0 {
+        return Ok(None);
+    }
+    add_history(tx, &id, m.status, None, now_ms).await?;
+    Ok(Some(id))
+}
+
+async fn add_history(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    detail: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query("INSERT INTO message_status_history (message_id, status, at, detail) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(status)
+            .bind(now_ms)
+            .bind(detail)
+            .execute(c)
+            .await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// Records a new status (and optional details) with a history entry.
+pub async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    detail: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query("UPDATE messages SET status = $2, error = COALESCE($3, error), updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(detail)
+            .bind(now_ms)
+            .execute(c)
+            .await?.rows_affected()
+    });
+    add_history(tx, id, status, detail, now_ms).await
+}
+
+/// Classifies an inbound message after matching (partner, dialogue, outcome, agreement).
+pub async fn set_inbound_outcome(
+    tx: &mut Tx,
+    id: &str,
+    partner_id: Option<&str>,
+    dialogue_id: Option<&str>,
+    outcome: &str,
+    agreement_id: Option<&str>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE messages SET partner_id = COALESCE($2, partner_id), dialogue_id = COALESCE($3, dialogue_id), \
+               outcome = $4, agreement_id = COALESCE($5, agreement_id), status = 'processed', updated_at = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(partner_id)
+        .bind(dialogue_id)
+        .bind(outcome)
+        .bind(agreement_id)
+        .bind(now_ms)
+        .execute(c)
+        .await?.rows_affected()
+    });
+    add_history(tx, id, "processed", Some(outcome), now_ms).await
+}
+
+/// Stores the gateway's id of a sent message.
+pub async fn set_gateway_id(tx: &mut Tx, id: &str, gateway_id: &str) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query("UPDATE messages SET gateway_message_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(gateway_id)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Message>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn get_for_partner(
+    db: &Db,
+    partner_id: &str,
+    id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND partner_id = $2");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(partner_id)
+        .fetch_optional(p)
+        .await)
+}
+
+/// The outbound message found by its gateway id (delivery reports).
+pub async fn find_outbound_by_gateway_id(
+    db: &Db,
+    provider: &str,
+    gateway_id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE provider = $1 AND direction = 'out' AND gateway_message_id = $2"
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(provider)
+        .bind(gateway_id)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn history(db: &Db, id: &str) -> Result<Vec<StatusEntry>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_as("SELECT status, at, detail FROM message_status_history WHERE message_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(p)
+            .await
+    })
+}
+
+/// Filters of the Messages list.
+#[derive(Debug, Default, Clone)]
+pub struct MessageFilter<'a> {
+    pub dialogue_id: Option<&'a str>,
+    pub direction: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub before_id: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// Newest first (ids sort by time).
+pub async fn list(
+    db: &Db,
+    partner_id: &str,
+    f: &MessageFilter<'_>,
+) -> Result<Vec<Message>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE partner_id = $1 AND ($2 IS NULL OR dialogue_id = $2) \
+         AND ($3 IS NULL OR direction = $3) AND ($4 IS NULL OR status = $4) \
+         AND ($5 IS NULL OR from_addr = $5 OR to_addr = $5) AND ($6 IS NULL OR created_at >= $6) \
+         AND ($7 IS NULL OR created_at < $7) AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
+    );
+    with_pool!(db, |p| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(partner_id)
+            .bind(f.dialogue_id)
+            .bind(f.direction)
+            .bind(f.status)
+            .bind(f.phone)
+            .bind(f.from_ms)
+            .bind(f.to_ms)
+            .bind(f.before_id)
+            .bind(f.limit)
+            .fetch_all(p)
+            .await
+    })
+}

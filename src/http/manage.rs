@@ -1,0 +1,111 @@
+//! The page behind Vipps's `merchantAgreementUrl`: `GET /my/agreements/{token}` shows the user
+//! their agreement and payments, with a Stop button (`POST …/stop`). The token is a random
+//! 192-bit secret per agreement; an unknown token is a plain 404.
+
+use dialogpay_jobs::{JobSpec, agreements::StopAgreement};
+use poem::{
+    IntoResponse, Response, handler,
+    http::StatusCode,
+    web::{Data, Html, Path, Redirect},
+};
+
+use crate::{
+    app::AppState,
+    db::{agreements, charges, dialogues},
+    domain::money::AmountOre,
+};
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><p>This agreement link is not valid.</p>"),
+    )
+        .into_response()
+}
+
+fn failed(err: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "manage page failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><p>Something went wrong; please try again.</p>"),
+    )
+        .into_response()
+}
+
+/// `GET /my/agreements/{token}`.
+#[handler]
+pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response {
+    let a = match agreements::get_by_token(&state.db, &token).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return not_found(),
+        Err(e) => return failed(e),
+    };
+    let (d, list) = match (
+        dialogues::get_any(&state.db, &a.dialogue_id).await,
+        charges::for_agreement(&state.db, &a.id).await,
+    ) {
+        (Ok(Some(d)), Ok(list)) => (d, list),
+        (Err(e), _) | (_, Err(e)) => return failed(e),
+        (Ok(None), _) => return not_found(),
+    };
+    let rows: String = list
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><td>{} kr</td><td>{}</td></tr>",
+                c.due_date,
+                AmountOre(c.amount_ore),
+                escape(&c.status)
+            )
+        })
+        .collect();
+    let stop_form = if a.status == "ACTIVE" || a.status == "PENDING" {
+        format!(
+            "<form method=post action=\"/my/agreements/{}/stop\"><button type=submit>Stop this agreement</button></form>",
+            escape(&token)
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<!doctype html><html lang=no><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>{product}</title><body style=\"font-family:sans-serif;max-width:32rem;margin:2rem auto\">\
+         <h1>{product}</h1><p>{description}</p><p><b>{amount} kr</b> per {period} · status <b id=status>{status}</b></p>\
+         <h2>Payments</h2><table><tr><th>Date</th><th>Amount</th><th>Status</th></tr>{rows}</table>{stop_form}</body></html>",
+        product = escape(&d.product_name),
+        description = escape(&d.product_description),
+        amount = AmountOre(d.amount_ore),
+        period = escape(&d.period),
+        status = escape(&a.status),
+    );
+    Html(body).into_response()
+}
+
+/// `POST /my/agreements/{token}/stop`: queues the stop in Vipps and shows the page again.
+#[handler]
+pub async fn stop(Path(token): Path<String>, state: Data<&AppState>) -> Response {
+    let a = match agreements::get_by_token(&state.db, &token).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return not_found(),
+        Err(e) => return failed(e),
+    };
+    if a.status == "ACTIVE" || a.status == "PENDING" {
+        let job = StopAgreement {
+            agreement_id: a.id.clone(),
+            reason: "manage_page".into(),
+        };
+        if let Err(e) = state.enqueuer.enqueue(&job).await {
+            return failed(e);
+        }
+        state.enqueuer.wake(StopAgreement::QUEUE);
+    }
+    Redirect::see_other(format!("/my/agreements/{token}")).into_response()
+}

@@ -1,0 +1,181 @@
+//! `/api/v1/messages`: every SMS in and out with its status; details with the status history
+//! (the seed's Messages tab and its "Details: Status and Date").
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
+
+use crate::{
+    app::AppState,
+    db::messages::{self, Message, MessageFilter},
+    http::{
+        auth::PartnerAuth,
+        error::{ApiError, ApiResult},
+        health::ApiTags,
+        pagination,
+        time::ts,
+    },
+};
+
+pub struct MessagesApi;
+
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+enum Direction {
+    In,
+    Out,
+}
+
+#[derive(Object)]
+struct MessageView {
+    id: String,
+    /// `in` (from a mobile user) or `out` (our reply).
+    direction: String,
+    from: String,
+    to: String,
+    text: String,
+    dialogue_id: Option<String>,
+    /// In: `received`, `processed`. Out: `pending`, `queued`, `sent`, `delivered`, `failed`, `expired`.
+    status: String,
+    /// In: what the keyword led to (`agreement_drafted`, `link_resent`, `already_member`,
+    /// `not_live`, `unknown_keyword`, `stop`, `help`). Out: what the reply is for.
+    outcome: Option<String>,
+    error: Option<String>,
+    segments: i32,
+    /// `GSM-7` or `UCS-2`.
+    encoding: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageView {
+    fn from(m: Message) -> Self {
+        MessageView {
+            id: m.id,
+            direction: m.direction,
+            from: m.from_addr,
+            to: m.to_addr,
+            text: m.text,
+            dialogue_id: m.dialogue_id,
+            status: m.status,
+            outcome: m.outcome,
+            error: m.error,
+            segments: m.segments,
+            encoding: m.encoding,
+            created_at: ts(m.created_at),
+            updated_at: ts(m.updated_at),
+        }
+    }
+}
+
+#[derive(Object)]
+struct StatusView {
+    status: String,
+    at: DateTime<Utc>,
+    detail: Option<String>,
+}
+
+#[derive(Object)]
+struct MessageDetails {
+    #[oai(flatten)]
+    message: MessageView,
+    /// Every status with its date, oldest first.
+    history: Vec<StatusView>,
+    /// The agreement this message started or carries the link of.
+    agreement_id: Option<String>,
+    /// For a reply: the inbound message it answers.
+    in_reply_to: Option<String>,
+}
+
+#[derive(Object)]
+struct MessagePage {
+    items: Vec<MessageView>,
+    next_cursor: Option<String>,
+}
+
+fn day_start_ms(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|d| d.and_local_timezone(chrono_tz::Europe::Oslo).earliest())
+        .map(|d| d.timestamp_millis())
+        .unwrap_or_default()
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dialogues")]
+impl MessagesApi {
+    /// Messages, newest first. `from`/`to` are Oslo calendar dates (inclusive).
+    #[oai(path = "/messages", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        dialogue_id: Query<Option<String>>,
+        direction: Query<Option<Direction>>,
+        status: Query<Option<String>>,
+        /// A phone number (E.164) or short number, sender or recipient.
+        phone: Query<Option<String>>,
+        from: Query<Option<NaiveDate>>,
+        to: Query<Option<NaiveDate>>,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<MessagePage>> {
+        let limit = pagination::limit(limit.0)?;
+        if let (Some(f), Some(t)) = (from.0, to.0)
+            && f > t
+        {
+            return Err(ApiError::bad_request("from must be on or before to"));
+        }
+        let phone = phone
+            .0
+            .map(|p| match crate::domain::msisdn::Msisdn::parse(&p) {
+                Ok(m) => m.as_str().to_owned(),
+                Err(_) => p,
+            });
+        let filter = MessageFilter {
+            dialogue_id: dialogue_id.0.as_deref(),
+            direction: direction
+                .0
+                .map(|d| if d == Direction::In { "in" } else { "out" }),
+            status: status.0.as_deref(),
+            phone: phone.as_deref(),
+            from_ms: from.0.map(day_start_ms),
+            to_ms: to.0.and_then(|d| d.succ_opt()).map(day_start_ms),
+            before_id: cursor.0.as_deref(),
+            limit: pagination::fetch_limit(limit),
+        };
+        let rows = messages::list(&state.db, &auth.0.id, &filter).await?;
+        let (rows, next_cursor) = pagination::finish(rows, limit, |m| m.id.clone());
+        Ok(Json(MessagePage {
+            items: rows.into_iter().map(MessageView::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// One message with its status history.
+    #[oai(path = "/messages/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+    ) -> ApiResult<Json<MessageDetails>> {
+        let m = messages::get_for_partner(&state.db, &auth.0.id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("message"))?;
+        let history = messages::history(&state.db, &m.id)
+            .await?
+            .into_iter()
+            .map(|h| StatusView {
+                status: h.status,
+                at: ts(h.at),
+                detail: h.detail,
+            })
+            .collect();
+        Ok(Json(MessageDetails {
+            agreement_id: m.agreement_id.clone(),
+            in_reply_to: m.in_reply_to.clone(),
+            message: m.into(),
+            history,
+        }))
+    }
+}

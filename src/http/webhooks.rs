@@ -1,0 +1,303 @@
+//! Inbound webhooks from the SMS gateway and from Vipps. Each one authenticates the caller
+//! (bad or missing credentials: 401 and nothing stored), stores what arrived (idempotently, on
+//! the sender's id or the body's hash), enqueues the work in the same transaction, and answers
+//! 2xx at once. The work itself happens in jobs.
+
+use dialogpay_jobs::{JobSpec, sms::HandleInbound, vipps::ProcessEvent};
+use poem::{
+    Body, IntoResponse, Request, Response, handler,
+    http::{HeaderMap, StatusCode},
+    web::{Data, Json},
+};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::{
+    app::AppState,
+    db::{ids::hash_secret, messages, vipps_events},
+    http::error::ErrorBody,
+    sms::{DeliveryReport, InboundSms},
+    vipps::{WebhookHeaders, verify_webhook, wire::WebhookEvent},
+};
+
+fn reply(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let mut resp = Json(ErrorBody::new(code, message)).into_response();
+    resp.set_status(status);
+    resp
+}
+
+fn unauthorized() -> Response {
+    reply(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or invalid credentials",
+    )
+}
+
+fn internal(err: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "webhook could not be stored");
+    reply(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
+    body.into_vec().await.map_err(|e| {
+        reply(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("unreadable body: {e}"),
+        )
+    })
+}
+
+/// Stores an inbound SMS and enqueues its handling (once per gateway message id).
+async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Response {
+    let now = state.clock.now_ms();
+    let result: Result<(Option<String>, bool), sqlx::Error> = async {
+        let mut tx = state.db.begin().await?;
+        let new = messages::NewMessage {
+            partner_id: None,
+            dialogue_id: None,
+            direction: "in",
+            provider,
+            gateway_message_id: Some(&sms.gateway_message_id),
+            from_addr: sms.from.as_str(),
+            to_addr: &sms.to,
+            text: &sms.text,
+            status: "received",
+            outcome: None,
+            in_reply_to: None,
+            agreement_id: None,
+        };
+        let id = messages::insert(&mut tx, &new, now).await?;
+        if let Some(id) = &id {
+            state
+                .enqueuer
+                .enqueue_tx(
+                    &mut tx,
+                    &HandleInbound {
+                        message_id: id.clone(),
+                    },
+                )
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        }
+        tx.commit().await?;
+        Ok((id.clone(), id.is_none()))
+    }
+    .await;
+    match result {
+        Ok((id, duplicate)) => {
+            state.enqueuer.wake(HandleInbound::QUEUE);
+            tracing::info!(sms.from = %sms.from.masked(), sms.to = %sms.to, duplicate, "inbound SMS stored");
+            Json(json!({ "id": id, "duplicate": duplicate })).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// Applies a delivery report to the outbound message it belongs to (forward-only).
+async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) -> Response {
+    let now = state.clock.now_ms();
+    let result: Result<bool, sqlx::Error> = async {
+        let Some(msg) =
+            messages::find_outbound_by_gateway_id(&state.db, provider, &report.gateway_message_id)
+                .await?
+        else {
+            return Ok(false);
+        };
+        let current = crate::sms::DeliveryStatus::parse(&msg.status);
+        let next = match current {
+            Some(c) => c.merge(report.status),
+            None => report.status,
+        };
+        if Some(next) != current {
+            let mut tx = state.db.begin().await?;
+            messages::set_status(
+                &mut tx,
+                &msg.id,
+                next.as_str(),
+                report.reason.as_deref(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(known) => Json(json!({ "known": known })).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /webhooks/sms/inbound`: the generic gateway's inbound SMS (Bearer `sms.inbound_token`).
+#[handler]
+pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    if !crate::sms::check_bearer(
+        header(req.headers(), "authorization"),
+        &state.settings.sms.inbound_token,
+    ) {
+        return unauthorized();
+    }
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match crate::sms::parse_generic_inbound(&bytes) {
+        Ok(sms) => store_inbound(&state, "http", sms).await,
+        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    }
+}
+
+/// `POST /webhooks/sms/status`: the generic gateway's delivery reports.
+#[handler]
+pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    if !crate::sms::check_bearer(
+        header(req.headers(), "authorization"),
+        &state.settings.sms.inbound_token,
+    ) {
+        return unauthorized();
+    }
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match crate::sms::parse_generic_status(&bytes) {
+        Ok(report) => store_report(&state, state.sms.provider(), report).await,
+        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    }
+}
+
+fn link_authorized(req: &Request, state: &AppState) -> bool {
+    let link = &state.settings.sms.link;
+    crate::sms::check_basic(
+        header(req.headers(), "authorization"),
+        &link.inbound_username,
+        &link.inbound_password,
+    )
+}
+
+/// `POST /webhooks/sms/link/mo`: LINK Mobility inbound SMS (HTTP Basic).
+#[handler]
+pub async fn link_mo(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    if !link_authorized(req, &state) {
+        return unauthorized();
+    }
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match crate::sms::parse_link_mo(&bytes) {
+        Ok(sms) => store_inbound(&state, "link", sms).await,
+        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    }
+}
+
+/// `POST /webhooks/sms/link/dlr`: LINK Mobility delivery reports, one per message part.
+#[handler]
+pub async fn link_dlr(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    if !link_authorized(req, &state) {
+        return unauthorized();
+    }
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match crate::sms::parse_link_dlr(&bytes) {
+        Ok(report) => store_report(&state, "link", report).await,
+        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    }
+}
+
+/// `POST /webhooks/vipps`: a Vipps webhook, signed with the secret of one of our registrations
+/// (or `vipps.webhook_secret`). Stored once per body, then processed by a job.
+#[handler]
+pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let headers = WebhookHeaders {
+        date: header(req.headers(), "x-ms-date").unwrap_or_default(),
+        content_sha256: header(req.headers(), "x-ms-content-sha256").unwrap_or_default(),
+        authorization: header(req.headers(), "authorization").unwrap_or_default(),
+    };
+    let host = header(req.headers(), "host").unwrap_or_default().to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/webhooks/vipps")
+        .to_owned();
+    let mut secrets = match vipps_events::secrets(&state.db).await {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let configured = state.settings.vipps.webhook_secret.expose_secret();
+    if !configured.is_empty() {
+        secrets.push(configured.to_owned());
+    }
+    let verified = secrets
+        .iter()
+        .any(|secret| verify_webhook(secret, "POST", &path, &host, &headers, &bytes).is_ok());
+    if !verified {
+        return unauthorized();
+    }
+    let event: WebhookEvent = match serde_json::from_slice(&bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("not a Vipps event: {e}"),
+            );
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let event_key = hash_secret(&text);
+    let new = vipps_events::NewEvent {
+        event_key: &event_key,
+        event_type: &event.event_type,
+        msn: event.msn.as_deref(),
+        agreement_id: event.agreement_id.as_deref(),
+        charge_id: event.charge_id.as_deref(),
+        actor: event.actor.as_deref(),
+        body: &text,
+    };
+    let stored: Result<Option<String>, sqlx::Error> = async {
+        let mut tx = state.db.begin().await?;
+        let id = vipps_events::insert(&mut tx, &new, state.clock.now_ms()).await?;
+        if let Some(id) = &id {
+            state
+                .enqueuer
+                .enqueue_tx(
+                    &mut tx,
+                    &ProcessEvent {
+                        event_id: id.clone(),
+                    },
+                )
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+    .await;
+    match stored {
+        Ok(Some(id)) => {
+            state.enqueuer.wake(ProcessEvent::QUEUE);
+            Json(json!({ "id": id, "duplicate": false })).into_response()
+        }
+        Ok(None) => Json(json!({ "duplicate": true })).into_response(),
+        Err(e) => internal(e),
+    }
+}

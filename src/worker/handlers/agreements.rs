@@ -1,0 +1,323 @@
+//! Handlers of `dialogpay_jobs::agreements`: draft in Vipps, learn the outcome, stop.
+//!
+//! Money and membership follow what the Vipps API says when we re-read the agreement, never a
+//! webhook body alone; states only move forward, so late and duplicate triggers change nothing.
+
+use std::time::Duration;
+
+use dialogpay_jobs::{
+    JobSpec,
+    agreements::{DraftAgreement, PollAgreement, StopAgreement, SyncAgreement},
+};
+
+use crate::{
+    db::{agreements, charges, crm, dialogues, messages, partners},
+    domain::{period::Period, sms_text::VIPPS_LINK_PLACEHOLDER},
+    vipps::{
+        IdempotencyKey, VippsError,
+        wire::{
+            AgreementStatus, DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber,
+            PricingRequest, TimePeriod, TransactionType,
+        },
+    },
+    worker::{JobContext, JobError, handlers::sms::queue_reply},
+};
+
+/// A Vipps error as a job outcome: retry what may pass later (5xx, 429 after its delay,
+/// timeouts), stop on the rest.
+pub fn vipps_failure(err: VippsError) -> JobError {
+    if err.is_retryable() {
+        match err.retry_after() {
+            Some(after) => JobError::retry_after(err, after),
+            None => JobError::retry(err),
+        }
+    } else {
+        JobError::permanent(err)
+    }
+}
+
+fn key(s: String) -> Result<IdempotencyKey, JobError> {
+    IdempotencyKey::new(s).map_err(|e| JobError::permanent(anyhow::anyhow!("idempotency key: {e}")))
+}
+
+/// Loads an agreement with its dialogue and partner, or fails permanently.
+async fn load(
+    ctx: &JobContext,
+    id: &str,
+) -> Result<
+    (
+        agreements::Agreement,
+        dialogues::Dialogue,
+        partners::Partner,
+    ),
+    JobError,
+> {
+    let a = agreements::get(&ctx.db, id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement {id} not found")))?;
+    let d = dialogues::get_any(&ctx.db, &a.dialogue_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("dialogue gone")))?;
+    let p = partners::get(&ctx.db, &a.partner_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
+    Ok((a, d, p))
+}
+
+fn manage_url(ctx: &JobContext, token: &str) -> String {
+    format!(
+        "{}/my/agreements/{token}",
+        ctx.app
+            .settings
+            .server
+            .public_base_url
+            .trim_end_matches('/')
+    )
+}
+
+/// At most `max` characters (Vipps counts characters).
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link.
+pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError> {
+    let (a, d, p) = load(&ctx, &job.agreement_id).await?;
+    if a.status != "PENDING" {
+        return Ok(());
+    }
+    let confirmation_url = match &a.confirmation_url {
+        Some(url) if a.vipps_agreement_id.is_some() => url.clone(),
+        _ => {
+            let period = Period::parse(&d.period).unwrap_or(Period::Month);
+            let unit = match period {
+                Period::Week => IntervalUnit::Week,
+                Period::Month => IntervalUnit::Month,
+                Period::Year => IntervalUnit::Year,
+            };
+            let request = DraftAgreementRequest {
+                pricing: PricingRequest::legacy_nok(d.amount_ore),
+                interval: TimePeriod::new(unit, 1),
+                merchant_agreement_url: manage_url(&ctx, &a.manage_token),
+                merchant_redirect_url: format!("{}?from=vipps", manage_url(&ctx, &a.manage_token)),
+                product_name: clip(&d.product_name, 45),
+                product_description: Some(clip(&d.product_description, 100)),
+                phone_number: Some(PhoneNumber::new(a.phone.trim_start_matches('+'))),
+                initial_charge: Some(InitialCharge {
+                    amount: d.amount_ore,
+                    description: clip(&d.product_name, 45),
+                    transaction_type: TransactionType::DirectCapture,
+                    order_id: Some(dialogpay_jobs::billing::order_id(&a.id, 0)),
+                    external_id: None,
+                }),
+                campaign: None,
+                external_id: Some(a.id.clone()),
+                country_code: None,
+                scope: None,
+                is_app: None,
+                skip_landing_page: None,
+            };
+            let drafted = ctx
+                .app
+                .vipps
+                .draft_agreement(&p.vipps_msn, &request, key(format!("{}-draft", a.id))?)
+                .await
+                .map_err(vipps_failure)?;
+            let url = drafted.vipps_confirmation_url.clone().unwrap_or_default();
+            agreements::set_vipps_ids(
+                &ctx.db,
+                &a.id,
+                &drafted.agreement_id,
+                Some(&url),
+                ctx.app.clock.now_ms(),
+            )
+            .await?;
+            url
+        }
+    };
+    let inbound_id = a.inbound_message_id.clone().unwrap_or_default();
+    let Some(inbound) = messages::get(&ctx.db, &inbound_id).await? else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "inbound message {inbound_id} not found"
+        )));
+    };
+    let text = d
+        .reply_message
+        .replace(VIPPS_LINK_PLACEHOLDER, &confirmation_url);
+    let mut tx = ctx.db.begin().await?;
+    queue_reply(
+        &ctx,
+        &mut tx,
+        &inbound,
+        Some(&d.partner_id),
+        Some(&d.id),
+        "vipps_link",
+        &text,
+        Some(&a.id),
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.enqueuer.wake(dialogpay_jobs::sms::SendSms::QUEUE);
+    let first_poll = PollAgreement {
+        agreement_id: a.id.clone(),
+        n: 0,
+    };
+    ctx.enqueuer
+        .enqueue_in(
+            &first_poll,
+            Duration::from_secs(PollAgreement::delay_secs(0)),
+        )
+        .await
+        .map_err(JobError::retry)?;
+    Ok(())
+}
+
+/// Re-reads the agreement from Vipps and applies what changed.
+pub async fn sync(job: SyncAgreement, ctx: JobContext) -> Result<(), JobError> {
+    let actor = job
+        .trigger
+        .strip_prefix("event:")
+        .and_then(|rest| rest.split(':').nth(1))
+        .map(str::to_owned);
+    apply_vipps_state(&ctx, &job.agreement_id, actor.as_deref())
+        .await
+        .map(|_| ())
+}
+
+/// Fetches the agreement and moves ours forward. Returns the status we now hold.
+pub async fn apply_vipps_state(
+    ctx: &JobContext,
+    agreement_id: &str,
+    actor_hint: Option<&str>,
+) -> Result<String, JobError> {
+    let (a, d, p) = load(ctx, agreement_id).await?;
+    let Some(vipps_id) = &a.vipps_agreement_id else {
+        return Ok(a.status); // not drafted yet
+    };
+    let remote = ctx
+        .app
+        .vipps
+        .get_agreement(&p.vipps_msn, vipps_id)
+        .await
+        .map_err(vipps_failure)?;
+    let now = ctx.app.clock.now_ms();
+    let target = match remote.status {
+        AgreementStatus::Active => "ACTIVE",
+        AgreementStatus::Stopped => "STOPPED",
+        AgreementStatus::Expired => "EXPIRED",
+        _ => return Ok(a.status),
+    };
+    let stopped_by = match (target, actor_hint) {
+        ("STOPPED", Some(actor)) => Some(actor.to_owned()),
+        ("STOPPED", None) if a.stop_requested.is_some() => Some("MERCHANT".to_owned()),
+        ("STOPPED", None) => Some("USER".to_owned()),
+        _ => None,
+    };
+    let mut tx = ctx.db.begin().await?;
+    // Skipping a state (PENDING → STOPPED after an activation we never saw) still records the
+    // activation when Vipps says it happened.
+    if target == "STOPPED" && a.status == "PENDING" && remote.start.is_some() {
+        activate(ctx, &mut tx, &a, &d, now).await?;
+    }
+    if target == "ACTIVE" {
+        activate(ctx, &mut tx, &a, &d, now).await?;
+    } else if agreements::transition(&mut tx, &a.id, target, stopped_by.as_deref(), now).await?
+        && target == "STOPPED"
+    {
+        let reason = a
+            .stop_requested
+            .clone()
+            .unwrap_or_else(|| "stopped_in_vipps".to_owned());
+        crm::leave_by_agreement(&mut tx, &a.id, &reason, now).await?;
+        charges::cancel_open_for_agreement(&mut tx, &a.id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(target.to_owned())
+}
+
+/// PENDING → ACTIVE: the initial charge was captured; the phone joins the CRM group with the
+/// consent record (terms version current now, the message that started it).
+async fn activate(
+    ctx: &JobContext,
+    tx: &mut crate::db::Tx,
+    a: &agreements::Agreement,
+    d: &dialogues::Dialogue,
+    now: i64,
+) -> Result<(), JobError> {
+    if !agreements::transition(tx, &a.id, "ACTIVE", None, now).await? {
+        return Ok(());
+    }
+    let anchor = ctx.app.clock.today_oslo();
+    charges::record_initial(
+        tx,
+        &a.id,
+        &a.partner_id,
+        &d.id,
+        anchor,
+        d.amount_ore,
+        None,
+        now,
+    )
+    .await?;
+    let period = Period::parse(&d.period).unwrap_or(Period::Month);
+    agreements::start_billing(tx, &a.id, anchor, period.due_date(anchor, 1)).await?;
+    crm::add_member(
+        tx,
+        &d.crm_group_id,
+        &a.phone,
+        &a.id,
+        a.inbound_message_id.as_deref(),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Polls a PENDING agreement and schedules the next poll while it stays pending.
+pub async fn poll(job: PollAgreement, ctx: JobContext) -> Result<(), JobError> {
+    let status = apply_vipps_state(&ctx, &job.agreement_id, None).await?;
+    if status == "PENDING" && job.n + 1 < PollAgreement::MAX_POLLS {
+        let next = PollAgreement {
+            agreement_id: job.agreement_id.clone(),
+            n: job.n + 1,
+        };
+        ctx.enqueuer
+            .enqueue_in(
+                &next,
+                Duration::from_secs(PollAgreement::delay_secs(job.n + 1)),
+            )
+            .await
+            .map_err(JobError::retry)?;
+    }
+    Ok(())
+}
+
+/// Stops the agreement in Vipps (idempotent), then records the result.
+pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
+    let (a, _, p) = load(&ctx, &job.agreement_id).await?;
+    let now = ctx.app.clock.now_ms();
+    agreements::mark_stop_requested(&ctx.db, &a.id, &job.reason, now).await?;
+    if a.status == "STOPPED" || a.status == "EXPIRED" {
+        return Ok(());
+    }
+    let Some(vipps_id) = &a.vipps_agreement_id else {
+        let mut tx = ctx.db.begin().await?;
+        agreements::transition(&mut tx, &a.id, "STOPPED", Some("MERCHANT"), now).await?;
+        crm::leave_by_agreement(&mut tx, &a.id, &job.reason, now).await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    match ctx
+        .app
+        .vipps
+        .stop_agreement(&p.vipps_msn, vipps_id, key(format!("{}-stop", a.id))?)
+        .await
+    {
+        Ok(_) => {}
+        // Already stopped or expired at Vipps: the re-read below records it.
+        Err(e) if !e.is_retryable() && e.status().is_some_and(|s| s == 400 || s == 409) => {}
+        Err(e) => return Err(vipps_failure(e)),
+    }
+    apply_vipps_state(&ctx, &a.id, Some("MERCHANT")).await?;
+    Ok(())
+}

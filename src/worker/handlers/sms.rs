@@ -1,0 +1,360 @@
+//! Handlers of `dialogpay_jobs::sms`: act on an inbound message; send an outbound one.
+
+use dialogpay_jobs::{
+    JobSpec,
+    agreements::{DraftAgreement, StopAgreement},
+    sms::{HandleInbound, SendSms},
+};
+
+use crate::{
+    db::{Tx, agreements, crm, dialogues, messages, partners},
+    domain::{
+        keyword::{InboundCommand, parse_inbound},
+        msisdn::Msisdn,
+        replies,
+    },
+    sms::{OutboundSms, SmsError},
+    worker::{JobContext, JobError},
+};
+
+/// How long Vipps keeps a draft PENDING before it expires.
+const DRAFT_LIFETIME_MS: i64 = 10 * 60 * 1000;
+
+/// Queues a reply to `inbound` (stored once per inbound message and purpose).
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_reply(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    inbound: &messages::Message,
+    partner_id: Option<&str>,
+    dialogue_id: Option<&str>,
+    purpose: &str,
+    text: &str,
+    agreement_id: Option<&str>,
+) -> Result<Option<String>, JobError> {
+    let reply = messages::NewMessage {
+        partner_id,
+        dialogue_id,
+        direction: "out",
+        provider: ctx.app.sms.provider(),
+        gateway_message_id: None,
+        from_addr: &inbound.to_addr,
+        to_addr: &inbound.from_addr,
+        text,
+        status: "pending",
+        outcome: Some(purpose),
+        in_reply_to: Some(&inbound.id),
+        agreement_id,
+    };
+    let id = messages::insert(tx, &reply, ctx.app.clock.now_ms()).await?;
+    if let Some(id) = &id {
+        ctx.enqueuer
+            .enqueue_tx(
+                tx,
+                &SendSms {
+                    message_id: id.clone(),
+                },
+            )
+            .await
+            .map_err(JobError::retry)?;
+    }
+    Ok(id)
+}
+
+/// Matches an inbound message to a dialogue and acts: draft, re-send the link, say "already a
+/// member", stop, help, or record that nothing matched.
+pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), JobError> {
+    let Some(msg) = messages::get(&ctx.db, &job.message_id).await? else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "inbound message {} not found",
+            job.message_id
+        )));
+    };
+    if msg.outcome.is_some() {
+        return Ok(()); // already handled (a retry after a crash)
+    }
+    let now = ctx.app.clock.now_ms();
+    match parse_inbound(&msg.text) {
+        InboundCommand::Stop => handle_stop(&ctx, &msg).await?,
+        InboundCommand::Help => handle_help(&ctx, &msg).await?,
+        InboundCommand::Empty => {
+            let mut tx = ctx.db.begin().await?;
+            messages::set_inbound_outcome(&mut tx, &msg.id, None, None, "empty", None, now).await?;
+            tx.commit().await?;
+        }
+        InboundCommand::Keyword(keyword) => handle_keyword(&ctx, &msg, &keyword).await?,
+    }
+    ctx.enqueuer.wake(SendSms::QUEUE);
+    ctx.enqueuer.wake(DraftAgreement::QUEUE);
+    Ok(())
+}
+
+async fn handle_keyword(
+    ctx: &JobContext,
+    msg: &messages::Message,
+    keyword: &str,
+) -> Result<(), JobError> {
+    let now = ctx.app.clock.now_ms();
+    let today = ctx.app.clock.today_oslo();
+    let candidates = dialogues::find_for_keyword(&ctx.db, &msg.to_addr, keyword, today).await?;
+    let Some(dialogue) = candidates.into_iter().next() else {
+        let mut tx = ctx.db.begin().await?;
+        messages::set_inbound_outcome(&mut tx, &msg.id, None, None, "unknown_keyword", None, now)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    let d = &dialogue;
+    let mut tx = ctx.db.begin().await?;
+    let live = d.recurring && d.start_date <= today && today <= d.end_date;
+    if !live {
+        messages::set_inbound_outcome(
+            &mut tx,
+            &msg.id,
+            Some(&d.partner_id),
+            Some(&d.id),
+            "not_live",
+            None,
+            now,
+        )
+        .await?;
+        let text = replies::not_live(&d.keyword);
+        queue_reply(
+            ctx,
+            &mut tx,
+            msg,
+            Some(&d.partner_id),
+            Some(&d.id),
+            "not_live",
+            &text,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    match agreements::open_for_phone(&mut tx, &d.id, &msg.from_addr).await? {
+        Some(a) if a.status == "ACTIVE" => {
+            messages::set_inbound_outcome(
+                &mut tx,
+                &msg.id,
+                Some(&d.partner_id),
+                Some(&d.id),
+                "already_member",
+                Some(&a.id),
+                now,
+            )
+            .await?;
+            let text = replies::already_member(&d.keyword, &d.sender);
+            queue_reply(
+                ctx,
+                &mut tx,
+                msg,
+                Some(&d.partner_id),
+                Some(&d.id),
+                "already_member",
+                &text,
+                Some(&a.id),
+            )
+            .await?;
+        }
+        Some(a) if now - a.created_at < DRAFT_LIFETIME_MS => {
+            // Still pending: never a second draft; re-send its link (or let the draft job send it).
+            let outcome = if a.confirmation_url.is_some() {
+                "link_resent"
+            } else {
+                "draft_in_progress"
+            };
+            messages::set_inbound_outcome(
+                &mut tx,
+                &msg.id,
+                Some(&d.partner_id),
+                Some(&d.id),
+                outcome,
+                Some(&a.id),
+                now,
+            )
+            .await?;
+            if let Some(url) = &a.confirmation_url {
+                let text = d
+                    .reply_message
+                    .replace(crate::domain::sms_text::VIPPS_LINK_PLACEHOLDER, url);
+                queue_reply(
+                    ctx,
+                    &mut tx,
+                    msg,
+                    Some(&d.partner_id),
+                    Some(&d.id),
+                    "vipps_link",
+                    &text,
+                    Some(&a.id),
+                )
+                .await?;
+            }
+        }
+        _ => {
+            // Nothing open (or a draft older than Vipps's 10 minutes, which polling will expire).
+            let agreement = agreements::create_pending(
+                &mut tx,
+                &d.partner_id,
+                &d.id,
+                &msg.from_addr,
+                &msg.id,
+                now,
+            )
+            .await?;
+            messages::set_inbound_outcome(
+                &mut tx,
+                &msg.id,
+                Some(&d.partner_id),
+                Some(&d.id),
+                "agreement_drafted",
+                Some(&agreement),
+                now,
+            )
+            .await?;
+            ctx.enqueuer
+                .enqueue_tx(
+                    &mut tx,
+                    &DraftAgreement {
+                        agreement_id: agreement,
+                    },
+                )
+                .await
+                .map_err(JobError::retry)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
+    let now = ctx.app.clock.now_ms();
+    let open =
+        agreements::active_for_phone_on_sender(&ctx.db, &msg.from_addr, &msg.to_addr).await?;
+    let context = dialogues::any_on_sender(&ctx.db, &msg.to_addr).await?;
+    let partner_id = open
+        .first()
+        .map(|a| a.partner_id.clone())
+        .or_else(|| context.as_ref().map(|d| d.partner_id.clone()));
+    // Recorded before the transaction: on SQLite a second writer inside it would wait for itself.
+    for a in &open {
+        agreements::mark_stop_requested(&ctx.db, &a.id, "sms_stop", now).await?;
+    }
+    let mut tx = ctx.db.begin().await?;
+    for a in &open {
+        crm::leave_by_agreement(&mut tx, &a.id, "sms_stop", now).await?;
+        ctx.enqueuer
+            .enqueue_tx(
+                &mut tx,
+                &StopAgreement {
+                    agreement_id: a.id.clone(),
+                    reason: "sms_stop".into(),
+                },
+            )
+            .await
+            .map_err(JobError::retry)?;
+    }
+    messages::set_inbound_outcome(
+        &mut tx,
+        &msg.id,
+        partner_id.as_deref(),
+        None,
+        "stop",
+        open.first().map(|a| a.id.as_str()),
+        now,
+    )
+    .await?;
+    let text = replies::stop_confirmation(open.len(), &msg.to_addr);
+    queue_reply(
+        ctx,
+        &mut tx,
+        msg,
+        partner_id.as_deref(),
+        None,
+        "stop_confirmation",
+        &text,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.enqueuer.wake(StopAgreement::QUEUE);
+    Ok(())
+}
+
+async fn handle_help(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
+    let now = ctx.app.clock.now_ms();
+    let context = dialogues::any_on_sender(&ctx.db, &msg.to_addr).await?;
+    let partner = match &context {
+        Some(d) => partners::get(&ctx.db, &d.partner_id).await?,
+        None => None,
+    };
+    let mut tx = ctx.db.begin().await?;
+    let partner_id = partner.as_ref().map(|p| p.id.as_str());
+    messages::set_inbound_outcome(&mut tx, &msg.id, partner_id, None, "help", None, now).await?;
+    if let Some(p) = &partner {
+        let text = replies::help(&p.name, p.help_text.as_deref(), &msg.to_addr);
+        queue_reply(ctx, &mut tx, msg, partner_id, None, "help", &text, None).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a stored outbound message once; a gateway outage retries with backoff.
+pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
+    let Some(msg) = messages::get(&ctx.db, &job.message_id).await? else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "message {} not found",
+            job.message_id
+        )));
+    };
+    if msg.direction != "out" || msg.status != "pending" {
+        return Ok(()); // sent already (a duplicate or a retry after the send was recorded)
+    }
+    let to = Msisdn::parse(&msg.to_addr)
+        .map_err(|e| JobError::permanent(anyhow::anyhow!("recipient: {e}")))?;
+    let mo_reference = match &msg.in_reply_to {
+        Some(id) => messages::get(&ctx.db, id)
+            .await?
+            .and_then(|m| m.gateway_message_id),
+        None => None,
+    };
+    let outbound = OutboundSms {
+        message_id: msg.id.clone(),
+        from: msg.from_addr.clone(),
+        to,
+        text: msg.text.clone(),
+        mo_reference_id: mo_reference,
+    };
+    let now = ctx.app.clock.now_ms();
+    match ctx.app.sms.send(&outbound).await {
+        Ok(receipt) => {
+            let mut tx = ctx.db.begin().await?;
+            messages::set_gateway_id(&mut tx, &msg.id, &receipt.gateway_message_id).await?;
+            messages::set_status(&mut tx, &msg.id, receipt.status.as_str(), None, now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(err) => {
+            let detail = err.to_string();
+            if err.is_retryable() && ctx.attempt < SendSms::MAX_ATTEMPTS {
+                let mut tx = ctx.db.begin().await?;
+                messages::set_status(&mut tx, &msg.id, "pending", Some(&detail), now).await?;
+                tx.commit().await?;
+                Err(retry(err))
+            } else {
+                let mut tx = ctx.db.begin().await?;
+                messages::set_status(&mut tx, &msg.id, "failed", Some(&detail), now).await?;
+                tx.commit().await?;
+                Err(JobError::permanent(err))
+            }
+        }
+    }
+}
+
+fn retry(err: SmsError) -> JobError {
+    match err.retry_after() {
+        Some(after) => JobError::retry_after(err, after),
+        None => JobError::retry(err),
+    }
+}

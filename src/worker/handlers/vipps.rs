@@ -1,0 +1,82 @@
+//! Handlers of `dialogpay_jobs::vipps`: act on a stored webhook event; register our webhook.
+
+use dialogpay_jobs::vipps::{ProcessEvent, RegisterWebhook};
+
+use crate::{
+    db::{agreements, vipps_events},
+    vipps::wire::{RegisterWebhookRequest, event_names},
+    worker::{
+        JobContext, JobError,
+        handlers::agreements::{apply_vipps_state, vipps_failure},
+    },
+};
+
+/// Agreement events re-read the agreement from the API and apply it (forward-only). Events for
+/// agreements we do not know are logged and skipped.
+pub async fn process_event(job: ProcessEvent, ctx: JobContext) -> Result<(), JobError> {
+    let Some(event) = vipps_events::get(&ctx.db, &job.event_id).await? else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "event {} not found",
+            job.event_id
+        )));
+    };
+    if let Some(vipps_charge) = &event.charge_id {
+        if let Some(charge) = crate::db::charges::get_by_vipps_id(&ctx.db, vipps_charge).await? {
+            let job = dialogpay_jobs::billing::SyncCharge {
+                charge_id: charge.id,
+                trigger: format!("event-{}", event.id),
+            };
+            ctx.enqueuer.enqueue(&job).await.map_err(JobError::retry)?;
+        }
+        if event.event_type.starts_with("recurring.charge-") {
+            return Ok(());
+        }
+    }
+    let Some(vipps_agreement) = &event.agreement_id else {
+        tracing::info!(event.id = %event.id, event.kind = %event.event_type, "event without agreement id skipped");
+        return Ok(());
+    };
+    let Some(ours) = agreements::get_by_vipps_id(&ctx.db, vipps_agreement).await? else {
+        tracing::warn!(event.id = %event.id, event.kind = %event.event_type, "event for an unknown agreement skipped");
+        return Ok(());
+    };
+    let actor = (event.event_type == event_names::AGREEMENT_STOPPED
+        || event.event_type == event_names::AGREEMENT_REJECTED)
+        .then(|| event.actor.clone().unwrap_or_else(|| "USER".to_owned()));
+    apply_vipps_state(&ctx, &ours.id, actor.as_deref()).await?;
+    Ok(())
+}
+
+/// Registers our webhook URL for one merchant and stores the secret Vipps returns (shown once).
+pub async fn register_webhook(job: RegisterWebhook, ctx: JobContext) -> Result<(), JobError> {
+    let url = ctx.app.vipps_webhook_url();
+    if vipps_events::registered_msns(&ctx.db, &url)
+        .await?
+        .contains(&job.msn)
+    {
+        return Ok(());
+    }
+    let request = RegisterWebhookRequest {
+        url: url.clone(),
+        events: event_names::ALL_RECURRING
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect(),
+    };
+    let registered = ctx
+        .app
+        .vipps
+        .register_webhook(&job.msn, &request)
+        .await
+        .map_err(vipps_failure)?;
+    vipps_events::save_registration(
+        &ctx.db,
+        &registered.id,
+        &job.msn,
+        &url,
+        &registered.secret,
+        ctx.app.clock.now_ms(),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! Recurring charging with the simulator's clock: one charge per period on the right due
+//! date, statuses collected, stops and end dates respected, sweeps that never double-charge.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use dialogpay::domain::period::Period;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{INBOUND_TOKEN, OPERATOR_KEY, Options, TestApp, eventually};
+
+const PHONE: &str = "+4798765432";
+
+struct Billing {
+    app: TestApp,
+    key: String,
+    agreement: String,
+    vipps_id: String,
+}
+
+fn sim(app: &TestApp) -> &dialogpay::vipps::sim::Simulator {
+    app.state.simulator.as_ref().unwrap()
+}
+
+/// Starts at `start` (simulator time), creates a dialogue of `period` and an ACTIVE agreement.
+async fn active_agreement(period: &str, start: NaiveDate, end_days: u64) -> Billing {
+    let app = TestApp::spawn_with(Options::default()).await;
+    sim(&app).set_now(Utc.from_utc_datetime(&start.and_hms_opt(9, 0, 0).unwrap()));
+    let (_, key) = app.partner("Charity").await;
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let body = json!({
+        "name": "Giver", "crm_group_id": group, "start_date": start.to_string(),
+        "end_date": (start + chrono::Days::new(end_days)).to_string(), "module_type": "vipps_payments",
+        "recurring": true, "period": period, "product_name": "Fast giver", "product_description": "Support",
+        "amount": "50", "sender": "2160", "reply_message": "{vipps_link}", "keyword": "GIVE"
+    });
+    let (status, d) = app.post("/api/v1/dialogues", &key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    let sms = json!({ "message_id": "gw-1", "from": PHONE, "to": "2160", "text": "GIVE" });
+    app.call(
+        Method::POST,
+        "/webhooks/sms/inbound",
+        Some(INBOUND_TOKEN),
+        Some(sms),
+    )
+    .await;
+    let dialogue = d["id"].as_str().unwrap().to_owned();
+    let a = eventually(Duration::from_secs(15), "the draft", || async {
+        let (_, page) = app
+            .get(&format!("/api/v1/dialogues/{dialogue}/agreements"), &key)
+            .await;
+        let a = page["items"].get(0)?.clone();
+        a["vipps_agreement_id"].is_string().then_some(a)
+    })
+    .await;
+    let vipps_id = a["vipps_agreement_id"].as_str().unwrap().to_owned();
+    sim(&app).approve(&vipps_id, None).unwrap();
+    let b = Billing {
+        agreement: a["id"].as_str().unwrap().to_owned(),
+        app,
+        key,
+        vipps_id,
+    };
+    b.agreement_where("ACTIVE", |a| a["status"] == "ACTIVE")
+        .await;
+    b
+}
+
+impl Billing {
+    async fn agreement_where(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        eventually(Duration::from_secs(30), what, || async {
+            let (_, a) = self
+                .app
+                .get(&format!("/api/v1/agreements/{}", self.agreement), &self.key)
+                .await;
+            check(&a).then_some(a)
+        })
+        .await
+    }
+
+    async fn sweep(&self) {
+        let (status, body) = self
+            .app
+            .post("/api/v1/admin/billing/sweep", OPERATOR_KEY, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+
+    async fn reconcile(&self) {
+        let (status, body) = self
+            .app
+            .post("/api/v1/admin/reconcile", OPERATOR_KEY, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+
+    fn set_day(&self, day: NaiveDate) {
+        sim(&self.app).set_now(Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()));
+    }
+
+    fn sim_charges(&self) -> Vec<dialogpay::vipps::wire::ChargeResponse> {
+        sim(&self.app)
+            .agreements()
+            .into_iter()
+            .find(|a| a.agreement_id == self.vipps_id)
+            .unwrap()
+            .charges
+    }
+
+    /// Walks `periods` periods: create each charge ahead of its due date, let the simulator
+    /// process it, reconcile, and check one charge per period with the right due date.
+    async fn walk(&self, period: Period, anchor: NaiveDate, periods: u32) {
+        for k in 1..=periods {
+            let due = period.due_date(anchor, k);
+            self.set_day(due - chrono::Days::new(2));
+            self.sweep().await;
+            let a = self
+                .agreement_where(&format!("charge {k} created"), |a| {
+                    a["charges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|c| c["period_index"] == k && c["vipps_charge_id"].is_string())
+                })
+                .await;
+            let charge = a["charges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["period_index"] == k)
+                .unwrap()
+                .clone();
+            assert_eq!(charge["due_date"], due.to_string(), "period {k}");
+            assert_eq!(charge["type"], "RECURRING");
+            assert_eq!(charge["amount_ore"], 5000);
+            self.set_day(due + chrono::Days::new(1));
+            self.reconcile().await;
+            self.agreement_where(&format!("charge {k} charged"), |a| {
+                a["charges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["period_index"] == k && c["status"] == "CHARGED")
+            })
+            .await;
+        }
+        let a = self.agreement_where("final", |_| true).await;
+        let charges = a["charges"].as_array().unwrap();
+        assert_eq!(
+            charges.len() as u32,
+            periods + 1,
+            "one charge per period, the initial one included"
+        );
+        // Vipps has exactly one recurring charge per period too.
+        let recurring = self
+            .sim_charges()
+            .into_iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count();
+        assert_eq!(recurring as u32, periods);
+    }
+}
+
+#[tokio::test]
+async fn monthly_anchored_on_the_31st_for_13_periods() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 1, 31).unwrap();
+    let b = active_agreement("month", anchor, 500).await;
+    b.walk(Period::Month, anchor, 13).await;
+    let a = b.agreement_where("final", |_| true).await;
+    let dues: Vec<&str> = a["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["due_date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &dues[..5],
+        [
+            "2027-01-31",
+            "2027-02-28",
+            "2027-03-31",
+            "2027-04-30",
+            "2027-05-31"
+        ]
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn weekly_for_13_periods() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 3, 3).unwrap();
+    let b = active_agreement("week", anchor, 200).await;
+    b.walk(Period::Week, anchor, 13).await;
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn yearly_for_3_periods() {
+    let anchor = NaiveDate::from_ymd_opt(2028, 2, 29).unwrap();
+    let b = active_agreement("year", anchor, 1200).await;
+    b.walk(Period::Year, anchor, 3).await;
+    let a = b.agreement_where("final", |_| true).await;
+    assert_eq!(a["charges"][1]["due_date"], "2029-02-28");
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn sweeping_twice_creates_no_duplicate() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    b.set_day(Period::Month.due_date(anchor, 1) - chrono::Days::new(2));
+    b.sweep().await;
+    b.sweep().await;
+    b.agreement_where("charge 1", |a| {
+        a["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["vipps_charge_id"].is_string() && c["period_index"] == 1)
+    })
+    .await;
+    b.sweep().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let a = b.agreement_where("final", |_| true).await;
+    assert_eq!(a["charges"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        b.sim_charges()
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count(),
+        1
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_who_stops_in_the_app_is_never_charged_again() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    sim(&b.app).user_stop(&b.vipps_id).unwrap();
+    b.agreement_where("stopped", |a| a["status"] == "STOPPED")
+        .await;
+    b.set_day(Period::Month.due_date(anchor, 1) - chrono::Days::new(2));
+    b.sweep().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let a = b.agreement_where("final", |_| true).await;
+    assert_eq!(
+        a["charges"].as_array().unwrap().len(),
+        1,
+        "only the initial charge"
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_card_gives_failed_with_the_reason() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    sim(&b.app).set_funding(PHONE.trim_start_matches('+'), false);
+    sim(&b.app).set_funding(PHONE, false);
+    let due = Period::Month.due_date(anchor, 1);
+    b.set_day(due - chrono::Days::new(2));
+    b.sweep().await;
+    b.agreement_where("charge 1", |a| {
+        a["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["vipps_charge_id"].is_string() && c["period_index"] == 1)
+    })
+    .await;
+    b.set_day(due + chrono::Days::new(5));
+    b.reconcile().await;
+    let a = b
+        .agreement_where("charge 1 failed", |a| {
+            a["charges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["period_index"] == 1 && c["status"] == "FAILED")
+        })
+        .await;
+    let failed = a["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["period_index"] == 1)
+        .unwrap();
+    assert!(failed["failure_reason"].is_string(), "{failed}");
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn dialogue_statistics_count_the_journey() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    let (status, list) = b
+        .app
+        .get("/api/v1/dialogues?from=2027-05-01&to=2027-05-31", &b.key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let stats = &list["items"][0]["stats"];
+    assert_eq!(stats["keyword_messages"], 1, "{stats}");
+    assert_eq!(stats["agreements_drafted"], 1);
+    assert_eq!(stats["agreements_activated"], 1);
+    assert_eq!(stats["active_agreements"], 1);
+    assert_eq!(stats["charges_charged"], 1);
+    assert_eq!(stats["amount_charged_ore"], 5000);
+    assert_eq!(stats["amount_charged"], "50.00");
+    let id = list["items"][0]["id"].as_str().unwrap();
+    let (status, series) = b
+        .app
+        .get(
+            &format!("/api/v1/dialogues/{id}/stats?from=2027-05-01&to=2027-05-31&bucket=week"),
+            &b.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{series}");
+    assert_eq!(series["buckets"].as_array().unwrap().len(), 5);
+    let (status, _) = b
+        .app
+        .get("/api/v1/dialogues?from=2027-06-01&to=2027-05-01", &b.key)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    b.app.stop().await;
+}
