@@ -67,6 +67,8 @@ pub struct FakeSent {
     pub text: String,
     /// Generic `reply_to`, LINK `moReferenceId`.
     pub reply_to: Option<String>,
+    /// The `Idempotency-Key` header, if sent.
+    pub idempotency_key: Option<String>,
     /// The request body as received.
     pub body: Value,
 }
@@ -259,6 +261,13 @@ async fn fault(state: &Shared, protocol: FakeProtocol) -> Option<Response> {
     None
 }
 
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 fn authorization(req: &Request) -> Option<&str> {
     req.headers()
         .get(poem::http::header::AUTHORIZATION)
@@ -301,6 +310,7 @@ async fn generic_send(req: &Request, body: Vec<u8>, state: Data<&Shared>) -> Res
         to: request.to,
         text: request.text,
         reply_to: request.reply_to,
+        idempotency_key: header(req, "idempotency-key"),
         body: raw,
     });
     json_response(200, json!({"id": id, "status": "queued"}))
@@ -353,6 +363,7 @@ async fn link_send(req: &Request, body: Vec<u8>, state: Data<&Shared>) -> Respon
         to: request.destination,
         text: request.user_data,
         reply_to: request.mo_reference_id,
+        idempotency_key: header(req, "idempotency-key"),
         body: raw,
     });
     json_response(

@@ -115,6 +115,42 @@ impl Default for LinkSettings {
     }
 }
 
+/// The documented `[sms]` block for `config/default.toml` (a test parses it).
+pub const DEFAULT_TOML: &str = r#"[sms]
+# Who sends our SMS: "outbox" (default: nothing is sent; messages are stored, logged with the
+# phone masked and marked delivered), "http" (our generic JSON gateway) or "link" (LINK Mobility).
+provider = "outbox"
+# Bearer token the generic webhooks POST /webhooks/sms/inbound and /webhooks/sms/status
+# require (secret: DIALOGPAY__SMS__INBOUND_TOKEN, at least 16 characters). Empty: they refuse
+# every request.
+inbound_token = ""
+
+[sms.http]
+# provider = "http": POST {url} with Authorization: Bearer {token} and
+# {"message_id","from","to","text","reply_to"?}; the gateway must dedupe on message_id.
+url = ""
+# Secret: DIALOGPAY__SMS__HTTP__TOKEN.
+token = ""
+timeout_ms = 10000
+
+[sms.link]
+# provider = "link": LINK Mobility Common REST; we POST {base_url}/sms/send with Basic auth.
+base_url = ""
+username = ""
+# Secret: DIALOGPAY__SMS__LINK__PASSWORD.
+password = ""
+# Account ids from LINK.
+platform_id = ""
+platform_partner_id = ""
+# The gate LINK posts delivery reports through (deliveryReportGates); empty: no DLRs requested.
+dlr_gate_id = ""
+# HTTP Basic credentials LINK's gates must send when posting MO messages and DLRs to us
+# (secret: DIALOGPAY__SMS__LINK__INBOUND_PASSWORD). Empty password: those webhooks refuse all.
+inbound_username = ""
+inbound_password = ""
+timeout_ms = 10000
+"#;
+
 fn is_http_url(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
@@ -124,6 +160,13 @@ impl SmsSettings {
     /// selected provider's section is checked.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let token = self.inbound_token.expose_secret();
+        if !token.is_empty() && token.len() < 16 {
+            problems.push(
+                "sms.inbound_token: must be at least 16 characters (or empty to refuse every generic webhook)"
+                    .to_owned(),
+            );
+        }
         match self.provider {
             SmsProvider::Outbox => {}
             SmsProvider::Http => {
@@ -172,6 +215,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_documented_block_parses_to_the_defaults() {
+        let table: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
+        let s: SmsSettings = table["sms"].clone().try_into().unwrap();
+        let d = SmsSettings::default();
+        assert_eq!(s.provider, d.provider);
+        assert_eq!(s.http.timeout_ms, d.http.timeout_ms);
+        assert_eq!(s.link.timeout_ms, d.link.timeout_ms);
+        assert!(s.problems().is_empty());
+    }
+
+    #[test]
     fn empty_section_is_the_outbox() {
         let s: SmsSettings = toml::from_str("").unwrap();
         assert_eq!(s.provider, SmsProvider::Outbox);
@@ -185,7 +239,7 @@ mod tests {
         let s: SmsSettings = toml::from_str(
             r#"
             provider = "link"
-            inbound_token = "t0ken"
+            inbound_token = "t0ken-0123456789"
             [http]
             url = "https://gw.example/send"
             token = "x"
@@ -212,6 +266,11 @@ mod tests {
             !debug.contains("t0ken") && !debug.contains("\"p\""),
             "{debug}"
         );
+        let short = SmsSettings {
+            inbound_token: SecretString::from("short"),
+            ..SmsSettings::default()
+        };
+        assert!(short.problems()[0].starts_with("sms.inbound_token"));
 
         let err = toml::from_str::<SmsSettings>("[link]\npasword = \"x\"").unwrap_err();
         assert!(err.to_string().contains("pasword"), "{err}");

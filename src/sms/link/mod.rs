@@ -193,7 +193,9 @@ fn interpret(
         message: format!("expected {{\"messageId\", \"resultCode\", \"description\"}}: {e}"),
     })?;
     let code = answer.result_code.unwrap_or(codes::QUEUED);
-    if codes::is_request_error(code) || !codes::is_accepted(code) && answer.message_id.is_none() {
+    let refused =
+        codes::is_request_error(code) || (!codes::is_accepted(code) && answer.message_id.is_none());
+    if refused {
         return Err(SmsError::Rejected {
             provider: PROVIDER,
             code,
