@@ -206,6 +206,7 @@ impl Settings {
         if !key.is_empty() && key.len() < 16 {
             problems.push("operator.api_key: must be at least 16 characters (or empty to disable the admin API)".to_owned());
         }
+        problems.extend(self.sms.problems());
         if problems.is_empty() {
             Ok(())
         } else {

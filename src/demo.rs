@@ -49,11 +49,25 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     );
     println!("2. Open the link in the reply printed below, enter any PIN, confirm and pay.");
     println!("3. Let a month pass in the simulator and run the billing sweep:");
-    println!("   curl -s -X POST {base}/vipps-sim/_sim/clock -H 'Content-Type: application/json' -d '{{\"advance_days\":31}}'");
-    println!("   curl -s -X POST {base}/api/v1/admin/billing/sweep -H 'Authorization: Bearer {operator}'");
+    println!(
+        "   curl -s -X POST {base}/vipps-sim/_sim/clock -H 'Content-Type: application/json' -d '{{\"advance_days\":31}}'"
+    );
+    println!(
+        "   curl -s -X POST {base}/api/v1/admin/billing/sweep -H 'Authorization: Bearer {operator}'"
+    );
     println!("   curl -s {base}/api/v1/messages -H 'Authorization: Bearer {key}'\n");
     let watcher = tokio::spawn(watch(state.db.clone()));
-    let result = app::run(state, Roles { http: true, workers: true }, register_workers(), Some(acceptor), app::shutdown_signal()).await;
+    let result = app::run(
+        state,
+        Roles {
+            http: true,
+            workers: true,
+        },
+        register_workers(),
+        Some(acceptor),
+        app::shutdown_signal(),
+    )
+    .await;
     watcher.abort();
     result
 }
@@ -61,16 +75,25 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
 /// The demo partner's key is kept in `data/demo-partner-key` (it is stored only as a hash).
 async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
     let key_file = Path::new("data/demo-partner-key");
-    let existing = partners::list(&state.db).await?.into_iter().find(|p| p.name == DEMO_PARTNER);
+    let existing = partners::list(&state.db)
+        .await?
+        .into_iter()
+        .find(|p| p.name == DEMO_PARTNER);
     let (partner, key) = match (existing, std::fs::read_to_string(key_file).ok()) {
         (Some(p), Some(key)) => (p, key.trim().to_owned()),
         _ => {
-            let created = partners::create(&state.db, DEMO_PARTNER, "123456", state.clock.now_ms()).await?;
+            let created =
+                partners::create(&state.db, DEMO_PARTNER, "123456", state.clock.now_ms()).await?;
             std::fs::write(key_file, &created.api_key).context("saving the demo key")?;
             (created.partner, created.api_key)
         }
     };
-    state.enqueuer.enqueue(&dialogpay_jobs::vipps::RegisterWebhook { msn: partner.vipps_msn.clone() }).await?;
+    state
+        .enqueuer
+        .enqueue(&dialogpay_jobs::vipps::RegisterWebhook {
+            msn: partner.vipps_msn.clone(),
+        })
+        .await?;
     let groups = crm::list(&state.db, &partner.id, Some(true), None, 10).await?;
     let group = match groups.into_iter().next() {
         Some(g) => g.id,
@@ -78,12 +101,22 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
             let now = state.clock.now_ms();
             let mut tx = state.db.begin().await?;
             let id = crm::create(&mut tx, &partner.id, "Demo donors", now).await?;
-            crm::add_terms(&mut tx, &id, "You give 100 NOK a month until you stop (send STOPP to 2160).", "demo", now).await?;
+            crm::add_terms(
+                &mut tx,
+                &id,
+                "You give 100 NOK a month until you stop (send STOPP to 2160).",
+                "demo",
+                now,
+            )
+            .await?;
             tx.commit().await?;
             id
         }
     };
-    if db::dialogues::list(&state.db, &partner.id, false, None, 1).await?.is_empty() {
+    if db::dialogues::list(&state.db, &partner.id, false, None, 1)
+        .await?
+        .is_empty()
+    {
         let today = state.clock.today_oslo();
         let fields = db::dialogues::DialogueFields {
             name: "Monthly giver (demo)".into(),
@@ -97,7 +130,8 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
             product_description: "100 kr i måneden til vårt arbeid".into(),
             amount_ore: 10_000,
             sender: "2160".into(),
-            reply_message: "Takk! Bli fast giver her: {vipps_link} Send STOPP til 2160 for å avslutte.".into(),
+            reply_message:
+                "Takk! Bli fast giver her: {vipps_link} Send STOPP til 2160 for å avslutte.".into(),
             keyword: "GIVE".into(),
         };
         let mut tx = state.db.begin().await?;
@@ -112,17 +146,22 @@ async fn watch(db: Db) {
     let mut seen: HashSet<String> = HashSet::new();
     let mut first = true;
     loop {
-        let rows: Result<Vec<(String, String, String, String)>, sqlx::Error> = with_pool!(&db, |p| {
-            sqlx::query_as(
+        let rows: Result<Vec<(String, String, String, String)>, sqlx::Error> = with_pool!(
+            &db,
+            |p| {
+                sqlx::query_as(
                 "SELECT id, to_addr, text, status FROM messages WHERE direction = 'out' \
                  UNION ALL SELECT id || status, phone, status, 'agreement' FROM agreements ORDER BY 1",
             )
             .fetch_all(p)
             .await
-        });
+            }
+        );
         for (id, to, text, status) in rows.unwrap_or_default() {
             if seen.insert(id) && !first {
-                let masked = crate::domain::msisdn::Msisdn::parse(&to).map(|m| m.masked()).unwrap_or(to);
+                let masked = crate::domain::msisdn::Msisdn::parse(&to)
+                    .map(|m| m.masked())
+                    .unwrap_or(to);
                 if status == "agreement" {
                     println!("[agreement] {masked}: {text}");
                 } else {

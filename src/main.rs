@@ -86,7 +86,11 @@ enum PartnerCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load(&ConfigSource::from_env())?;
+    let mut settings = Settings::load(&ConfigSource::from_env())?;
+    if matches!(cli.command, Command::Demo) && settings.log.level == "info" {
+        // The demo prints its own story; keep the logs to warnings unless asked otherwise.
+        settings.log.level = "warn".to_owned();
+    }
     telemetry::init(&settings.log);
     match cli.command {
         Command::Demo => dialogpay::demo::run(settings).await,
