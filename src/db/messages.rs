@@ -262,3 +262,41 @@ pub async fn list(
             .await
     })
 }
+
+/// Records one part's delivery status (the caller merges forward-only) and returns every
+/// part's current status.
+pub async fn upsert_part(
+    tx: &mut Tx,
+    id: &str,
+    part: i32,
+    status: &str,
+    now_ms: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO message_parts (message_id, part, status, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (message_id, part) DO UPDATE SET status = excluded.status, at = excluded.at",
+        )
+        .bind(id)
+        .bind(part)
+        .bind(status)
+        .bind(now_ms)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query_scalar("SELECT status FROM message_parts WHERE message_id = $1 ORDER BY part")
+            .bind(id)
+            .fetch_all(c)
+            .await
+    })
+}
+
+/// One part's current status, if any report came for it.
+pub async fn part_status(tx: &mut Tx, id: &str, part: i32) -> Result<Option<String>, sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query_scalar("SELECT status FROM message_parts WHERE message_id = $1 AND part = $2")
+            .bind(id)
+            .bind(part)
+            .fetch_optional(c)
+            .await
+    })
+}

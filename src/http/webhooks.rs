@@ -103,23 +103,48 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
     }
 }
 
-/// Applies a delivery report to the outbound message it belongs to (forward-only).
+/// Applies a delivery report to the outbound message it belongs to (forward-only). Reports
+/// per part are kept per part, and the message is delivered only when every part is.
 async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) -> Response {
+    use crate::sms::{DeliveryStatus, combine_parts};
     let now = state.clock.now_ms();
     let result: Result<bool, sqlx::Error> = async {
-        let Some(msg) =
+        let mut found =
             messages::find_outbound_by_gateway_id(&state.db, provider, &report.gateway_message_id)
+                .await?;
+        if found.is_none()
+            && let Some(ours) = &report.client_reference
+        {
+            found = messages::get(&state.db, ours)
                 .await?
-        else {
-            return Ok(false);
-        };
-        let current = crate::sms::DeliveryStatus::parse(&msg.status);
-        let next = match current {
-            Some(c) => c.merge(report.status),
+                .filter(|m| m.direction == "out");
+        }
+        let Some(msg) = found else { return Ok(false) };
+        let mut tx = state.db.begin().await?;
+        let reported = match report.part {
+            Some(part) => {
+                let part = part as i32;
+                let previous = messages::part_status(&mut tx, &msg.id, part)
+                    .await?
+                    .and_then(|s| DeliveryStatus::parse(&s));
+                let merged = previous.map_or(report.status, |p| p.merge(report.status));
+                let parts: Vec<DeliveryStatus> =
+                    messages::upsert_part(&mut tx, &msg.id, part, merged.as_str(), now)
+                        .await?
+                        .iter()
+                        .filter_map(|s| DeliveryStatus::parse(s))
+                        .collect();
+                let expected = report
+                    .segments
+                    .map(|n| n as usize)
+                    .unwrap_or(msg.segments.max(0) as usize);
+                combine_parts(&parts, expected)
+            }
             None => report.status,
         };
+        let current = DeliveryStatus::parse(&msg.status);
+        let next = current.map_or(reported, |c| c.merge(reported));
         if Some(next) != current {
-            let mut tx = state.db.begin().await?;
             messages::set_status(
                 &mut tx,
                 &msg.id,
@@ -128,8 +153,8 @@ async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) 
                 now,
             )
             .await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(true)
     }
     .await;

@@ -139,3 +139,99 @@ async fn delivery_reports_update_the_message_forward_only() {
     assert_eq!(history.last(), Some(&"delivered"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts_are() {
+    use dialogpay::sms::{
+        auth::basic_header,
+        fake::{dlr_bodies_for, link_mo_body},
+    };
+    let fake = FakeGateway::spawn().await;
+    let mut sms = fake.link_settings();
+    sms.link.inbound_username = "link-gate".into();
+    sms.link.inbound_password = secrecy::SecretString::from("link-gate-password-123");
+    let app = TestApp::spawn_with(Options {
+        sms: Some(sms),
+        ..Default::default()
+    })
+    .await;
+    let (_, key) = app.partner("Charity").await;
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let today = app.state.clock.today_oslo();
+    let long_reply = format!(
+        "{} {{vipps_link}}",
+        "Takk for at du vil bli fast giver hos oss.".repeat(4)
+    );
+    let body = json!({
+        "name": "Giver", "crm_group_id": group, "start_date": today.to_string(),
+        "end_date": (today + chrono::Days::new(30)).to_string(), "module_type": "vipps_payments",
+        "recurring": true, "period": "month", "product_name": "P", "product_description": "D",
+        "amount": "50", "sender": "2160", "reply_message": long_reply, "keyword": "GIVE"
+    });
+    assert_eq!(
+        app.post("/api/v1/dialogues", &key, body).await.0,
+        StatusCode::CREATED
+    );
+    let auth = basic_header("link-gate", "link-gate-password-123");
+    let mo = link_mo_body("link-mo-1", "+4790000042", "2160", "give");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/webhooks/sms/link/mo",
+            Some("wrong"),
+            Some(mo.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let resp = app
+        .http
+        .post(format!("{}/webhooks/sms/link/mo", app.base))
+        .header("authorization", &auth)
+        .json(&mo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let sent = eventually(
+        Duration::from_secs(15),
+        "the reply through LINK",
+        || async { fake.sent().first().cloned() },
+    )
+    .await;
+    assert_eq!(
+        sent.reply_to.as_deref(),
+        Some("link-mo-1"),
+        "moReferenceId names the MO"
+    );
+    let dlrs = dlr_bodies_for(&sent, DeliveryStatus::Delivered);
+    assert_eq!(dlrs.len(), 2, "two parts");
+    let post_dlr = |body: serde_json::Value| {
+        let (http, url, auth) = (
+            app.http.clone(),
+            format!("{}/webhooks/sms/link/dlr", app.base),
+            auth.clone(),
+        );
+        async move {
+            http.post(url)
+                .header("authorization", auth)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post_dlr(dlrs[0].clone()).await, StatusCode::OK);
+    let status_now = || async {
+        let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
+        page["items"][0]["status"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(
+        status_now().await,
+        "delivered",
+        "one part is not the message"
+    );
+    assert_eq!(post_dlr(dlrs[1].clone()).await, StatusCode::OK);
+    assert_eq!(status_now().await, "delivered");
+    app.stop().await;
+}
