@@ -64,6 +64,8 @@ enum VippsCommand {
 enum BenchCommand {
     /// Drain no-op jobs through the job runtime (jobs/s).
     Queue(dialogpay::bench::QueueBenchArgs),
+    /// Charge N agreements through the embedded simulator; statistics over a million charges.
+    Billing(dialogpay::bench::billing::BillingBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -138,6 +140,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Queue(args),
         } => dialogpay::bench::queue(settings, args).await,
+        Command::Bench {
+            command: BenchCommand::Billing(args),
+        } => dialogpay::bench::billing::run(settings, args).await,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct CreateCharge {
 impl JobSpec for CreateCharge {
     const QUEUE: &'static str = "billing.create_charge";
     const MAX_ATTEMPTS: u32 = 12;
+    /// Mostly waiting on Vipps: many in flight per process.
+    const CONCURRENCY: Option<usize> = Some(32);
 
     fn idempotency_key(&self) -> Option<String> {
         Some(format!(
@@ -58,6 +60,7 @@ pub struct SyncCharge {
 impl JobSpec for SyncCharge {
     const QUEUE: &'static str = "billing.sync_charge";
     const MAX_ATTEMPTS: u32 = 8;
+    const CONCURRENCY: Option<usize> = Some(32);
 
     fn idempotency_key(&self) -> Option<String> {
         Some(format!("sync-charge:{}:{}", self.charge_id, self.trigger))

@@ -2,6 +2,8 @@
 //! same apalis setup the service uses, with a large table of finished jobs already present,
 //! and prints jobs/s (the reference figure the other benchmarks compare with).
 
+pub mod billing;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;

@@ -1,0 +1,336 @@
+//! `dialogpay bench billing`: N ACTIVE agreements (drafted and approved in the embedded Vipps
+//! simulator, our rows inserted in bulk) whose next period is due; measures the sweep, the
+//! time until every charge exists in the simulator (at 0 ms and at a given Vipps latency),
+//! peak memory, and the statistics query of a dialogue with a million charges.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Days;
+use dialogpay_jobs::billing::Sweep;
+use futures::{FutureExt, StreamExt};
+
+use crate::{
+    app::{self, AppState, Roles},
+    config::Settings,
+    db::{self, Db, crm, partners},
+    domain::period::Period,
+    vipps::{
+        IdempotencyKey,
+        settings::RateLimits,
+        sim::Faults,
+        wire::{
+            DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber, PricingRequest,
+            TimePeriod, TransactionType,
+        },
+    },
+    with_pool,
+    worker::register_workers,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct BillingBenchArgs {
+    /// ACTIVE agreements to charge.
+    #[arg(long, default_value_t = 100_000)]
+    pub agreements: u64,
+    /// Simulated Vipps latency for the second run, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub latency_ms: u64,
+    /// Charges of one dialogue for the statistics query (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub stats_charges: u64,
+}
+
+pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Result<()> {
+    settings.vipps.mode = crate::vipps::VippsMode::Simulator;
+    settings.vipps.rate_limits = RateLimits::unlimited();
+    settings.server.port = 0;
+    let (acceptor, addr) = app::bind(&settings).await?;
+    settings.server.public_base_url = format!("http://{addr}");
+    let state = AppState::build(settings).await?;
+    let sim = state.simulator.clone().context("simulator")?;
+    let engine = if state.db.is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "billing benchmark on {engine}: {} agreements",
+        args.agreements
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stop_rx.await;
+    }
+    .boxed()
+    .shared();
+    let roles = Roles {
+        http: true,
+        workers: true,
+    };
+    let runner = tokio::spawn(app::run(
+        state.clone(),
+        roles,
+        register_workers(),
+        Some(acceptor),
+        shutdown,
+    ));
+
+    let t = Instant::now();
+    let dialogue = seed(&state, args.agreements).await?;
+    println!(
+        "  seeded {} ACTIVE agreements in {:.1} s",
+        args.agreements,
+        t.elapsed().as_secs_f64()
+    );
+
+    let anchor = state.clock.today_oslo() - Days::new(28);
+    for (run, latency) in [(1u32, 0u64), (2, args.latency_ms)] {
+        let due = Period::Month.due_date(anchor, run);
+        sim.set_now(
+            (due - Days::new(2))
+                .and_hms_opt(9, 0, 0)
+                .context("time")?
+                .and_utc(),
+        );
+        if latency > 0 {
+            sim.add_faults(Faults {
+                latency_ms: Some(latency),
+                ..Default::default()
+            });
+        }
+        let t = Instant::now();
+        let sweep_id = state
+            .enqueuer
+            .enqueue(&Sweep {
+                tick: format!("bench-{run}"),
+            })
+            .await?
+            .context("sweep queued")?;
+        wait(|| async {
+            let job = crate::db::jobs::get(&state.db, &sweep_id).await?;
+            Ok(job.is_some_and(|j| j.status.as_str() == "done"))
+        })
+        .await?;
+        let sweep_secs = t.elapsed().as_secs_f64();
+        wait(|| async { Ok(created(&state.db, run).await? >= args.agreements as i64) }).await?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "  period {run} (Vipps latency {latency} ms): sweep {sweep_secs:.2} s; all {} charges in the simulator after {secs:.1} s ({:.0} charges/s)",
+            args.agreements,
+            args.agreements as f64 / secs
+        );
+    }
+    println!("  peak RSS {} MiB", peak_rss_mib());
+
+    if args.stats_charges > 0 {
+        let t = Instant::now();
+        bulk_charges(&state.db, &dialogue, args.stats_charges).await?;
+        println!(
+            "  inserted {} charges for one dialogue in {:.1} s",
+            args.stats_charges,
+            t.elapsed().as_secs_f64()
+        );
+        let today = state.clock.today_oslo();
+        let (from, to) = (today - Days::new(400), today + Days::new(400));
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let s = db::stats::for_dialogue(&state.db, &dialogue, 0, i64::MAX, from, to).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(s);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "  stats of a dialogue with {} charges: median {:.0} ms, max {:.0} ms",
+            args.stats_charges, times[2], times[4]
+        );
+    }
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    Ok(())
+}
+
+async fn wait<F, Fut>(mut done: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let started = Instant::now();
+    while !done().await? {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(3600),
+            "gave up after an hour"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn created(db: &Db, period: u32) -> Result<i64, sqlx::Error> {
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM charges WHERE period_index = $1 AND vipps_charge_id IS NOT NULL"
+    )
+    .bind(period as i32)
+    .fetch_one(p)
+    .await)
+}
+
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}
+
+fn draft_request(base: &str, phone: &str) -> DraftAgreementRequest {
+    DraftAgreementRequest {
+        pricing: PricingRequest::legacy_nok(10_000),
+        interval: TimePeriod::new(IntervalUnit::Month, 1),
+        merchant_agreement_url: format!("{base}/my/agreements/bench"),
+        merchant_redirect_url: format!("{base}/my/agreements/bench"),
+        product_name: "Bench".into(),
+        product_description: None,
+        phone_number: Some(PhoneNumber::new(phone)),
+        initial_charge: Some(InitialCharge {
+            amount: 10_000,
+            description: "Bench".into(),
+            transaction_type: TransactionType::DirectCapture,
+            order_id: None,
+            external_id: None,
+        }),
+        campaign: None,
+        external_id: None,
+        country_code: None,
+        scope: None,
+        is_app: None,
+        skip_landing_page: None,
+    }
+}
+
+/// A partner, a group with terms and a monthly dialogue; N agreements drafted in the simulator
+/// (64 at a time), approved, and inserted as ACTIVE rows whose period 1 is due in 2 days.
+async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
+    let now = state.clock.now_ms();
+    let partner = partners::create(&state.db, "Bench", "123456", now)
+        .await?
+        .partner;
+    let mut tx = state.db.begin().await?;
+    let group = crm::create(&mut tx, &partner.id, "Bench", now).await?;
+    crm::add_terms(&mut tx, &group, "terms", "bench", now).await?;
+    let today = state.clock.today_oslo();
+    let fields = db::dialogues::DialogueFields {
+        name: "Bench".into(),
+        crm_group_id: group,
+        start_date: today - Days::new(60),
+        end_date: today + Days::new(400),
+        module_type: "vipps_payments".into(),
+        recurring: true,
+        period: "month".into(),
+        product_name: "Bench".into(),
+        product_description: "Bench".into(),
+        amount_ore: 10_000,
+        sender: "2160".into(),
+        reply_message: "{vipps_link}".into(),
+        keyword: "BENCH".into(),
+    };
+    let dialogue = db::dialogues::insert(&mut tx, &partner.id, &fields, now).await?;
+    tx.commit().await?;
+    let sim = state.simulator.clone().context("simulator")?;
+    let base = state.settings.server.public_base_url.clone();
+    let drafted: Vec<anyhow::Result<(u64, String)>> = futures::stream::iter(0..n)
+        .map(|i| {
+            let (client, sim, msn) = (state.vipps.clone(), sim.clone(), partner.vipps_msn.clone());
+            let request = draft_request(&base, &format!("47{:08}", 90_000_000 + i));
+            async move {
+                let key = IdempotencyKey::new(format!("bench-draft-{i}"))?;
+                let drafted = client.draft_agreement(&msn, &request, key).await?;
+                sim.approve(&drafted.agreement_id, None)
+                    .map_err(|e| anyhow::anyhow!("approve: {e:?}"))?;
+                anyhow::Ok((i, drafted.agreement_id))
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let vipps_ids: Vec<(u64, String)> = drafted.into_iter().collect::<Result<_, _>>()?;
+    let anchor = today - Days::new(28);
+    let next_due = Period::Month.due_date(anchor, 1);
+    for chunk in vipps_ids.chunks(1000) {
+        let mut tx = state.db.begin().await?;
+        for (i, vipps_id) in chunk {
+            let phone = format!("+47{:08}", 90_000_000 + i);
+            let id = db::agreements::create_pending(
+                &mut tx,
+                &partner.id,
+                &dialogue,
+                &phone,
+                "bench",
+                now,
+            )
+            .await?;
+            crate::with_tx!(&mut tx, |c| {
+                sqlx::query(
+                "UPDATE agreements SET status = 'ACTIVE', vipps_agreement_id = $2, activated_at = $3, anchor_date = $4, \
+                 next_period_index = 1, next_due_date = $5 WHERE id = $1"
+            )
+            .bind(&id)
+            .bind(vipps_id)
+            .bind(now)
+            .bind(anchor)
+            .bind(next_due)
+            .execute(c)
+            .await
+            .map(|_| ())
+            })?;
+        }
+        tx.commit().await?;
+    }
+    Ok(dialogue)
+}
+
+/// `n` charge rows for one dialogue (statistics benchmark), spread over the last two years.
+async fn bulk_charges(db: &Db, dialogue: &str, n: u64) -> Result<(), sqlx::Error> {
+    let agreement: String = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT id FROM agreements WHERE dialogue_id = $1 LIMIT 1"
+    )
+    .bind(dialogue)
+    .fetch_one(p)
+    .await)?;
+    let sql = if db.is_postgres() {
+        "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, status, order_id, created_at, updated_at) \
+         SELECT 'bulk-' || ($3 + g), $1, a.partner_id, $2, 100000 + $3 + g, 'RECURRING', CURRENT_DATE - ((g % 730)::int), 10000, \
+           CASE WHEN g % 10 = 0 THEN 'FAILED' ELSE 'CHARGED' END, 'bulk-' || ($3 + g), 0, 0 \
+         FROM generate_series(1, $4) g, agreements a WHERE a.id = $1"
+    } else {
+        "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $4) \
+         INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, status, order_id, created_at, updated_at) \
+         SELECT 'bulk-' || ($3 + i), $1, a.partner_id, $2, 100000 + $3 + i, 'RECURRING', date('now', '-' || (i % 730) || ' days'), 10000, \
+           CASE WHEN i % 10 = 0 THEN 'FAILED' ELSE 'CHARGED' END, 'bulk-' || ($3 + i), 0, 0 FROM g, agreements a WHERE a.id = $1"
+    };
+    let mut done = 0u64;
+    while done < n {
+        let chunk = (n - done).min(100_000);
+        with_pool!(db, |p| sqlx::query(sql)
+            .bind(&agreement)
+            .bind(dialogue)
+            .bind(done as i64)
+            .bind(chunk as i64)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        done += chunk;
+    }
+    Ok(())
+}
