@@ -333,3 +333,39 @@ pub async fn cancel_open_for_agreement(
     }
     Ok(())
 }
+
+/// Filters of the payments list.
+#[derive(Debug, Default, Clone)]
+pub struct ChargeFilter<'a> {
+    pub dialogue_id: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub before_id: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// A partner's charges, newest first.
+pub async fn list(
+    db: &Db,
+    partner_id: &str,
+    f: &ChargeFilter<'_>,
+) -> Result<Vec<Charge>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM charges WHERE partner_id = $1 AND ($2 IS NULL OR dialogue_id = $2) \
+         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR due_date >= $4) AND ($5 IS NULL OR due_date <= $5) \
+         AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
+    );
+    with_pool!(db, |p| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(partner_id)
+            .bind(f.dialogue_id)
+            .bind(f.status)
+            .bind(f.from)
+            .bind(f.to)
+            .bind(f.before_id)
+            .bind(f.limit)
+            .fetch_all(p)
+            .await
+    })
+}

@@ -81,11 +81,47 @@ struct AgreementPage {
     next_cursor: Option<String>,
 }
 
+#[derive(Object)]
+struct PaymentView {
+    #[oai(flatten)]
+    charge: ChargeView,
+    agreement_id: String,
+}
+
+#[derive(Object)]
+struct PaymentPage {
+    items: Vec<PaymentView>,
+    next_cursor: Option<String>,
+}
+
 #[derive(ApiResponse)]
 enum StopResponse {
     /// The stop is queued (or the agreement was already stopped or expired).
     #[oai(status = 202)]
     Accepted(Json<AgreementView>),
+}
+
+fn charge_view(c: charges::Charge, history: &[charges::ChargeStatus]) -> ChargeView {
+    ChargeView {
+        history: history
+            .iter()
+            .filter(|h| h.charge_id == c.id)
+            .map(|h| ChargeHistoryEntry {
+                status: h.status.clone(),
+                at: ts(h.at),
+            })
+            .collect(),
+        amount: AmountOre(c.amount_ore).to_string(),
+        id: c.id,
+        charge_type: c.charge_type,
+        period_index: c.period_index,
+        due_date: c.due_date,
+        amount_ore: c.amount_ore,
+        status: c.status,
+        failure_reason: c.failure_reason,
+        failure_description: c.failure_description,
+        vipps_charge_id: c.vipps_charge_id,
+    }
 }
 
 /// An agreement with its charges and their history.
@@ -94,26 +130,7 @@ pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
     let charges = charges::for_agreement(&state.db, &a.id)
         .await?
         .into_iter()
-        .map(|c| ChargeView {
-            history: history
-                .iter()
-                .filter(|h| h.charge_id == c.id)
-                .map(|h| ChargeHistoryEntry {
-                    status: h.status.clone(),
-                    at: ts(h.at),
-                })
-                .collect(),
-            amount: AmountOre(c.amount_ore).to_string(),
-            id: c.id,
-            charge_type: c.charge_type,
-            period_index: c.period_index,
-            due_date: c.due_date,
-            amount_ore: c.amount_ore,
-            status: c.status,
-            failure_reason: c.failure_reason,
-            failure_description: c.failure_description,
-            vipps_charge_id: c.vipps_charge_id,
-        })
+        .map(|c| charge_view(c, &history))
         .collect();
     Ok(AgreementView {
         id: a.id,
@@ -167,6 +184,41 @@ impl AgreementsApi {
             items.push(view(&state, a).await?);
         }
         Ok(Json(AgreementPage { items, next_cursor }))
+    }
+
+    /// Payments: the partner's charges, newest first (`from`/`to` filter by due date).
+    #[oai(path = "/charges", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn charges(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        dialogue_id: Query<Option<String>>,
+        status: Query<Option<String>>,
+        from: Query<Option<NaiveDate>>,
+        to: Query<Option<NaiveDate>>,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<PaymentPage>> {
+        let limit = pagination::limit(limit.0)?;
+        let filter = charges::ChargeFilter {
+            dialogue_id: dialogue_id.0.as_deref(),
+            status: status.0.as_deref(),
+            from: from.0,
+            to: to.0,
+            before_id: cursor.0.as_deref(),
+            limit: pagination::fetch_limit(limit),
+        };
+        let rows = charges::list(&state.db, &auth.0.id, &filter).await?;
+        let (rows, next_cursor) = pagination::finish(rows, limit, |c| c.id.clone());
+        let items = rows
+            .into_iter()
+            .map(|c| PaymentView {
+                agreement_id: c.agreement_id.clone(),
+                charge: charge_view(c, &[]),
+            })
+            .collect();
+        Ok(Json(PaymentPage { items, next_cursor }))
     }
 
     /// One agreement with every charge.

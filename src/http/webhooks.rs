@@ -164,42 +164,24 @@ async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) 
     }
 }
 
-/// `POST /webhooks/sms/inbound`: the generic gateway's inbound SMS (Bearer `sms.inbound_token`).
-#[handler]
-pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> Response {
-    if !crate::sms::check_bearer(
-        header(req.headers(), "authorization"),
-        &state.settings.sms.inbound_token,
-    ) {
-        return unauthorized();
+/// Authenticates, reads and parses a gateway post: 401 or 400 as a response, or the value.
+async fn accept<T, E: std::fmt::Display>(
+    authorized: bool,
+    body: Body,
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<T, Response> {
+    if !authorized {
+        return Err(unauthorized());
     }
-    let bytes = match read_body(body).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match crate::sms::parse_generic_inbound(&bytes) {
-        Ok(sms) => store_inbound(&state, "http", sms).await,
-        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
-    }
+    let bytes = read_body(body).await?;
+    parse(&bytes).map_err(|e| reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))
 }
 
-/// `POST /webhooks/sms/status`: the generic gateway's delivery reports.
-#[handler]
-pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Response {
-    if !crate::sms::check_bearer(
+fn bearer_ok(req: &Request, state: &AppState) -> bool {
+    crate::sms::check_bearer(
         header(req.headers(), "authorization"),
         &state.settings.sms.inbound_token,
-    ) {
-        return unauthorized();
-    }
-    let bytes = match read_body(body).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match crate::sms::parse_generic_status(&bytes) {
-        Ok(report) => store_report(&state, state.sms.provider(), report).await,
-        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
-    }
+    )
 }
 
 fn link_authorized(req: &Request, state: &AppState) -> bool {
@@ -211,35 +193,63 @@ fn link_authorized(req: &Request, state: &AppState) -> bool {
     )
 }
 
+/// `POST /webhooks/sms/inbound`: the generic gateway's inbound SMS (Bearer `sms.inbound_token`).
+#[handler]
+pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    match accept(
+        bearer_ok(req, &state),
+        body,
+        crate::sms::parse_generic_inbound,
+    )
+    .await
+    {
+        Ok(sms) => store_inbound(&state, "http", sms).await,
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /webhooks/sms/status`: the generic gateway's delivery reports.
+#[handler]
+pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Response {
+    match accept(
+        bearer_ok(req, &state),
+        body,
+        crate::sms::parse_generic_status,
+    )
+    .await
+    {
+        Ok(report) => store_report(&state, state.sms.provider(), report).await,
+        Err(resp) => resp,
+    }
+}
+
 /// `POST /webhooks/sms/link/mo`: LINK Mobility inbound SMS (HTTP Basic).
 #[handler]
 pub async fn link_mo(req: &Request, body: Body, state: Data<&AppState>) -> Response {
-    if !link_authorized(req, &state) {
-        return unauthorized();
-    }
-    let bytes = match read_body(body).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match crate::sms::parse_link_mo(&bytes) {
+    match accept(
+        link_authorized(req, &state),
+        body,
+        crate::sms::parse_link_mo,
+    )
+    .await
+    {
         Ok(sms) => store_inbound(&state, "link", sms).await,
-        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        Err(resp) => resp,
     }
 }
 
 /// `POST /webhooks/sms/link/dlr`: LINK Mobility delivery reports, one per message part.
 #[handler]
 pub async fn link_dlr(req: &Request, body: Body, state: Data<&AppState>) -> Response {
-    if !link_authorized(req, &state) {
-        return unauthorized();
-    }
-    let bytes = match read_body(body).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match crate::sms::parse_link_dlr(&bytes) {
+    match accept(
+        link_authorized(req, &state),
+        body,
+        crate::sms::parse_link_dlr,
+    )
+    .await
+    {
         Ok(report) => store_report(&state, "link", report).await,
-        Err(e) => reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        Err(resp) => resp,
     }
 }
 

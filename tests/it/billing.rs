@@ -443,3 +443,33 @@ async fn the_dialogue_end_date_stops_charging_and_the_agreement() {
     assert_eq!(a["stopped_by"], "MERCHANT");
     b.app.stop().await;
 }
+
+#[tokio::test]
+async fn payments_are_listed_per_dialogue_and_status_and_isolated_per_partner() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    b.walk(Period::Month, anchor, 2).await;
+    let (status, page) = b
+        .app
+        .get("/api/v1/charges?status=CHARGED&limit=2", &b.key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(page["next_cursor"].is_string());
+    assert_eq!(page["items"][0]["agreement_id"], b.agreement.as_str());
+    let (_, filtered) = b
+        .app
+        .get("/api/v1/charges?from=2027-06-01&to=2027-06-30", &b.key)
+        .await;
+    let dues: Vec<&str> = filtered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["due_date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dues, ["2027-06-10"]);
+    let (_, other) = b.app.partner("Other").await;
+    let (_, none) = b.app.get("/api/v1/charges", &other).await;
+    assert!(none["items"].as_array().unwrap().is_empty());
+    b.app.stop().await;
+}
