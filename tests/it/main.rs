@@ -11,4 +11,5 @@ mod gateway;
 mod http_basics;
 mod jobs;
 mod journey;
+mod openapi;
 mod partners;
