@@ -473,3 +473,38 @@ async fn payments_are_listed_per_dialogue_and_status_and_isolated_per_partner() 
     assert!(none["items"].as_array().unwrap().is_empty());
     b.app.stop().await;
 }
+
+#[tokio::test]
+async fn two_workers_creating_the_same_period_at_once_make_one_charge() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    b.set_day(Period::Month.due_date(anchor, 1) - chrono::Days::new(2));
+    let job = dialogpay_jobs::billing::CreateCharge {
+        agreement_id: b.agreement.clone(),
+        period_index: 1,
+    };
+    let create = dialogpay::worker::handlers::billing::create_charge;
+    let (first, second) = tokio::join!(
+        create(job.clone(), b.app.state.job_context()),
+        create(job, b.app.state.job_context())
+    );
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    let a = b
+        .agreement_where("charge 1", |a| {
+            a["charges"][1]["vipps_charge_id"].is_string()
+        })
+        .await;
+    assert_eq!(
+        a["charges"].as_array().unwrap().len(),
+        2,
+        "one row for period 1 (UNIQUE (agreement_id, period_index))"
+    );
+    assert_eq!(
+        b.sim_charges()
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count(),
+        1
+    );
+    b.app.stop().await;
+}
