@@ -168,6 +168,7 @@ pub async fn run(
             .context("analyzing the job tables")?;
         let parts = RuntimeParts {
             db: state.db.clone(),
+            shutdown_timeout: Duration::from_secs(state.settings.server.shutdown_timeout_secs),
             settings: state.settings.jobs.clone(),
             ctx: state.job_context(),
             instance: worker::runtime::instance_name(),

@@ -49,6 +49,8 @@ type Registration = Box<dyn FnOnce(Monitor, &RuntimeParts) -> Monitor + Send>;
 /// Shared pieces every worker needs when it is built.
 pub struct RuntimeParts {
     pub db: Db,
+    /// On shutdown, running jobs get this long to finish (`server.shutdown_timeout_secs`).
+    pub shutdown_timeout: Duration,
     pub settings: JobSettings,
     pub ctx: JobContext,
     /// Unique per process start: host, pid and a random suffix.
@@ -83,7 +85,7 @@ impl WorkerSet {
     /// Builds the apalis monitor with one worker per queue.
     pub fn into_monitor(self, parts: &RuntimeParts) -> Monitor {
         let monitor = Monitor::new()
-            .shutdown_timeout(Duration::from_secs(parts.settings.attempt_timeout_secs))
+            .shutdown_timeout(parts.shutdown_timeout)
             .should_restart(|ctx, err| {
                 tracing::warn!(worker = ctx.name(), error = %err, "job worker stopped; restarting it");
                 true
