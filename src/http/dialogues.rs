@@ -24,7 +24,7 @@ use crate::{
         health::ApiTags,
         pagination,
         text::Text,
-        time::{ts, ts_opt},
+        time::{oslo_day_start_ms, ts, ts_opt},
     },
 };
 
@@ -154,14 +154,6 @@ struct StatsSeries {
     buckets: Vec<StatsView>,
 }
 
-/// Midnight of `date` in Europe/Oslo, as epoch milliseconds.
-fn oslo_start_ms(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .and_then(|d| d.and_local_timezone(chrono_tz::Europe::Oslo).earliest())
-        .map(|d| d.timestamp_millis())
-        .unwrap_or_default()
-}
-
 async fn stats_for(
     state: &AppState,
     dialogue_id: &str,
@@ -172,8 +164,8 @@ async fn stats_for(
     let s = crate::db::stats::for_dialogue(
         &state.db,
         dialogue_id,
-        oslo_start_ms(from),
-        oslo_start_ms(end),
+        oslo_day_start_ms(from),
+        oslo_day_start_ms(end),
         from,
         to,
     )

@@ -13,7 +13,7 @@ use crate::{
         error::{ApiError, ApiResult},
         health::ApiTags,
         pagination,
-        time::ts,
+        time::{oslo_day_start_ms, ts},
     },
 };
 
@@ -93,13 +93,6 @@ struct MessagePage {
     next_cursor: Option<String>,
 }
 
-fn day_start_ms(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .and_then(|d| d.and_local_timezone(chrono_tz::Europe::Oslo).earliest())
-        .map(|d| d.timestamp_millis())
-        .unwrap_or_default()
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dialogues")]
 impl MessagesApi {
     /// Messages, newest first. `from`/`to` are Oslo calendar dates (inclusive).
@@ -138,8 +131,8 @@ impl MessagesApi {
                 .map(|d| if d == Direction::In { "in" } else { "out" }),
             status: status.0.as_deref(),
             phone: phone.as_deref(),
-            from_ms: from.0.map(day_start_ms),
-            to_ms: to.0.and_then(|d| d.succ_opt()).map(day_start_ms),
+            from_ms: from.0.map(oslo_day_start_ms),
+            to_ms: to.0.and_then(|d| d.succ_opt()).map(oslo_day_start_ms),
             before_id: cursor.0.as_deref(),
             limit: pagination::fetch_limit(limit),
         };
