@@ -27,7 +27,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub enqueuer: Enqueuer,
-    pub wakers: Wakers,
     pub vipps: VippsClient,
     /// The embedded Vipps simulator (`vipps.mode = "simulator"`), mounted at `/vipps-sim`.
     pub simulator: Option<Simulator>,
@@ -77,13 +76,11 @@ impl AppState {
             VippsClient::new(&settings.vipps).context("building the Vipps client (vipps.*)")?;
         let sms =
             SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
-        let wakers = Wakers::default();
         Ok(Self {
-            enqueuer: Enqueuer::new(db.clone(), wakers.clone()),
+            enqueuer: Enqueuer::new(db.clone(), Wakers::default()),
             db,
             settings: Arc::new(settings),
             clock,
-            wakers,
             vipps,
             simulator,
             sms,

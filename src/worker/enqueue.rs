@@ -119,6 +119,11 @@ impl Enqueuer {
         &self.db
     }
 
+    /// The wake-up channels workers of this process subscribe to.
+    pub fn wakers(&self) -> &Wakers {
+        &self.wakers
+    }
+
     /// Enqueues now. Returns the new job id, or `None` when a job with the same idempotency
     /// key already exists.
     pub async fn enqueue<J: JobSpec>(&self, job: &J) -> Result<Option<String>, EnqueueError> {

@@ -25,8 +25,6 @@ pub struct JobContext {
     pub app: AppState,
     pub db: Db,
     pub enqueuer: Enqueuer,
-    pub wakers: Wakers,
-    pub settings: crate::config::JobSettings,
     /// The running job's id and attempt (1 for the first run).
     pub job_id: Arc<str>,
     pub attempt: u32,
@@ -37,8 +35,6 @@ impl JobContext {
         Self {
             db: app.db.clone(),
             enqueuer: app.enqueuer.clone(),
-            wakers: app.wakers.clone(),
-            settings: app.settings.jobs.clone(),
             app,
             job_id: Arc::from(""),
             attempt: 0,

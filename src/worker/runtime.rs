@@ -110,7 +110,7 @@ fn register_queue<J: JobSpec>(
     let poll = Duration::from_millis(settings.poll_interval_ms);
     let heartbeat = Duration::from_secs(settings.heartbeat_interval_secs);
     let instance = parts.instance.clone();
-    let wakers = parts.ctx.wakers.clone();
+    let wakers = parts.ctx.enqueuer.wakers().clone();
     match &parts.db {
         Db::Sqlite(pool) => {
             let pool = pool.clone();
@@ -183,7 +183,7 @@ async fn run_job<J: JobSpec>(
         tracing::info_span!("job", job.id = %id, job.queue = J::QUEUE, job.attempt = attempt);
     let started = Instant::now();
     let ctx = runner.ctx.clone().for_job(&id, attempt);
-    let settings = &ctx.settings;
+    let settings = &ctx.app.settings.jobs;
     let deadline = Duration::from_secs(settings.attempt_timeout_secs);
     let run = AssertUnwindSafe((runner.handler)(job, ctx.clone())).catch_unwind();
     let outcome = match tokio::time::timeout(deadline, run)
