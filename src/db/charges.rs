@@ -69,13 +69,7 @@ pub async fn record_initial(
         .rows_affected()
     });
     if inserted == 1 {
-        with_tx!(tx, |c| {
-            sqlx::query("INSERT INTO charge_status_history (charge_id, status, at) VALUES ($1, 'CHARGED', $2)")
-                .bind(&id)
-                .bind(now_ms)
-                .execute(c)
-                .await?.rows_affected()
-        });
+        add_history(tx, &id, "CHARGED", now_ms).await?;
     }
     Ok(inserted == 1)
 }

@@ -73,19 +73,35 @@ pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), J
     if msg.outcome.is_some() {
         return Ok(()); // already handled (a retry after a crash)
     }
-    let now = ctx.app.clock.now_ms();
     match parse_inbound(&msg.text) {
         InboundCommand::Stop => handle_stop(&ctx, &msg).await?,
         InboundCommand::Help => handle_help(&ctx, &msg).await?,
-        InboundCommand::Empty => {
-            let mut tx = ctx.db.begin().await?;
-            messages::set_inbound_outcome(&mut tx, &msg.id, None, None, "empty", None, now).await?;
-            tx.commit().await?;
-        }
+        InboundCommand::Empty => record_only(&ctx, &msg, "empty").await?,
         InboundCommand::Keyword(keyword) => handle_keyword(&ctx, &msg, &keyword).await?,
     }
     ctx.enqueuer.wake(SendSms::QUEUE);
     ctx.enqueuer.wake(DraftAgreement::QUEUE);
+    Ok(())
+}
+
+/// Records what an inbound message led to when nothing else follows (no reply, no agreement).
+async fn record_only(
+    ctx: &JobContext,
+    msg: &messages::Message,
+    outcome: &str,
+) -> Result<(), JobError> {
+    let mut tx = ctx.db.begin().await?;
+    messages::set_inbound_outcome(
+        &mut tx,
+        &msg.id,
+        None,
+        None,
+        outcome,
+        None,
+        ctx.app.clock.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -98,11 +114,7 @@ async fn handle_keyword(
     let today = ctx.app.clock.today_oslo();
     let candidates = dialogues::find_for_keyword(&ctx.db, &msg.to_addr, keyword, today).await?;
     let Some(dialogue) = candidates.into_iter().next() else {
-        let mut tx = ctx.db.begin().await?;
-        messages::set_inbound_outcome(&mut tx, &msg.id, None, None, "unknown_keyword", None, now)
-            .await?;
-        tx.commit().await?;
-        return Ok(());
+        return record_only(ctx, msg, "unknown_keyword").await;
     };
     let d = &dialogue;
     let mut tx = ctx.db.begin().await?;
