@@ -60,7 +60,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
 /// Stores an inbound SMS and enqueues its handling (once per gateway message id).
 async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Response {
     let now = state.clock.now_ms();
-    let result: Result<(Option<String>, bool), sqlx::Error> = async {
+    let result: anyhow::Result<(Option<String>, bool)> = async {
         let mut tx = state.db.begin().await?;
         let new = messages::NewMessage {
             partner_id: None,
@@ -86,8 +86,7 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
                         message_id: id.clone(),
                     },
                 )
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                .await?;
         }
         tx.commit().await?;
         Ok((id.clone(), id.is_none()))
@@ -308,7 +307,7 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         actor: event.actor.as_deref(),
         body: &text,
     };
-    let stored: Result<Option<String>, sqlx::Error> = async {
+    let stored: anyhow::Result<Option<String>> = async {
         let mut tx = state.db.begin().await?;
         let id = vipps_events::insert(&mut tx, &new, state.clock.now_ms()).await?;
         if let Some(id) = &id {
@@ -320,8 +319,7 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
                         event_id: id.clone(),
                     },
                 )
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                .await?;
         }
         tx.commit().await?;
         Ok(id)
