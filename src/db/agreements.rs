@@ -276,12 +276,12 @@ mod tests {
 
 /// Records that we asked for a stop (before calling Vipps).
 pub async fn mark_stop_requested(
-    db: &Db,
+    tx: &mut Tx,
     id: &str,
     reason: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, |p| {
+    with_tx!(tx, |p| {
         sqlx::query("UPDATE agreements SET stop_requested = COALESCE(stop_requested, $2), updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(reason)

@@ -296,7 +296,9 @@ pub async fn poll(job: PollAgreement, ctx: JobContext) -> Result<(), JobError> {
 pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
     let (a, _, p) = load(&ctx, &job.agreement_id).await?;
     let now = ctx.app.clock.now_ms();
-    agreements::mark_stop_requested(&ctx.db, &a.id, &job.reason, now).await?;
+    let mut tx = ctx.db.begin().await?;
+    agreements::mark_stop_requested(&mut tx, &a.id, &job.reason, now).await?;
+    tx.commit().await?;
     if a.status == "STOPPED" || a.status == "EXPIRED" {
         return Ok(());
     }

@@ -249,12 +249,9 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
         .first()
         .map(|a| a.partner_id.clone())
         .or_else(|| context.as_ref().map(|d| d.partner_id.clone()));
-    // Recorded before the transaction: on SQLite a second writer inside it would wait for itself.
-    for a in &open {
-        agreements::mark_stop_requested(&ctx.db, &a.id, "sms_stop", now).await?;
-    }
     let mut tx = ctx.db.begin().await?;
     for a in &open {
+        agreements::mark_stop_requested(&mut tx, &a.id, "sms_stop", now).await?;
         crm::leave_by_agreement(&mut tx, &a.id, "sms_stop", now).await?;
         ctx.enqueuer
             .enqueue_tx(
