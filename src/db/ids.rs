@@ -1,9 +1,20 @@
 //! Public ids: a short type prefix and a ULID (`dlg_01J…`), so ids sort by creation time, are
 //! unguessable enough to be no hint, and say what they point at in logs and support tickets.
 
+/// A ULID that sorts after every earlier one from this process, also within the same
+/// millisecond (plain `Ulid::new()` is random there), so "newest first" by id and keyset
+/// pagination agree with creation order.
+pub fn monotonic_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // Overflow needs 2^80 ids in one millisecond; fall back to a random one rather than fail.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 /// A new id with the given prefix, e.g. `new_id("ptr")`.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
+    format!("{prefix}_{}", monotonic_ulid().to_string().to_lowercase())
 }
 
 /// A secret token of `bytes` random bytes, URL-safe base64 (API keys, manage-page tokens).
@@ -31,6 +42,12 @@ mod tests {
         let b = new_id("dlg");
         assert!(a.starts_with("dlg_") && a.len() == 30);
         assert!(a < b);
+    }
+
+    #[test]
+    fn ids_of_one_millisecond_keep_their_order() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id("x")).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

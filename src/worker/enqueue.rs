@@ -52,7 +52,7 @@ pub struct NewJob {
 impl NewJob {
     pub fn new<J: JobSpec>(job: &J, delay: Duration) -> Result<Self, serde_json::Error> {
         Ok(Self {
-            id: ulid::Ulid::new().to_string(),
+            id: crate::db::ids::monotonic_ulid().to_string(),
             queue: J::QUEUE,
             payload: serde_json::to_vec(job)?,
             max_attempts: i64::from(J::MAX_ATTEMPTS),
