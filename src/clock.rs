@@ -61,3 +61,12 @@ impl Clock {
             .date_naive()
     }
 }
+
+/// Midnight of `date` in Europe/Oslo (our calendar) as epoch milliseconds: where an Oslo day
+/// starts for `from`/`to` filters and statistics.
+pub fn oslo_midnight_ms(date: chrono::NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|d| d.and_local_timezone(chrono_tz::Europe::Oslo).earliest())
+        .map(|d| d.timestamp_millis())
+        .unwrap_or_default()
+}

@@ -10,7 +10,11 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query
 
 use crate::{
     app::AppState,
-    db::{Tx, audit, crm, dialogues, partners::Partner},
+    db::{
+        Tx, audit, crm, dialogues,
+        partners::Partner,
+        stats::{DayRange, DialogueStats},
+    },
     domain::{
         dialogue::{DialogueForm, ValidDialogue, validate},
         money::AmountOre,
@@ -24,7 +28,7 @@ use crate::{
         health::ApiTags,
         pagination,
         text::Text,
-        time::{oslo_day_start_ms, ts, ts_opt},
+        time::{ts, ts_opt},
     },
 };
 
@@ -154,37 +158,33 @@ struct StatsSeries {
     buckets: Vec<StatsView>,
 }
 
-async fn stats_for(
-    state: &AppState,
-    dialogue_id: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> ApiResult<StatsView> {
-    let end = to.succ_opt().unwrap_or(to);
-    let s = crate::db::stats::for_dialogue(
-        &state.db,
-        dialogue_id,
-        oslo_day_start_ms(from),
-        oslo_day_start_ms(end),
-        from,
-        to,
-    )
-    .await?;
-    Ok(StatsView {
-        from,
-        to,
-        keyword_messages: s.keyword_messages,
-        agreements_drafted: s.agreements_drafted,
-        agreements_activated: s.agreements_activated,
-        agreements_expired: s.agreements_expired,
-        agreements_stopped: s.agreements_stopped,
-        active_agreements: s.active_agreements,
-        charges_created: s.charges_created,
-        charges_charged: s.charges_charged,
-        charges_failed: s.charges_failed,
-        amount_charged_ore: s.amount_charged_ore,
-        amount_charged: AmountOre(s.amount_charged_ore).to_string(),
-    })
+impl StatsView {
+    fn new(period: DayRange, s: &DialogueStats) -> Self {
+        Self {
+            from: period.from,
+            to: period.to,
+            keyword_messages: s.keyword_messages,
+            agreements_drafted: s.agreements_drafted,
+            agreements_activated: s.agreements_activated,
+            agreements_expired: s.agreements_expired,
+            agreements_stopped: s.agreements_stopped,
+            active_agreements: s.active_agreements,
+            charges_created: s.charges_created,
+            charges_charged: s.charges_charged,
+            charges_failed: s.charges_failed,
+            amount_charged_ore: s.amount_charged_ore,
+            amount_charged: AmountOre(s.amount_charged_ore).to_string(),
+        }
+    }
+}
+
+/// The first day of the bucket after the one starting on `start`.
+fn next_bucket(bucket: Bucket, start: NaiveDate) -> Option<NaiveDate> {
+    match bucket {
+        Bucket::Day => start.succ_opt(),
+        Bucket::Week => start.checked_add_days(chrono::Days::new(7)),
+        Bucket::Month => start.checked_add_months(chrono::Months::new(1)),
+    }
 }
 
 /// `from`/`to` or the current month; `from` must not be after `to`, and at most ten years.
@@ -434,11 +434,14 @@ impl DialoguesApi {
         .await?;
         let (rows, next_cursor) = pagination::finish(rows, limit, |d| d.id.clone());
         let today = state.clock.today_oslo();
+        let period = DayRange { from, to };
+        let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
+        let mut stats = crate::db::stats::for_dialogues(&state.db, &ids, period).await?;
         let mut items = Vec::with_capacity(rows.len());
         for d in rows {
-            let stats = stats_for(&state, &d.id, from, to).await?;
+            let figures = stats.remove(&d.id).unwrap_or_default();
             let mut view = DialogueView::new(d, today);
-            view.stats = Some(stats);
+            view.stats = Some(StatsView::new(period, &figures));
             items.push(view);
         }
         Ok(Json(DialoguePage { items, next_cursor }))
@@ -458,23 +461,35 @@ impl DialoguesApi {
         dialogue_or_404(&state, &auth.0.id, &id).await?;
         let (from, to) = period_of(&state, from.0, to.0)?;
         let bucket = bucket.0.unwrap_or(Bucket::Day);
-        let mut buckets = Vec::new();
-        let mut start = from;
-        while start <= to && buckets.len() < 400 {
-            let next = match bucket {
-                Bucket::Day => start.succ_opt(),
-                Bucket::Week => start.checked_add_days(chrono::Days::new(7)),
-                Bucket::Month => start.checked_add_months(chrono::Months::new(1)),
+        let days = crate::db::stats::daily(&state.db, &id, DayRange { from, to }).await?;
+        let mut total = DialogueStats::default();
+        let mut buckets: Vec<StatsView> = Vec::new();
+        let mut current: Option<(DayRange, DialogueStats)> = None;
+        for (day, figures) in &days {
+            total.extend(figures);
+            match &mut current {
+                Some((p, s)) if *day <= p.to => s.extend(figures),
+                _ => {
+                    if let Some((p, s)) = current.take() {
+                        buckets.push(StatsView::new(p, &s));
+                    }
+                    let end = next_bucket(bucket, *day)
+                        .and_then(|n| n.pred_opt())
+                        .map_or(to, |e| e.min(to));
+                    current = Some((
+                        DayRange {
+                            from: *day,
+                            to: end,
+                        },
+                        figures.clone(),
+                    ));
+                }
             }
-            .unwrap_or(to);
-            let end = next.pred_opt().unwrap_or(next).min(to);
-            buckets.push(stats_for(&state, &id, start, end).await?);
-            if next <= start {
-                break;
-            }
-            start = next;
         }
-        let total = stats_for(&state, &id, from, to).await?;
+        if let Some((p, s)) = current {
+            buckets.push(StatsView::new(p, &s));
+        }
+        let total = StatsView::new(DayRange { from, to }, &total);
         Ok(Json(StatsSeries {
             dialogue_id: id.0,
             total,
