@@ -237,10 +237,8 @@ pub async fn daily(
     }
     let index = |date: NaiveDate| usize::try_from((date - period.from).num_days()).ok();
     for h in &hourly {
-        if let Some(i) = index(oslo_date_of_hour(h.hour)) {
-            if let Some((_, s)) = days.get_mut(i) {
-                s.add_hourly(h);
-            }
+        if let Some((_, s)) = index(oslo_date_of_hour(h.hour)).and_then(|i| days.get_mut(i)) {
+            s.add_hourly(h);
         }
     }
     for d in &due {
