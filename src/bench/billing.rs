@@ -223,7 +223,8 @@ fn draft_request(base: &str, phone: &str) -> DraftAgreementRequest {
 
 /// A partner, a group with terms and a monthly dialogue; N agreements drafted in the simulator
 /// (64 at a time), approved, and inserted as ACTIVE rows whose period 1 is due in 2 days.
-async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
+/// Used by the benchmark and by tests that need many ACTIVE agreements quickly.
+pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
     let now = state.clock.now_ms();
     let partner = partners::create(&state.db, "Bench", "123456", now)
         .await?

@@ -508,3 +508,98 @@ async fn two_workers_creating_the_same_period_at_once_make_one_charge() {
     );
     b.app.stop().await;
 }
+
+#[tokio::test]
+async fn two_worker_processes_sweeping_at_once_create_no_duplicate() {
+    const AGREEMENTS: u64 = 150;
+    let one = TestApp::spawn_with(Options::default()).await;
+    let dialogue = dialogpay::bench::billing::seed(&one.state, AGREEMENTS)
+        .await
+        .expect("seeds ACTIVE agreements");
+    // A second process on the same database, talking to the first one's simulator as if it were
+    // Vipps, with its business clock on the simulator's time.
+    let two = TestApp::spawn_on(
+        one.test_db.clone(),
+        Options {
+            overrides: vec![
+                ("vipps.mode", "live".into()),
+                ("vipps.base_url", format!("{}/vipps-sim", one.base).into()),
+                ("vipps.client_id", "simulator".into()),
+                ("vipps.client_secret", "simulator".into()),
+                ("vipps.subscription_key", "simulator".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    let skew = sim(&one).now() - two.state.clock.now();
+    two.state.clock.advance(skew);
+
+    const SWEEP: &str = "/api/v1/admin/billing/sweep";
+    let (a, b) = tokio::join!(
+        one.post(SWEEP, OPERATOR_KEY, json!({})),
+        two.post(SWEEP, OPERATOR_KEY, json!({}))
+    );
+    assert_eq!(a.0, StatusCode::ACCEPTED, "{}", a.1);
+    assert_eq!(b.0, StatusCode::ACCEPTED, "{}", b.1);
+    let (a, b) = tokio::join!(
+        two.post(SWEEP, OPERATOR_KEY, json!({})),
+        one.post(SWEEP, OPERATOR_KEY, json!({}))
+    );
+    assert_eq!((a.0, b.0), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+
+    let db = &one.state.db;
+    let count = |sql: &'static str| {
+        let dialogue = dialogue.clone();
+        async move {
+            dialogpay::with_pool!(db, |p| sqlx::query_scalar::<_, i64>(sql)
+                .bind(&dialogue)
+                .fetch_one(p)
+                .await)
+            .unwrap()
+        }
+    };
+    eventually(Duration::from_secs(60), "every charge sent to Vipps", || async {
+        let sent = count(
+            "SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND period_index = 1 AND vipps_charge_id IS NOT NULL",
+        )
+        .await;
+        (sent == AGREEMENTS as i64).then_some(())
+    })
+    .await;
+    // Both processes took part, and still one charge per agreement and period, here and in Vipps.
+    let table = if db.is_postgres() {
+        "apalis.jobs"
+    } else {
+        "Jobs"
+    };
+    let workers: i64 =
+        dialogpay::with_pool!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(DISTINCT lock_by) FROM {table} WHERE job_type = 'billing.create_charge'"
+        )))
+        .fetch_one(p)
+        .await)
+        .unwrap();
+    assert_eq!(workers, 2, "both processes created charges");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND period_index = 1").await,
+        AGREEMENTS as i64
+    );
+    let mut per_agreement = std::collections::HashMap::new();
+    for a in sim(&one).agreements() {
+        let recurring = a
+            .charges
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count();
+        per_agreement.insert(a.agreement_id.clone(), recurring);
+    }
+    assert_eq!(per_agreement.len() as u64, AGREEMENTS);
+    assert!(
+        per_agreement.values().all(|&n| n == 1),
+        "one recurring charge per agreement in the simulator: {:?}",
+        per_agreement.values().filter(|&&n| n != 1).count()
+    );
+    two.stop().await;
+    one.stop().await;
+}
