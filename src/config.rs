@@ -34,6 +34,10 @@ pub struct BillingSettings {
     pub sweep_cron: String,
     pub reconcile_cron: String,
     pub create_ahead_days: u32,
+    /// Runs with more due periods than this use Vipps's batch endpoint (0: never).
+    pub batch_threshold: u32,
+    /// Charges per batch call (1–2000).
+    pub batch_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +199,9 @@ impl Settings {
                     "{key}: not a cron expression (sec min hour dom mon dow): {e}"
                 ));
             }
+        }
+        if !(1..=2000).contains(&self.billing.batch_size) {
+            problems.push("billing.batch_size: must be 1–2000 (Vipps's batch limit)".to_owned());
         }
         if self.jobs.poll_interval_ms == 0 {
             problems.push("jobs.poll_interval_ms: must be at least 1".to_owned());

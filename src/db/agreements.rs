@@ -352,22 +352,45 @@ pub async fn billing_state(db: &Db, id: &str) -> Result<Option<BillingState>, sq
 
 /// One page of ACTIVE agreements whose next period is due on or before `horizon`, in
 /// (next_due_date, id) order after the cursor: one indexed range scan per page.
+/// An ACTIVE agreement with a period to charge, and its merchant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueAgreement {
+    pub id: String,
+    pub next_period_index: Option<i32>,
+    pub next_due_date: Option<chrono::NaiveDate>,
+    pub msn: String,
+}
+
+/// How many ACTIVE agreements have a period due by `horizon` (decides single or batch creates).
+pub async fn count_due_for_billing(
+    db: &Db,
+    horizon: chrono::NaiveDate,
+) -> Result<i64, sqlx::Error> {
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM agreements WHERE status = 'ACTIVE' AND next_due_date <= $1"
+    )
+    .bind(horizon)
+    .fetch_one(p)
+    .await)
+}
+
 pub async fn due_for_billing(
     db: &Db,
     horizon: chrono::NaiveDate,
     after: Option<(chrono::NaiveDate, String)>,
     limit: i64,
-) -> Result<Vec<BillingState>, sqlx::Error> {
+) -> Result<Vec<DueAgreement>, sqlx::Error> {
     let (after_date, after_id) = match after {
         Some((d, id)) => (Some(d), Some(id)),
         None => (None, None),
     };
     with_pool!(db, |p| {
         sqlx::query_as(
-            "SELECT id, anchor_date, next_period_index, next_due_date FROM agreements \
-             WHERE status = 'ACTIVE' AND next_due_date <= $1 \
-             AND ($2 IS NULL OR next_due_date > $2 OR (next_due_date = $2 AND id > $3)) \
-             ORDER BY next_due_date, id LIMIT $4",
+            "SELECT a.id, a.next_period_index, a.next_due_date, p.vipps_msn AS msn \
+             FROM agreements a JOIN partners p ON p.id = a.partner_id \
+             WHERE a.status = 'ACTIVE' AND a.next_due_date <= $1 \
+             AND ($2 IS NULL OR a.next_due_date > $2 OR (a.next_due_date = $2 AND a.id > $3)) \
+             ORDER BY a.next_due_date, a.id LIMIT $4",
         )
         .bind(horizon)
         .bind(after_date)

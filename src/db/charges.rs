@@ -191,12 +191,12 @@ async fn add_history(tx: &mut Tx, id: &str, status: &str, now_ms: i64) -> Result
 
 /// Stores the Vipps charge id after a successful create.
 pub async fn set_vipps_id(
-    db: &Db,
+    tx: &mut Tx,
     id: &str,
     vipps_charge_id: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, |p| {
+    with_tx!(tx, |p| {
         sqlx::query("UPDATE charges SET vipps_charge_id = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(vipps_charge_id)
@@ -208,7 +208,8 @@ pub async fn set_vipps_id(
     Ok(())
 }
 
-/// A create call Vipps refused (4xx): recorded on the charge, visible to partner and operator.
+/// A create call Vipps refused (4xx, a refused batch item, a charge-creation-failed event):
+/// recorded on the charge, visible to partner and operator. Only a PENDING charge moves.
 pub async fn set_create_failed(
     tx: &mut Tx,
     id: &str,
@@ -216,9 +217,10 @@ pub async fn set_create_failed(
     detail: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    with_tx!(tx, |c| {
+    let moved = with_tx!(tx, |c| {
         sqlx::query(
-            "UPDATE charges SET status = 'CREATE_FAILED', problem_type = $2, failure_description = $3, updated_at = $4 WHERE id = $1",
+            "UPDATE charges SET status = 'CREATE_FAILED', problem_type = $2, failure_description = $3, updated_at = $4 \
+             WHERE id = $1 AND status = 'PENDING'",
         )
         .bind(id)
         .bind(problem_type)
@@ -227,6 +229,9 @@ pub async fn set_create_failed(
         .execute(c)
         .await?.rows_affected()
     });
+    if moved == 0 {
+        return Ok(());
+    }
     add_history(tx, id, "CREATE_FAILED", now_ms).await
 }
 
@@ -281,7 +286,12 @@ pub async fn get_by_vipps_id(
     db: &Db,
     vipps_charge_id: &str,
 ) -> Result<Option<Charge>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM charges WHERE vipps_charge_id = $1");
+    // Batch-created charges have their orderId as Vipps id, and their events can arrive before
+    // the batch answer is recorded: the order id finds them too (it is unique).
+    let sql = format!(
+        "SELECT {COLUMNS} FROM charges WHERE vipps_charge_id = $1 \
+         UNION SELECT {COLUMNS} FROM charges WHERE order_id = $1 LIMIT 1"
+    );
     with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(vipps_charge_id)
         .fetch_optional(p)

@@ -64,6 +64,7 @@ pub fn register_workers() -> WorkerSet {
         .queue::<vipps::RegisterWebhook, _, _>(handlers::vipps::register_webhook)
         .queue::<b::Sweep, _, _>(handlers::billing::sweep)
         .queue::<b::CreateCharge, _, _>(handlers::billing::create_charge)
+        .queue::<b::CreateChargeBatch, _, _>(handlers::billing::create_charge_batch)
         .queue::<b::SyncCharge, _, _>(handlers::billing::sync_charge)
         .queue::<b::Reconcile, _, _>(handlers::billing::reconcile)
 }

@@ -603,3 +603,115 @@ async fn two_worker_processes_sweeping_at_once_create_no_duplicate() {
     two.stop().await;
     one.stop().await;
 }
+
+/// A billing app whose runs above `threshold` periods use the batch endpoint, `size` per call,
+/// with `n` seeded ACTIVE agreements (period 1 due in two days).
+async fn batch_app(threshold: u32, size: u32, n: u64) -> (TestApp, String) {
+    let app = TestApp::spawn_with(Options {
+        overrides: vec![
+            ("billing.batch_threshold", threshold.into()),
+            ("billing.batch_size", size.into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let dialogue = dialogpay::bench::billing::seed(&app.state, n)
+        .await
+        .expect("seeds ACTIVE agreements");
+    sim(&app).clear_requests();
+    (app, dialogue)
+}
+
+async fn count_charges(app: &TestApp, sql: &'static str, dialogue: &str) -> i64 {
+    dialogpay::with_pool!(&app.state.db, |p| sqlx::query_scalar::<_, i64>(sql)
+        .bind(dialogue)
+        .fetch_one(p)
+        .await)
+    .unwrap()
+}
+
+fn sim_calls(app: &TestApp, operation: &str) -> usize {
+    sim(app)
+        .requests()
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some(operation))
+        .count()
+}
+
+#[tokio::test]
+async fn a_large_run_creates_its_charges_with_the_batch_endpoint() {
+    let (app, dialogue) = batch_app(10, 40, 100).await;
+    let (status, body) = app
+        .post("/api/v1/admin/billing/sweep", OPERATOR_KEY, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    eventually(Duration::from_secs(30), "every charge created", || async {
+        let n = count_charges(
+            &app,
+            "SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND period_index = 1 AND vipps_charge_id IS NOT NULL",
+            &dialogue,
+        )
+        .await;
+        (n == 100).then_some(())
+    })
+    .await;
+    assert_eq!(sim_calls(&app, "create_charges_batch"), 3, "40 + 40 + 20");
+    assert_eq!(sim_calls(&app, "create_charge"), 0);
+    for a in sim(&app).agreements() {
+        let recurring: Vec<_> = a
+            .charges
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .collect();
+        assert_eq!(recurring.len(), 1, "one charge for {}", a.agreement_id);
+    }
+    // A second sweep of the same run finds nothing left to create.
+    app.post("/api/v1/admin/billing/sweep", OPERATOR_KEY, json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(sim_calls(&app, "create_charges_batch"), 3);
+    assert_eq!(
+        count_charges(
+            &app,
+            "SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND period_index = 1",
+            &dialogue
+        )
+        .await,
+        100
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn batch_items_vipps_cannot_create_are_recorded_as_create_failed() {
+    let (app, dialogue) = batch_app(5, 2000, 12).await;
+    // Over five times the agreement's price: Vipps accepts the items, then reports each one
+    // with a recurring.charge-creation-failed.v1 event.
+    dialogpay::with_pool!(&app.state.db, |p| sqlx::query(
+        "UPDATE dialogues SET amount_ore = 60000 WHERE id = $1"
+    )
+    .bind(&dialogue)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    app.post("/api/v1/admin/billing/sweep", OPERATOR_KEY, json!({}))
+        .await;
+    eventually(
+        Duration::from_secs(30),
+        "every charge CREATE_FAILED",
+        || async {
+            let n = count_charges(
+                &app,
+                "SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND status = 'CREATE_FAILED' \
+             AND problem_type = 'charge-creation-failed' AND failure_description IS NOT NULL",
+                &dialogue,
+            )
+            .await;
+            (n == 12).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(sim_calls(&app, "create_charges_batch"), 1);
+    app.stop().await;
+}

@@ -3,7 +3,10 @@
 use dialogpay_jobs::vipps::{ProcessEvent, RegisterWebhook};
 
 use crate::{
-    db::{agreements, vipps_events},
+    db::{
+        agreements, charges,
+        vipps_events::{self, VippsEvent},
+    },
     vipps::wire::{RegisterWebhookRequest, event_names},
     worker::{
         JobContext, JobError,
@@ -20,6 +23,9 @@ pub async fn process_event(job: ProcessEvent, ctx: JobContext) -> Result<(), Job
             job.event_id
         )));
     };
+    if event.event_type == event_names::CHARGE_CREATION_FAILED {
+        return charge_creation_failed(&ctx, &event).await;
+    }
     if let Some(vipps_charge) = &event.charge_id {
         if let Some(charge) = crate::db::charges::get_by_vipps_id(&ctx.db, vipps_charge).await? {
             let job = dialogpay_jobs::billing::SyncCharge {
@@ -45,6 +51,64 @@ pub async fn process_event(job: ProcessEvent, ctx: JobContext) -> Result<(), Job
         .then(|| event.actor.clone().unwrap_or_else(|| "USER".to_owned()));
     apply_vipps_state(&ctx, &ours.id, actor.as_deref()).await?;
     Ok(())
+}
+
+/// A batch item Vipps accepted but could not create. If Vipps has the charge after all (a
+/// second submission of the same orderId fails this way), its status is read; otherwise the
+/// charge is recorded as CREATE_FAILED with the reasons from the event.
+async fn charge_creation_failed(ctx: &JobContext, event: &VippsEvent) -> Result<(), JobError> {
+    let Some(order) = &event.charge_id else {
+        tracing::warn!(event.id = %event.id, "charge-creation-failed without a charge id skipped");
+        return Ok(());
+    };
+    let Some(charge) = charges::get_by_vipps_id(&ctx.db, order).await? else {
+        tracing::warn!(event.id = %event.id, "charge-creation-failed for an unknown charge skipped");
+        return Ok(());
+    };
+    let Some(a) = agreements::get(&ctx.db, &charge.agreement_id).await? else {
+        return Ok(());
+    };
+    let msn = crate::db::partners::get(&ctx.db, &a.partner_id)
+        .await?
+        .map(|p| p.vipps_msn)
+        .unwrap_or_default();
+    let vipps_agreement = a.vipps_agreement_id.as_deref().unwrap_or_default();
+    match ctx.app.vipps.get_charge(&msn, vipps_agreement, order).await {
+        Ok(_) => {
+            let job = dialogpay_jobs::billing::SyncCharge {
+                charge_id: charge.id,
+                trigger: format!("event-{}", event.id),
+            };
+            ctx.enqueuer.enqueue(&job).await.map_err(JobError::retry)?;
+            Ok(())
+        }
+        Err(e) if e.status() == Some(404) => {
+            let body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+            let detail = body["errors"]
+                .as_array()
+                .map(|errors| {
+                    errors
+                        .iter()
+                        .filter_map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "Vipps could not create the charge".to_owned());
+            let mut tx = ctx.db.begin().await?;
+            charges::set_create_failed(
+                &mut tx,
+                &charge.id,
+                "charge-creation-failed",
+                &detail,
+                ctx.app.clock.now_ms(),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(e) => Err(vipps_failure(e)),
+    }
 }
 
 /// Registers our webhook URL for one merchant and stores the secret Vipps returns (shown once).
