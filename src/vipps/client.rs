@@ -547,6 +547,18 @@ impl VippsClient {
         })
     }
 
+    /// How long a merchant-scoped call of `op` would wait for the client-side throttle now
+    /// (zero when unthrottled). Jobs use it to give their worker slot back instead of waiting.
+    pub fn throttle_wait(&self, op: Operation, msn: &str) -> std::time::Duration {
+        match self.inner.limits.per_minute(op) {
+            Some(limit) => self
+                .inner
+                .throttle
+                .would_wait(&op.limit_key(msn, "", ""), limit),
+            None => std::time::Duration::ZERO,
+        }
+    }
+
     /// Throttles, authenticates, sends; on 401 refreshes the token once and resends.
     async fn execute(&self, call: Call<'_>) -> Result<Answer, VippsError> {
         validate::msn(call.msn)?;

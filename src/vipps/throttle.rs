@@ -39,6 +39,17 @@ impl Throttle {
         allowed_at - now
     }
 
+    /// How long a request for `key` would wait now, without reserving a slot.
+    pub fn would_wait(&self, key: &str, per_minute: u32) -> Duration {
+        let per_minute = per_minute.max(1);
+        let interval = Duration::from_secs(60) / per_minute;
+        let tolerance = interval * (per_minute - 1);
+        let now = Instant::now();
+        let map = self.tat.lock().unwrap_or_else(|e| e.into_inner());
+        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        tat.checked_sub(tolerance).unwrap_or(now).max(now) - now
+    }
+
     /// Waits for a slot for `key`.
     pub async fn acquire(&self, key: &str, per_minute: u32) {
         let wait = self.reserve(key, per_minute);
@@ -70,6 +81,22 @@ mod tests {
         tokio::time::advance(Duration::from_secs(60)).await;
         // After a minute the queue has drained back to (almost) a fresh burst.
         assert_eq!(t.reserve("k", 5), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn would_wait_peeks_without_reserving() {
+        let t = Throttle::new();
+        for _ in 0..5 {
+            t.reserve("k", 5);
+        }
+        assert_eq!(t.would_wait("k", 5), Duration::from_secs(12));
+        assert_eq!(
+            t.would_wait("k", 5),
+            Duration::from_secs(12),
+            "peeking twice"
+        );
+        assert_eq!(t.reserve("k", 5), Duration::from_secs(12));
+        assert_eq!(t.would_wait("fresh", 5), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

@@ -14,6 +14,10 @@ pub enum JobError {
     /// Retrying cannot help (validation error, resource gone): stop now.
     #[error("{0:#}")]
     Permanent(anyhow::Error),
+    /// Not a failure: run again after this long without using up an attempt (a rate limit
+    /// that would otherwise keep a worker slot waiting; Oban's "snooze").
+    #[error("snoozed for {0:?}")]
+    Snooze(Duration),
 }
 
 impl JobError {

@@ -207,6 +207,17 @@ async fn run_job<J: JobSpec>(
             tracing::debug!(elapsed_ms, "job done");
             Ok(())
         }
+        Err(JobError::Snooze(wait)) => {
+            tracing::debug!(
+                elapsed_ms,
+                snooze_ms = wait.as_millis() as u64,
+                "job snoozed"
+            );
+            if let Err(db_err) = snooze(&ctx.db, &id, wait).await {
+                tracing::error!(error = %db_err, "could not persist the snooze");
+            }
+            Err(anyhow::anyhow!("snoozed for {wait:?}").into())
+        }
         Err(JobError::Retry { error, after }) if attempt < J::MAX_ATTEMPTS => {
             let wait = backoff(
                 attempt,
@@ -251,6 +262,23 @@ async fn reschedule(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error
         "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2"
     } else {
         "UPDATE Jobs SET run_at = $1 WHERE id = $2"
+    };
+    with_pool!(db, |p| sqlx::query(sql)
+        .bind(at)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A snooze: later, like a retry, and with the attempt given back (`max_attempts + 1`).
+async fn snooze(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error> {
+    let at = (chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64 + 999) / 1000;
+    let sql = if db.is_postgres() {
+        "UPDATE apalis.jobs SET run_at = to_timestamp($1), max_attempts = max_attempts + 1 WHERE id = $2"
+    } else {
+        "UPDATE Jobs SET run_at = $1, max_attempts = max_attempts + 1 WHERE id = $2"
     };
     with_pool!(db, |p| sqlx::query(sql)
         .bind(at)

@@ -470,3 +470,99 @@ async fn the_manage_page_shows_the_agreement_and_its_stop_button_works() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     j.app.stop().await;
 }
+
+/// A partner with its own Vipps merchant and a live dialogue for `keyword` on `sender`.
+async fn merchant_with_dialogue(
+    app: &TestApp,
+    msn: &str,
+    keyword: &str,
+    sender: &str,
+) -> (String, String) {
+    let (status, p) = app
+        .post(
+            "/api/v1/admin/partners",
+            crate::support::OPERATOR_KEY,
+            json!({ "name": format!("Merchant {msn}"), "vipps_msn": msn }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let key = p["api_key"].as_str().unwrap().to_owned();
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let today = app.state.clock.today_oslo();
+    let body = json!({
+        "name": keyword, "crm_group_id": group,
+        "start_date": today.to_string(), "end_date": (today + chrono::Days::new(365)).to_string(),
+        "module_type": "vipps_payments", "recurring": true, "period": "month",
+        "product_name": "Fast giver", "product_description": "Monthly support",
+        "amount": "100", "sender": sender, "reply_message": "{vipps_link}", "keyword": keyword
+    });
+    let (status, d) = app.post("/api/v1/dialogues", &key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    (key, d["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_merchant_behind_its_draft_limit_does_not_hold_up_another_merchant() {
+    // 20 drafts a minute: a burst of 20, then one every 3 s.
+    let app = TestApp::spawn_with(Options {
+        overrides: vec![("vipps.rate_limits.draft_agreement", 20.into())],
+        ..Default::default()
+    })
+    .await;
+    let (_, _) = merchant_with_dialogue(&app, "111111", "GIVE", "2160").await;
+    let (key_b, dialogue_b) = merchant_with_dialogue(&app, "222222", "HOPE", "2161").await;
+    // A telethon for merchant A: 50 keywords, 30 more than its limit lets through at once.
+    for n in 0..50 {
+        let sms = json!({ "message_id": format!("a-{n}"), "from": format!("+4790{n:06}"), "to": "2160", "text": "GIVE" });
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/webhooks/sms/inbound",
+                Some(INBOUND_TOKEN),
+                Some(sms),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sms = json!({ "message_id": "b-1", "from": "+4791111111", "to": "2161", "text": "HOPE" });
+    app.call(
+        Method::POST,
+        "/webhooks/sms/inbound",
+        Some(INBOUND_TOKEN),
+        Some(sms),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    eventually(Duration::from_secs(15), "merchant B's draft", || async {
+        let (_, page) = app
+            .get(
+                &format!("/api/v1/dialogues/{dialogue_b}/agreements"),
+                &key_b,
+            )
+            .await;
+        page["items"].get(0)?["vipps_agreement_id"]
+            .as_str()
+            .map(|_| ())
+    })
+    .await;
+    let waited = started.elapsed();
+    // Merchant A's drafts are still queued (visible as pending jobs), none has failed.
+    let (_, pending) = app
+        .get(
+            "/api/v1/admin/jobs?queue=agreements.draft&status=pending&limit=100",
+            crate::support::OPERATOR_KEY,
+        )
+        .await;
+    let pending = pending["items"].as_array().unwrap().len();
+    assert!(pending >= 15, "A's backlog still queued: {pending} pending");
+    let (_, failed) = app
+        .get(
+            "/api/v1/admin/jobs?queue=agreements.draft&status=failed",
+            crate::support::OPERATOR_KEY,
+        )
+        .await;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 0, "{failed}");
+    assert!(waited < Duration::from_secs(10), "B waited {waited:?}");
+    app.stop().await;
+}

@@ -14,7 +14,7 @@ use crate::{
     db::{agreements, charges, crm, dialogues, messages, partners},
     domain::{period::Period, sms_text::VIPPS_LINK_PLACEHOLDER},
     vipps::{
-        IdempotencyKey, VippsError,
+        IdempotencyKey, Operation, VippsError,
         wire::{
             AgreementStatus, DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber,
             PricingRequest, TimePeriod, TransactionType,
@@ -80,6 +80,9 @@ fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// Longer throttle waits than this snooze the draft job instead of holding a worker slot.
+const SNOOZE_ABOVE: Duration = Duration::from_secs(1);
+
 /// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link.
 pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError> {
     let (a, d, p) = load(&ctx, &job.agreement_id).await?;
@@ -117,6 +120,15 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
                 is_app: None,
                 skip_landing_page: None,
             };
+            // Behind the merchant's draft limit: give the worker slot back and come back when
+            // the slot is free, so other merchants' keywords are not stuck behind this queue.
+            let wait = ctx
+                .app
+                .vipps
+                .throttle_wait(Operation::DraftAgreement, &p.vipps_msn);
+            if wait > SNOOZE_ABOVE {
+                return Err(JobError::Snooze(wait));
+            }
             let drafted = ctx
                 .app
                 .vipps
