@@ -223,8 +223,12 @@ fn draft_request(base: &str, phone: &str) -> DraftAgreementRequest {
 
 /// A partner, a group with terms and a monthly dialogue; N agreements drafted in the simulator
 /// (64 at a time), approved, and inserted as ACTIVE rows whose period 1 is due in 2 days.
-/// Used by the benchmark and by tests that need many ACTIVE agreements quickly.
-pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
+/// A partner (MSN 123456), a CRM group with terms and a live monthly dialogue (100 NOK) for
+/// `keyword` on 2160; returns the partner and the dialogue.
+pub async fn seed_dialogue(
+    state: &AppState,
+    keyword: &str,
+) -> anyhow::Result<(partners::Partner, String)> {
     let now = state.clock.now_ms();
     let partner = partners::create(&state.db, "Bench", "123456", now)
         .await?
@@ -246,10 +250,19 @@ pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
         amount_ore: 10_000,
         sender: "2160".into(),
         reply_message: "{vipps_link}".into(),
-        keyword: "BENCH".into(),
+        keyword: keyword.into(),
     };
     let dialogue = db::dialogues::insert(&mut tx, &partner.id, &fields, now).await?;
     tx.commit().await?;
+    Ok((partner, dialogue))
+}
+
+/// N agreements drafted in the simulator (64 at a time), approved, and inserted as ACTIVE rows
+/// whose period 1 is due in 2 days. Used by the benchmark and by tests that need many.
+pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
+    let (partner, dialogue) = seed_dialogue(state, "BENCH").await?;
+    let now = state.clock.now_ms();
+    let today = state.clock.today_oslo();
     let sim = state.simulator.clone().context("simulator")?;
     let base = state.settings.server.public_base_url.clone();
     let drafted: Vec<anyhow::Result<(u64, String)>> = futures::stream::iter(0..n)
