@@ -11,5 +11,6 @@ mod gateway;
 mod http_basics;
 mod jobs;
 mod journey;
+mod metrics;
 mod openapi;
 mod partners;
