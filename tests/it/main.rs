@@ -11,6 +11,7 @@ mod gateway;
 mod http_basics;
 mod jobs;
 mod journey;
+mod logs;
 mod metrics;
 mod openapi;
 mod partners;
