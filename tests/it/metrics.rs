@@ -20,8 +20,10 @@ use serde_json::json;
 
 use crate::support::{INBOUND_TOKEN, Options, TestApp, eventually};
 
+type Labels = Vec<(String, String)>;
+
 /// One scrape, parsed: (series name, labels, value).
-struct Scrape(Vec<(String, Vec<(String, String)>, f64)>);
+struct Scrape(Vec<(String, Labels, f64)>);
 
 impl Scrape {
     fn parse(text: &str) -> Self {
