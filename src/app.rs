@@ -39,6 +39,9 @@ pub const SIMULATOR_PREFIX: &str = "/vipps-sim";
 impl AppState {
     /// Connects to the database (migrating when configured) and builds the state.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        if settings.server.metrics_enabled {
+            crate::monitoring::install();
+        }
         let db = Db::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             db.migrate().await?;

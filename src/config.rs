@@ -48,6 +48,8 @@ pub struct ServerSettings {
     pub public_base_url: String,
     pub body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    /// Serve `GET /metrics` (Prometheus text format, no authentication).
+    pub metrics_enabled: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

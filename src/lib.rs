@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod monitoring;
 pub mod sms;
 pub mod telemetry;
 pub mod vipps;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dialogpay::{
     app::{self, AppState, Roles},
-    config::{ConfigSource, Settings},
+    config::{ConfigSource, LogFormat, Settings},
     db::{Db, partners},
     telemetry,
     worker::register_workers,
@@ -154,9 +154,14 @@ async fn serve(mut settings: Settings, roles: Roles) -> anyhow::Result<()> {
             settings.server.public_base_url = format!("http://{addr}");
         }
         tracing::info!(%addr, "listening");
-        println!("dialogpay listening on http://{addr}");
-        println!("  API docs:       http://{addr}/docs");
-        println!("  create partner: cargo run --release -- partner create --name \"My charity\"");
+        // JSON logs go to stdout too, where every line must be JSON for the log shipper.
+        if settings.log.format == LogFormat::Pretty {
+            println!("dialogpay listening on http://{addr}");
+            println!("  API docs:       http://{addr}/docs");
+            println!(
+                "  create partner: cargo run --release -- partner create --name \"My charity\""
+            );
+        }
         Some(acceptor)
     } else {
         None

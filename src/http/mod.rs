@@ -13,6 +13,7 @@ pub mod health;
 pub mod limits;
 pub mod manage;
 pub mod messages;
+pub mod metrics;
 pub mod pagination;
 pub mod text;
 pub mod time;
@@ -45,14 +46,16 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
 }
 
 /// All routes with their middleware. The embedded Vipps simulator is mounted beside them,
-/// outside our middleware, so that it answers exactly as Vipps would.
+/// outside our middleware, so that it answers exactly as Vipps would (and its requests are not
+/// counted in our HTTP metrics).
 pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     let api = openapi(&state.settings.server.public_base_url);
+    let route_names = metrics::RouteNames::from_spec(&api.spec());
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let limit = state.settings.server.body_limit_bytes;
     let simulator = state.simulator.clone();
-    let app = Route::new()
+    let mut app = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
@@ -62,10 +65,16 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         .at("/webhooks/sms/link/dlr", poem::post(webhooks::link_dlr))
         .at("/webhooks/vipps", poem::post(webhooks::vipps))
         .at("/my/agreements/:token", poem::get(manage::page))
-        .at("/my/agreements/:token/stop", poem::post(manage::stop))
+        .at("/my/agreements/:token/stop", poem::post(manage::stop));
+    if state.settings.server.metrics_enabled {
+        app = app.at("/metrics", poem::get(metrics::metrics));
+    }
+    let app = app
+        .around(move |ep, req| metrics::capture_route(ep, req, route_names.clone()))
         .around(move |ep, req| limits::limit_body(ep, req, limit))
         .around(error::normalize_errors)
         .with(poem::middleware::CatchPanic::new())
+        .around(metrics::measure)
         .data(state);
     match simulator {
         Some(sim) => Route::new()

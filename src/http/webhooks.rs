@@ -154,6 +154,9 @@ async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) 
             .await?;
         }
         tx.commit().await?;
+        if Some(next) != current {
+            crate::monitoring::sms_status(provider, next);
+        }
         Ok(true)
     }
     .await;

@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
+pub use crate::domain::msisdn::scrub_for_log;
+
 /// A failed send.
 #[derive(Debug, thiserror::Error)]
 pub enum SmsError {
@@ -152,36 +154,6 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// At most `max` characters of `text`, with every run of 6 or more digits masked except its
-/// last 4 (`+4791234567` → `+******4567`), so that gateway answers are safe to log.
-pub fn scrub_for_log(text: &str, max: usize) -> String {
-    let chars: Vec<char> = text.chars().take(max).collect();
-    let mut out = String::with_capacity(chars.len() + 1);
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            let run = i - start;
-            if run >= 6 {
-                out.extend(std::iter::repeat_n('*', run - 4));
-                out.extend(&chars[i - 4..i]);
-            } else {
-                out.extend(&chars[start..i]);
-            }
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-    }
-    if text.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,16 +229,5 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("later", now), None);
-    }
-
-    #[test]
-    fn scrubbing_masks_numbers_and_shortens() {
-        assert_eq!(
-            scrub_for_log("bad destination +4791234567, code 400", 100),
-            "bad destination +******4567, code 400"
-        );
-        assert_eq!(scrub_for_log("12345", 100), "12345");
-        assert_eq!(scrub_for_log("abcdef", 3), "abc…");
-        assert_eq!(scrub_for_log("ø91234567", 5), "ø9123…");
     }
 }

@@ -160,7 +160,7 @@ impl VippsClient {
                 header_value(i.subscription_key.expose_secret())?,
             )
             .header(reqwest::header::CONTENT_LENGTH, "0");
-        let answer = self.finish(op, req.send().await).await?;
+        let answer = self.dispatch(op, req).await?;
         decode(op, &answer)
     }
 
@@ -604,14 +604,29 @@ impl VippsClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
+        self.dispatch(call.op, req).await
+    }
+
+    /// The one place requests leave: sends, reads the answer, logs and counts the call.
+    async fn dispatch(
+        &self,
+        op: Operation,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Answer, VippsError> {
         let started = std::time::Instant::now();
-        let result = self.finish(call.op, req.send().await).await;
+        let result = self.finish(op, req.send().await).await;
+        let elapsed = started.elapsed();
+        let status = match &result {
+            Ok(answer) => Some(answer.status.as_u16()),
+            Err(err) => err.status(),
+        };
         tracing::debug!(
-            vipps.operation = %call.op,
-            vipps.status = result.as_ref().map(|a| a.status.as_u16()).unwrap_or_else(|e| e.status().unwrap_or(0)),
-            vipps.elapsed_ms = started.elapsed().as_millis() as u64,
+            vipps.operation = %op,
+            vipps.status = status.unwrap_or(0),
+            vipps.elapsed_ms = elapsed.as_millis() as u64,
             "Vipps call"
         );
+        crate::monitoring::vipps_call(op.name(), status, elapsed);
         result
     }
 

@@ -5,15 +5,17 @@ use std::time::{Duration, SystemTime};
 use super::operation::Operation;
 use super::validate::ValidationErrors;
 use super::wire::{ErrorBody, Problem, ProblemKind};
+use crate::domain::msisdn::scrub_for_log;
 
-/// A failed Vipps call.
+/// A failed Vipps call. Texts are safe to log: the answer is shortened and phone-like digit
+/// runs are masked.
 #[derive(Debug, thiserror::Error)]
 pub enum VippsError {
     /// The request broke a documented limit; nothing was sent.
     #[error("invalid Vipps request: {0}")]
     Validation(#[from] ValidationErrors),
     /// Vipps (or its gateway) answered with a non-success status.
-    #[error("Vipps {operation} failed with HTTP {status}: {}", summary(body))]
+    #[error("Vipps {operation} failed with HTTP {status}: {}", scrub_for_log(&summary(body), 300))]
     Api {
         operation: Operation,
         status: u16,
@@ -255,5 +257,13 @@ mod tests {
             s.contains("validation-error") && s.contains("productName: too long"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn display_masks_phone_numbers_and_shortens_raw_answers() {
+        let body = format!("no user with phone 4791234567 {}", "x".repeat(1000));
+        let s = api(404, ErrorBody::Raw(body), None).to_string();
+        assert!(!s.contains("4791234567") && s.contains("******4567"), "{s}");
+        assert!(s.len() < 400, "{s}");
     }
 }

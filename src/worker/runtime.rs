@@ -32,7 +32,12 @@ use super::{
     outcome::{JobError, backoff},
     wake::WakeStrategy,
 };
-use crate::{config::JobSettings, db::Db, with_pool};
+use crate::{
+    config::JobSettings,
+    db::Db,
+    monitoring::{self, JobOutcome},
+    with_pool,
+};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type HandlerFn<J> = dyn Fn(J, JobContext) -> BoxFuture<Result<(), JobError>> + Send + Sync;
@@ -200,8 +205,16 @@ async fn run_job<J: JobSpec>(
             deadline.as_secs()
         ))),
     };
-    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_millis() as u64;
     let _entered = span.enter();
+    let measured = match &outcome {
+        Ok(()) => JobOutcome::Done,
+        Err(JobError::Retry { .. }) if attempt < J::MAX_ATTEMPTS => JobOutcome::Retry,
+        Err(JobError::Retry { .. }) => JobOutcome::Failed,
+        Err(JobError::Permanent(_)) => JobOutcome::Permanent,
+    };
+    monitoring::job_finished(J::QUEUE, measured, elapsed);
     match outcome {
         Ok(()) => {
             tracing::debug!(elapsed_ms, "job done");

@@ -11,6 +11,8 @@ mod gateway;
 mod http_basics;
 mod jobs;
 mod journey;
+mod logs;
+mod metrics;
 mod openapi;
 mod partners;
 mod stats;

@@ -13,6 +13,7 @@ use crate::{
         msisdn::Msisdn,
         replies,
     },
+    monitoring::{self, SmsEvent},
     sms::{OutboundSms, SmsError},
     worker::{JobContext, JobError},
 };
@@ -342,6 +343,9 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
             messages::set_gateway_id(&mut tx, &msg.id, &receipt.gateway_message_id).await?;
             messages::set_status(&mut tx, &msg.id, receipt.status.as_str(), None, now).await?;
             tx.commit().await?;
+            let provider = ctx.app.sms.provider();
+            monitoring::sms(provider, SmsEvent::Sent);
+            monitoring::sms_status(provider, receipt.status);
             Ok(())
         }
         Err(err) => {
@@ -355,6 +359,7 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
                 let mut tx = ctx.db.begin().await?;
                 messages::set_status(&mut tx, &msg.id, "failed", Some(&detail), now).await?;
                 tx.commit().await?;
+                monitoring::sms(ctx.app.sms.provider(), SmsEvent::Failed);
                 Err(JobError::permanent(err))
             }
         }
