@@ -132,6 +132,8 @@ pub enum JobOutcome {
     Failed,
     /// A permanent failure: stopped without further attempts.
     Permanent,
+    /// Snoozed (a rate limit): runs again later without using up an attempt.
+    Snoozed,
 }
 
 impl JobOutcome {
@@ -141,6 +143,7 @@ impl JobOutcome {
             Self::Retry => "retry",
             Self::Failed => "failed",
             Self::Permanent => "permanent",
+            Self::Snoozed => "snoozed",
         }
     }
 }

@@ -213,6 +213,7 @@ async fn run_job<J: JobSpec>(
         Err(JobError::Retry { .. }) if attempt < J::MAX_ATTEMPTS => JobOutcome::Retry,
         Err(JobError::Retry { .. }) => JobOutcome::Failed,
         Err(JobError::Permanent(_)) => JobOutcome::Permanent,
+        Err(JobError::Snooze(_)) => JobOutcome::Snoozed,
     };
     monitoring::job_finished(J::QUEUE, measured, elapsed);
     match outcome {
