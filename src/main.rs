@@ -66,6 +66,8 @@ enum BenchCommand {
     Queue(dialogpay::bench::QueueBenchArgs),
     /// Charge N agreements through the embedded simulator; statistics over a million charges.
     Billing(dialogpay::bench::billing::BillingBenchArgs),
+    /// Keyword burst through the whole journey (webhook → draft → reply).
+    Burst(dialogpay::bench::burst::BurstBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -143,6 +145,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Billing(args),
         } => dialogpay::bench::billing::run(settings, args).await,
+        Command::Bench {
+            command: BenchCommand::Burst(args),
+        } => dialogpay::bench::burst::run(settings, args).await,
     }
 }
 

@@ -154,7 +154,7 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     Ok(())
 }
 
-async fn wait<F, Fut>(mut done: F) -> anyhow::Result<()>
+pub(crate) async fn wait<F, Fut>(mut done: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<bool>>,
@@ -179,7 +179,7 @@ async fn created(db: &Db, period: u32) -> Result<i64, sqlx::Error> {
     .await)
 }
 
-fn peak_rss_mib() -> u64 {
+pub(crate) fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -3,6 +3,7 @@
 //! and prints jobs/s (the reference figure the other benchmarks compare with).
 
 pub mod billing;
+pub mod burst;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,207 @@
+//! `dialogpay bench burst`: N inbound keyword messages from distinct phones posted to the SMS
+//! webhook as fast as they are accepted, through the whole journey (inbound job, Vipps draft in
+//! the embedded simulator, reply through the `outbox` gateway). Measures the webhook's
+//! acceptance rate, keyword-to-reply throughput, p50/p99 latency and jobs/s; with
+//! `--draft-limit` the simulator enforces that many drafts a minute (and so does our client),
+//! and the drain time is compared with the floor (messages ÷ limit).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::{FutureExt, StreamExt};
+
+use crate::{
+    app::{self, AppState, Roles},
+    bench::billing::{peak_rss_mib, seed_dialogue, wait},
+    config::Settings,
+    db::Db,
+    vipps::settings::RateLimits,
+    with_pool,
+    worker::register_workers,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct BurstBenchArgs {
+    /// Inbound keyword messages, one per phone.
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: u64,
+    /// Concurrent webhook posts.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Drafts per minute the simulator allows (and our client keeps to); 0: unlimited.
+    #[arg(long, default_value_t = 0)]
+    pub draft_limit: u32,
+}
+
+pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result<()> {
+    settings.vipps.mode = crate::vipps::VippsMode::Simulator;
+    settings.vipps.rate_limits = RateLimits::unlimited();
+    settings.vipps.rate_limits.draft_agreement = args.draft_limit;
+    settings.vipps.simulator.rate_limit = args.draft_limit > 0;
+    settings.server.port = 0;
+    let token = "bench-inbound-token";
+    settings.sms.inbound_token = token.to_owned().into();
+    let (acceptor, addr) = app::bind(&settings).await?;
+    settings.server.public_base_url = format!("http://{addr}");
+    let state = AppState::build(settings).await?;
+    let engine = if state.db.is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "keyword burst on {engine}: {} messages, draft limit {}",
+        args.messages,
+        match args.draft_limit {
+            0 => "none".to_owned(),
+            n => format!("{n}/min"),
+        }
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stop_rx.await;
+    }
+    .boxed()
+    .shared();
+    let roles = Roles {
+        http: true,
+        workers: true,
+    };
+    let runner = tokio::spawn(app::run(
+        state.clone(),
+        roles,
+        register_workers(),
+        Some(acceptor),
+        shutdown,
+    ));
+    seed_dialogue(&state, "GIVE").await?;
+    // The simulator's clock (which our business clock follows) only moves when told to: keep it
+    // on real time, so the stored timestamps give the latencies.
+    let sim = state.simulator.clone().context("simulator")?;
+    let ticker = tokio::spawn(async move {
+        let mut last = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let now = Instant::now();
+            let step = chrono::Duration::from_std(now - last).unwrap_or_default();
+            sim.advance_by(step);
+            last = now;
+        }
+    });
+    let jobs_before = count(&state.db, &jobs_sql(&state.db)).await?;
+
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/webhooks/sms/inbound");
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.messages)
+        .map(|i| {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let body = serde_json::json!({
+                    "message_id": format!("burst-{i}"),
+                    "from": format!("+479{:07}", i),
+                    "to": "2160",
+                    "text": "GIVE",
+                });
+                let answer = http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    answer.status().is_success(),
+                    "webhook answered {}",
+                    answer.status()
+                );
+                Ok(())
+            }
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .collect()
+        .await;
+    let accept_secs = started.elapsed().as_secs_f64();
+    let rejected = results.iter().filter(|r| r.is_err()).count();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        println!("  first rejection: {e:#}");
+    }
+    println!(
+        "  webhook accepted {} messages in {accept_secs:.1} s ({:.0}/s), {rejected} rejected",
+        args.messages as usize - rejected,
+        (args.messages as usize - rejected) as f64 / accept_secs
+    );
+
+    let expected = args.messages as i64 - rejected as i64;
+    wait(|| async { Ok(count(&state.db, REPLIES_SENT).await? >= expected) }).await?;
+    let drain_secs = started.elapsed().as_secs_f64();
+    let jobs = count(&state.db, &jobs_sql(&state.db)).await? - jobs_before;
+    let failed = count(&state.db, &failed_sql(&state.db)).await?;
+    let mut latencies: Vec<i64> = with_pool!(&state.db, |p| sqlx::query_scalar(LATENCIES)
+        .fetch_all(p)
+        .await)?;
+    latencies.sort_unstable();
+    let pct = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "  every reply sent after {drain_secs:.1} s: {:.0} keywords/s; latency p50 {} ms, p99 {} ms",
+        expected as f64 / drain_secs,
+        pct(0.5),
+        pct(0.99)
+    );
+    println!(
+        "  {jobs} jobs ({:.1} per keyword) at {:.0} jobs/s; {failed} failed",
+        jobs as f64 / expected.max(1) as f64,
+        jobs as f64 / drain_secs
+    );
+    if args.draft_limit > 0 {
+        let floor = expected as f64 / f64::from(args.draft_limit) * 60.0;
+        println!(
+            "  drain {drain_secs:.1} s vs floor {floor:.1} s ({:+.1}%)",
+            (drain_secs / floor - 1.0) * 100.0
+        );
+    }
+    println!("  peak RSS {} MiB", peak_rss_mib());
+    ticker.abort();
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    Ok(())
+}
+
+/// Replies with the Vipps link handed to the gateway.
+const REPLIES_SENT: &str = "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND in_reply_to IS NOT NULL \
+     AND status NOT IN ('pending', 'failed')";
+
+/// Inbound message → its reply handed to the gateway, in milliseconds.
+const LATENCIES: &str = "SELECT o.updated_at - i.created_at FROM messages o JOIN messages i ON i.id = o.in_reply_to \
+     WHERE o.direction = 'out' AND o.status NOT IN ('pending', 'failed')";
+
+fn jobs_sql(db: &Db) -> String {
+    format!("SELECT COUNT(*) FROM {}", jobs_table(db))
+}
+
+fn failed_sql(db: &Db) -> String {
+    format!(
+        "SELECT COUNT(*) FROM {} WHERE status IN ('Failed', 'Killed') AND attempts >= max_attempts",
+        jobs_table(db)
+    )
+}
+
+fn jobs_table(db: &Db) -> &'static str {
+    if db.is_postgres() {
+        "apalis.jobs"
+    } else {
+        "Jobs"
+    }
+}
+
+async fn count(db: &Db, sql: &str) -> anyhow::Result<i64> {
+    let sql = sql.to_owned();
+    with_pool!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(p)
+        .await)
+    .context("counting")
+}
