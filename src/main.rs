@@ -68,6 +68,8 @@ enum BenchCommand {
     Billing(dialogpay::bench::billing::BillingBenchArgs),
     /// Keyword burst through the whole journey (webhook → draft → reply).
     Burst(dialogpay::bench::burst::BurstBenchArgs),
+    /// Webhook ingest at a fixed rate (accepted/s, p50/p99).
+    Ingest(dialogpay::bench::ingest::IngestBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -148,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Burst(args),
         } => dialogpay::bench::burst::run(settings, args).await,
+        Command::Bench {
+            command: BenchCommand::Ingest(args),
+        } => dialogpay::bench::ingest::run(settings, args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod billing;
 pub mod burst;
+pub mod ingest;
 
 use std::time::{Duration, Instant};
 
