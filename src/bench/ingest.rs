@@ -81,6 +81,7 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
     let total = args.rate * args.seconds;
     let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
     let started = tokio::time::Instant::now();
+    #[allow(clippy::async_yields_async)] // each step yields the spawned request's handle
     let requests = futures::stream::iter(0..total).then(|i| {
         let (http, host) = (http.clone(), host.clone());
         async move {
