@@ -562,17 +562,42 @@ impl VippsClient {
     /// Throttles, authenticates, sends; on 401 refreshes the token once and resends.
     async fn execute(&self, call: Call<'_>) -> Result<Answer, VippsError> {
         validate::msn(call.msn)?;
-        if let Some(limit) = self.inner.limits.per_minute(call.op) {
-            let key = call.op.limit_key(call.msn, &call.scope.0, &call.scope.1);
-            self.inner.throttle.acquire(&key, limit).await;
+        let throttle_key = self.inner.limits.per_minute(call.op).map(|limit| {
+            (
+                call.op.limit_key(call.msn, &call.scope.0, &call.scope.1),
+                limit,
+            )
+        });
+        if let Some((key, limit)) = &throttle_key {
+            self.inner.throttle.acquire(key, *limit).await;
         }
         let token = self.access_token().await?;
-        match self.send(&call, &token).await {
+        let answer = self.send_once_reauthenticated(&call, &token).await;
+        // Vipps still said 429: nothing more for this key until its Retry-After has passed.
+        if let (Err(VippsError::Api { status: 429, .. }), Some((key, limit))) =
+            (&answer, &throttle_key)
+        {
+            let after = answer
+                .as_ref()
+                .err()
+                .and_then(VippsError::retry_after)
+                .unwrap_or(std::time::Duration::from_secs(1));
+            self.inner.throttle.hold(key, after, *limit);
+        }
+        answer
+    }
+
+    async fn send_once_reauthenticated(
+        &self,
+        call: &Call<'_>,
+        token: &str,
+    ) -> Result<Answer, VippsError> {
+        match self.send(call, token).await {
             Err(VippsError::Api { status: 401, .. }) => {
                 tracing::info!(vipps.operation = %call.op, "Vipps answered 401; refreshing the access token once");
-                self.inner.tokens.invalidate(&token);
+                self.inner.tokens.invalidate(token);
                 let token = self.access_token().await?;
-                self.send(&call, &token).await
+                self.send(call, &token).await
             }
             other => other,
         }

@@ -23,9 +23,14 @@ use crate::{
     worker::{JobContext, JobError, handlers::sms::queue_reply},
 };
 
-/// A Vipps error as a job outcome: retry what may pass later (5xx, 429 after its delay,
-/// timeouts), stop on the rest.
+/// A Vipps error as a job outcome: snooze on 429 (after its Retry-After), retry what may pass
+/// later (5xx, timeouts), stop on the rest.
 pub fn vipps_failure(err: VippsError) -> JobError {
+    // A rate limit is not a failure: come back after Retry-After without using an attempt.
+    if err.status() == Some(429) {
+        let after = err.retry_after().unwrap_or(Duration::from_secs(1));
+        return JobError::Snooze(after + Duration::from_millis(rand::random::<u64>() % 1000));
+    }
     if err.is_retryable() {
         match err.retry_after() {
             Some(after) => JobError::retry_after(err, after),
