@@ -51,6 +51,12 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The body is larger than `server.body_limit_bytes`.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is missing its `Content-Type` or is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Well-formed, but breaks a rule.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),

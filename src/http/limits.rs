@@ -2,17 +2,16 @@
 //! they announce their length or arrive chunked, before any handler runs.
 
 use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode};
+use poem_openapi::payload::Json;
 
-use crate::http::error::ErrorBody;
+use crate::http::error::{ApiError, ErrorBody};
 
 fn too_large(limit: usize) -> Response {
-    let body = ErrorBody::new(
+    ApiError::PayloadTooLarge(Json(ErrorBody::new(
         "payload_too_large",
         format!("request body exceeds {limit} bytes"),
-    );
-    let mut resp = poem::web::Json(body).into_response();
-    resp.set_status(StatusCode::PAYLOAD_TOO_LARGE);
-    resp
+    )))
+    .into_response()
 }
 
 /// Middleware function for `Route::around`.
