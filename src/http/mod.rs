@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod agreements;
+pub mod allow;
 pub mod auth;
 pub mod crm;
 pub mod dialogues;
@@ -50,6 +51,17 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     let api = openapi(&state.settings.server.public_base_url);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let methods = std::sync::Arc::new(
+        allow::MethodTable::from_openapi(&api.spec())
+            .with("/openapi.json", "GET")
+            .with("/webhooks/sms/inbound", "POST")
+            .with("/webhooks/sms/status", "POST")
+            .with("/webhooks/sms/link/mo", "POST")
+            .with("/webhooks/sms/link/dlr", "POST")
+            .with("/webhooks/vipps", "POST")
+            .with("/my/agreements/:token", "GET")
+            .with("/my/agreements/:token/stop", "POST"),
+    );
     let limit = state.settings.server.body_limit_bytes;
     let simulator = state.simulator.clone();
     let app = Route::new()
@@ -65,6 +77,7 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         .at("/my/agreements/:token/stop", poem::post(manage::stop))
         .around(move |ep, req| limits::limit_body(ep, req, limit))
         .around(error::normalize_errors)
+        .around(move |ep, req| allow::add_allow(ep, req, methods.clone()))
         .with(poem::middleware::CatchPanic::new())
         .data(state);
     match simulator {

@@ -123,3 +123,46 @@ async fn oversized_bodies_are_rejected_with_413_and_nothing_is_written() {
     assert_eq!(status, StatusCode::OK, "small requests still pass");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    for (method, path, allowed) in [
+        (Method::DELETE, "/api/v1/crm-groups", "GET, HEAD, POST"),
+        (
+            Method::PATCH,
+            "/api/v1/dialogues/dlg_x",
+            "DELETE, GET, HEAD, PUT",
+        ),
+        (Method::GET, "/webhooks/vipps", "POST"),
+        (Method::PUT, "/healthz", "GET, HEAD"),
+        (Method::POST, "/my/agreements/some-token", "GET, HEAD"),
+    ] {
+        let resp = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let mut allow: Vec<String> = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        allow.sort();
+        assert_eq!(allow.join(", "), allowed, "{method} {path}");
+    }
+    app.stop().await;
+}
