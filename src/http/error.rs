@@ -126,6 +126,20 @@ impl From<crate::worker::enqueue::EnqueueError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// [`normalize_errors`] for every path but those under `prefix` (the embedded Vipps simulator,
+/// which answers exactly as Vipps would). Wraps the outermost router, whose own errors (a path
+/// that is not UTF-8 once percent-decoded) would otherwise escape as plain text.
+pub async fn normalize_errors_except<E: Endpoint>(
+    next: E,
+    req: Request,
+    prefix: &'static str,
+) -> poem::Result<Response> {
+    if req.uri().path().starts_with(prefix) {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
+    normalize_errors(next, req).await
+}
+
 /// Middleware: any error response that is not already our JSON shape (poem's plain-text
 /// errors, 404/405 from routing, 413 from the size limit, panics) is rewritten into it.
 pub async fn normalize_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {

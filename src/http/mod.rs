@@ -84,6 +84,7 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         Some(sim) => Route::new()
             .nest(crate::app::SIMULATOR_PREFIX, sim.endpoint())
             .nest("/", app)
+            .around(|ep, req| error::normalize_errors_except(ep, req, crate::app::SIMULATOR_PREFIX))
             .boxed(),
         None => app.boxed(),
     }

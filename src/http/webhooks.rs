@@ -344,6 +344,23 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         Ok(e) => e,
         Err(e) => return bad_request(format!("not a Vipps event: {e}"), None),
     };
+    // PostgreSQL text cannot hold NUL: refuse it on every engine instead of failing the insert.
+    let stored = [
+        ("eventType", Some(event.event_type.as_str())),
+        ("msn", event.msn.as_deref()),
+        ("agreementId", event.agreement_id.as_deref()),
+        ("chargeId", event.charge_id.as_deref()),
+        ("actor", event.actor.as_deref()),
+    ];
+    if let Some((field, _)) = stored
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| v.contains('\0')))
+    {
+        return bad_request(
+            format!("`{field}` must not contain NUL characters (\\u0000)"),
+            Some(field),
+        );
+    }
     let text = String::from_utf8_lossy(&bytes);
     let event_key = hash_secret(&text);
     let new = vipps_events::NewEvent {
