@@ -17,7 +17,7 @@ use crate::{
     db::{ids::hash_secret, messages, vipps_events},
     http::error::{ErrorBody, FieldError},
     sms::{DeliveryReport, InboundError, InboundSms},
-    vipps::{WebhookHeaders, verify_webhook, wire::WebhookEvent},
+    vipps::{WebhookHeaders, signature::check_date, verify_webhook, wire::WebhookEvent},
 };
 
 fn reply(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -339,6 +339,11 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
     }
     if let Some(resp) = refuse_non_json(req) {
         return resp;
+    }
+    let max_skew = std::time::Duration::from_secs(state.settings.vipps.webhook_max_skew_secs);
+    if let Err(e) = check_date(headers.date, std::time::SystemTime::now(), max_skew) {
+        tracing::warn!(error = %e, "Vipps webhook refused");
+        return reply(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string());
     }
     let event: WebhookEvent = match serde_json::from_slice(&bytes) {
         Ok(e) => e,
