@@ -13,3 +13,4 @@ mod jobs;
 mod journey;
 mod openapi;
 mod partners;
+mod webhook_fuzz;
