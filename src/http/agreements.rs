@@ -53,8 +53,11 @@ pub struct ChargeView {
     /// PENDING, DUE, CHARGED, FAILED, CANCELLED, PARTIALLY_REFUNDED, REFUNDED …
     status: String,
     history: Vec<ChargeHistoryEntry>,
+    #[oai(nullable)]
     failure_reason: Option<String>,
+    #[oai(nullable)]
     failure_description: Option<String>,
+    #[oai(nullable)]
     vipps_charge_id: Option<String>,
 }
 
@@ -66,11 +69,16 @@ pub struct AgreementView {
     /// PENDING, ACTIVE, STOPPED or EXPIRED.
     status: String,
     /// USER (in the Vipps app) or MERCHANT (STOPP, the manage page, the partner API, the end date).
+    #[oai(nullable)]
     stopped_by: Option<String>,
+    #[oai(nullable)]
     vipps_agreement_id: Option<String>,
     created_at: DateTime<Utc>,
+    #[oai(nullable)]
     activated_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     stopped_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     expired_at: Option<DateTime<Utc>>,
     charges: Vec<ChargeView>,
 }
@@ -78,6 +86,7 @@ pub struct AgreementView {
 #[derive(Object)]
 struct AgreementPage {
     items: Vec<AgreementView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -91,6 +100,7 @@ struct PaymentView {
 #[derive(Object)]
 struct PaymentPage {
     items: Vec<PaymentView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

@@ -48,6 +48,7 @@ struct GroupView {
     id: String,
     name: String,
     /// The current Terms and Conditions; `null` until the first version is set.
+    #[oai(nullable)]
     terms: Option<TermsView>,
     /// Members who have not left.
     member_count: i64,
@@ -77,6 +78,7 @@ impl From<crm::CrmGroup> for GroupView {
 #[derive(Object)]
 struct GroupPage {
     items: Vec<GroupView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -91,18 +93,23 @@ struct MemberView {
     id: String,
     phone: String,
     joined_at: DateTime<Utc>,
+    #[oai(nullable)]
     left_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     left_reason: Option<String>,
     /// The Terms and Conditions version the member consented to.
     terms_version: i32,
+    #[oai(nullable)]
     agreement_id: Option<String>,
     /// The keyword message that started the membership.
+    #[oai(nullable)]
     inbound_message_id: Option<String>,
 }
 
 #[derive(Object)]
 struct MemberPage {
     items: Vec<MemberView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

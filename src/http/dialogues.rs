@@ -115,6 +115,7 @@ struct DialogueView {
     status: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     archived_at: Option<DateTime<Utc>>,
     /// Figures for the requested period (list endpoint only).
     #[oai(skip_serializing_if_is_none)]
@@ -257,6 +258,7 @@ impl DialogueView {
 #[derive(Object)]
 struct DialoguePage {
     items: Vec<DialogueView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

@@ -51,6 +51,12 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The body is larger than `server.body_limit_bytes`.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is missing its `Content-Type` or is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Well-formed, but breaks a rule.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
@@ -119,6 +125,20 @@ impl From<crate::worker::enqueue::EnqueueError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// [`normalize_errors`] for every path but those under `prefix` (the embedded Vipps simulator,
+/// which answers exactly as Vipps would). Wraps the outermost router, whose own errors (a path
+/// that is not UTF-8 once percent-decoded) would otherwise escape as plain text.
+pub async fn normalize_errors_except<E: Endpoint>(
+    next: E,
+    req: Request,
+    prefix: &'static str,
+) -> poem::Result<Response> {
+    if req.uri().path().starts_with(prefix) {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
+    normalize_errors(next, req).await
+}
 
 /// Middleware: any error response that is not already our JSON shape (poem's plain-text
 /// errors, 404/405 from routing, 413 from the size limit, panics) is rewritten into it.

@@ -1,18 +1,19 @@
-//! Request body size limit: bodies over `server.body_limit_bytes` are answered 413, whether
-//! they announce their length or arrive chunked, before any handler runs.
+//! What a request may carry, checked before any handler runs: bodies over
+//! `server.body_limit_bytes` are answered 413, whether they announce their length or arrive
+//! chunked; a NUL (`%00`) in the path or query is answered 400 (PostgreSQL text cannot hold
+//! it, so every path and query parameter would otherwise fail in the database).
 
 use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode};
+use poem_openapi::payload::Json;
 
-use crate::http::error::ErrorBody;
+use crate::http::error::{ApiError, ErrorBody};
 
 fn too_large(limit: usize) -> Response {
-    let body = ErrorBody::new(
+    ApiError::PayloadTooLarge(Json(ErrorBody::new(
         "payload_too_large",
         format!("request body exceeds {limit} bytes"),
-    );
-    let mut resp = poem::web::Json(body).into_response();
-    resp.set_status(StatusCode::PAYLOAD_TOO_LARGE);
-    resp
+    )))
+    .into_response()
 }
 
 /// Middleware function for `Route::around`.
@@ -21,6 +22,15 @@ pub async fn limit_body<E: Endpoint>(
     mut req: Request,
     limit: usize,
 ) -> poem::Result<Response> {
+    if req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().to_ascii_lowercase().contains("%00"))
+    {
+        return Ok(
+            ApiError::bad_request("the URL must not contain NUL characters (%00)").into_response(),
+        );
+    }
     let announced = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)

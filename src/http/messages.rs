@@ -34,12 +34,15 @@ struct MessageView {
     from: String,
     to: String,
     text: String,
+    #[oai(nullable)]
     dialogue_id: Option<String>,
     /// In: `received`, `processed`. Out: `pending`, `queued`, `sent`, `delivered`, `failed`, `expired`.
     status: String,
     /// In: what the keyword led to (`agreement_drafted`, `link_resent`, `already_member`,
     /// `not_live`, `unknown_keyword`, `stop`, `help`). Out: what the reply is for.
+    #[oai(nullable)]
     outcome: Option<String>,
+    #[oai(nullable)]
     error: Option<String>,
     segments: i32,
     /// `GSM-7` or `UCS-2`.
@@ -72,6 +75,7 @@ impl From<Message> for MessageView {
 struct StatusView {
     status: String,
     at: DateTime<Utc>,
+    #[oai(nullable)]
     detail: Option<String>,
 }
 
@@ -82,14 +86,17 @@ struct MessageDetails {
     /// Every status with its date, oldest first.
     history: Vec<StatusView>,
     /// The agreement this message started or carries the link of.
+    #[oai(nullable)]
     agreement_id: Option<String>,
     /// For a reply: the inbound message it answers.
+    #[oai(nullable)]
     in_reply_to: Option<String>,
 }
 
 #[derive(Object)]
 struct MessagePage {
     items: Vec<MessageView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod agreements;
+pub mod allow;
 pub mod auth;
 pub mod crm;
 pub mod dialogues;
@@ -53,6 +54,17 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     let route_names = metrics::RouteNames::from_spec(&api.spec());
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let methods = std::sync::Arc::new(
+        allow::MethodTable::from_openapi(&api.spec())
+            .with("/openapi.json", "GET")
+            .with("/webhooks/sms/inbound", "POST")
+            .with("/webhooks/sms/status", "POST")
+            .with("/webhooks/sms/link/mo", "POST")
+            .with("/webhooks/sms/link/dlr", "POST")
+            .with("/webhooks/vipps", "POST")
+            .with("/my/agreements/:token", "GET")
+            .with("/my/agreements/:token/stop", "POST"),
+    );
     let limit = state.settings.server.body_limit_bytes;
     let simulator = state.simulator.clone();
     let mut app = Route::new()
@@ -73,6 +85,7 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         .around(move |ep, req| metrics::capture_route(ep, req, route_names.clone()))
         .around(move |ep, req| limits::limit_body(ep, req, limit))
         .around(error::normalize_errors)
+        .around(move |ep, req| allow::add_allow(ep, req, methods.clone()))
         .with(poem::middleware::CatchPanic::new())
         .around(metrics::measure)
         .data(state);
@@ -80,6 +93,7 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         Some(sim) => Route::new()
             .nest(crate::app::SIMULATOR_PREFIX, sim.endpoint())
             .nest("/", app)
+            .around(|ep, req| error::normalize_errors_except(ep, req, crate::app::SIMULATOR_PREFIX))
             .boxed(),
         None => app.boxed(),
     }

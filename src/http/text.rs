@@ -1,7 +1,8 @@
 //! `Text`: a JSON string field that accepts only JSON strings.
 //!
 //! poem-openapi's `String` silently accepts numbers and booleans (`{"name": 12}` becomes
-//! `"12"`); request bodies use `Text` so that a wrong type is a 400, as the API promises.
+//! `"12"`); request bodies use `Text` so that a wrong type is a 400, as the API promises. A NUL
+//! character (`\u0000`) is a 400 too: PostgreSQL cannot store it.
 
 use std::{borrow::Cow, ops::Deref};
 
@@ -46,6 +47,11 @@ impl Type for Text {
 impl ParseFromJSON for Text {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
+            // PostgreSQL text cannot hold NUL: refuse it on every engine instead of failing the
+            // insert with a 500.
+            Some(Value::String(s)) if s.contains('\0') => Err(ParseError::custom(
+                "a string must not contain NUL characters (\\u0000)",
+            )),
             Some(Value::String(s)) => Ok(Text(s)),
             other => Err(ParseError::expected_type(other.unwrap_or_default())),
         }

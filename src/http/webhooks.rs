@@ -15,9 +15,9 @@ use serde_json::json;
 use crate::{
     app::AppState,
     db::{ids::hash_secret, messages, vipps_events},
-    http::error::ErrorBody,
-    sms::{DeliveryReport, InboundSms},
-    vipps::{WebhookHeaders, verify_webhook, wire::WebhookEvent},
+    http::error::{ErrorBody, FieldError},
+    sms::{DeliveryReport, InboundError, InboundSms},
+    vipps::{WebhookHeaders, signature::check_date, verify_webhook, wire::WebhookEvent},
 };
 
 fn reply(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -45,6 +45,49 @@ fn internal(err: impl std::fmt::Display) -> Response {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A 400 naming the offending field, when the error is about one.
+fn bad_request(message: impl Into<String>, field: Option<&str>) -> Response {
+    let message = message.into();
+    let mut body = ErrorBody::new("bad_request", message.clone());
+    if let Some(field) = field {
+        body.fields.push(FieldError {
+            field: field.to_owned(),
+            message,
+        });
+    }
+    let mut resp = Json(body).into_response();
+    resp.set_status(StatusCode::BAD_REQUEST);
+    resp
+}
+
+/// Every webhook body is JSON. A body declared as something else (`text/plain`, a form, XML)
+/// is refused with 415; a missing `Content-Type` is tolerated and the body parsed as JSON,
+/// because gateways are not all careful about the header.
+fn refuse_non_json(req: &Request) -> Option<Response> {
+    let value = req.headers().get(poem::http::header::CONTENT_TYPE)?;
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        return None;
+    }
+    Some(reply(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!(
+            "expected Content-Type: application/json, got {}",
+            String::from_utf8_lossy(value.as_bytes())
+        ),
+    ))
 }
 
 async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
@@ -166,17 +209,21 @@ async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) 
     }
 }
 
-/// Authenticates, reads and parses a gateway post: 401 or 400 as a response, or the value.
-async fn accept<T, E: std::fmt::Display>(
+/// Authenticates, reads and parses a gateway post: 401, 415 or 400 as a response, or the value.
+async fn accept<T>(
+    req: &Request,
     authorized: bool,
     body: Body,
-    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    parse: impl FnOnce(&[u8]) -> Result<T, InboundError>,
 ) -> Result<T, Response> {
     if !authorized {
         return Err(unauthorized());
     }
+    if let Some(resp) = refuse_non_json(req) {
+        return Err(resp);
+    }
     let bytes = read_body(body).await?;
-    parse(&bytes).map_err(|e| reply(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))
+    parse(&bytes).map_err(|e| bad_request(e.to_string(), e.field()))
 }
 
 fn bearer_ok(req: &Request, state: &AppState) -> bool {
@@ -199,6 +246,7 @@ fn link_authorized(req: &Request, state: &AppState) -> bool {
 #[handler]
 pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> Response {
     match accept(
+        req,
         bearer_ok(req, &state),
         body,
         crate::sms::parse_generic_inbound,
@@ -214,6 +262,7 @@ pub async fn sms_inbound(req: &Request, body: Body, state: Data<&AppState>) -> R
 #[handler]
 pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Response {
     match accept(
+        req,
         bearer_ok(req, &state),
         body,
         crate::sms::parse_generic_status,
@@ -229,6 +278,7 @@ pub async fn sms_status(req: &Request, body: Body, state: Data<&AppState>) -> Re
 #[handler]
 pub async fn link_mo(req: &Request, body: Body, state: Data<&AppState>) -> Response {
     match accept(
+        req,
         link_authorized(req, &state),
         body,
         crate::sms::parse_link_mo,
@@ -244,6 +294,7 @@ pub async fn link_mo(req: &Request, body: Body, state: Data<&AppState>) -> Respo
 #[handler]
 pub async fn link_dlr(req: &Request, body: Body, state: Data<&AppState>) -> Response {
     match accept(
+        req,
         link_authorized(req, &state),
         body,
         crate::sms::parse_link_dlr,
@@ -289,16 +340,35 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
     if !verified {
         return unauthorized();
     }
+    if let Some(resp) = refuse_non_json(req) {
+        return resp;
+    }
+    let max_skew = std::time::Duration::from_secs(state.settings.vipps.webhook_max_skew_secs);
+    if let Err(e) = check_date(headers.date, std::time::SystemTime::now(), max_skew) {
+        tracing::warn!(error = %e, "Vipps webhook refused");
+        return reply(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string());
+    }
     let event: WebhookEvent = match serde_json::from_slice(&bytes) {
         Ok(e) => e,
-        Err(e) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("not a Vipps event: {e}"),
-            );
-        }
+        Err(e) => return bad_request(format!("not a Vipps event: {e}"), None),
     };
+    // PostgreSQL text cannot hold NUL: refuse it on every engine instead of failing the insert.
+    let stored = [
+        ("eventType", Some(event.event_type.as_str())),
+        ("msn", event.msn.as_deref()),
+        ("agreementId", event.agreement_id.as_deref()),
+        ("chargeId", event.charge_id.as_deref()),
+        ("actor", event.actor.as_deref()),
+    ];
+    if let Some((field, _)) = stored
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| v.contains('\0')))
+    {
+        return bad_request(
+            format!("`{field}` must not contain NUL characters (\\u0000)"),
+            Some(field),
+        );
+    }
     let text = String::from_utf8_lossy(&bytes);
     let event_key = hash_secret(&text);
     let new = vipps_events::NewEvent {

@@ -28,6 +28,9 @@ pub struct VippsSettings {
     pub subscription_key: SecretString,
     /// Secret returned when our webhook was registered; used to verify deliveries.
     pub webhook_secret: SecretString,
+    /// A delivery whose signed `x-ms-date` is further than this from our clock is refused
+    /// (401): replays of old deliveries. 0 turns the check off.
+    pub webhook_max_skew_secs: u64,
     pub system_name: String,
     pub system_version: String,
     pub plugin_name: String,
@@ -56,6 +59,7 @@ impl Default for VippsSettings {
             client_secret: SecretString::default(),
             subscription_key: SecretString::default(),
             webhook_secret: SecretString::default(),
+            webhook_max_skew_secs: 900,
             system_name: "dialogpay".into(),
             system_version: env!("CARGO_PKG_VERSION").into(),
             plugin_name: String::new(),

@@ -46,6 +46,10 @@ pub enum SignatureError {
     SignatureMismatch,
     #[error("webhook secret is empty")]
     EmptySecret,
+    #[error("x-ms-date is missing or not an HTTP date")]
+    BadDate,
+    #[error("x-ms-date is more than {0} s away from our clock (a replay, or a clock that is off)")]
+    StaleDate(u64),
 }
 
 /// `base64(sha256(body))`.
@@ -118,6 +122,29 @@ pub fn verify_webhook(
     mac(secret, method, path_and_query, host, headers.date, &hash)
         .verify_slice(&sig)
         .map_err(|_| SignatureError::SignatureMismatch)
+}
+
+/// Checks that a delivery's signed `x-ms-date` lies within `max_skew` of `now`, either way.
+/// The date is part of the signed string, so an old delivery replayed as-is fails here. Vipps
+/// does not document a window; each (re)delivery is signed anew, so a generous one (minutes)
+/// costs nothing. A zero `max_skew` turns the check off.
+pub fn check_date(
+    date: &str,
+    now: std::time::SystemTime,
+    max_skew: std::time::Duration,
+) -> Result<(), SignatureError> {
+    if max_skew.is_zero() {
+        return Ok(());
+    }
+    let at = httpdate::parse_http_date(date.trim()).map_err(|_| SignatureError::BadDate)?;
+    let skew = match now.duration_since(at) {
+        Ok(behind) => behind,
+        Err(ahead) => ahead.duration(),
+    };
+    if skew > max_skew {
+        return Err(SignatureError::StaleDate(max_skew.as_secs()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -224,6 +251,36 @@ mod tests {
         assert_eq!(
             verify_webhook(SECRET, "POST", PATH, HOST, &bad, BODY),
             Err(SignatureError::MalformedAuthorization)
+        );
+    }
+
+    #[test]
+    fn dates_outside_the_window_are_refused() {
+        use std::time::{Duration, SystemTime};
+        let now = httpdate::parse_http_date(DATE).unwrap();
+        let window = Duration::from_secs(900);
+        assert_eq!(check_date(DATE, now, window), Ok(()));
+        let later = |s| httpdate::fmt_http_date(now + Duration::from_secs(s));
+        let earlier = |s| httpdate::fmt_http_date(now - Duration::from_secs(s));
+        assert_eq!(check_date(&earlier(900), now, window), Ok(()));
+        assert_eq!(check_date(&later(899), now, window), Ok(()));
+        assert_eq!(
+            check_date(&earlier(901), now, window),
+            Err(SignatureError::StaleDate(900))
+        );
+        assert_eq!(
+            check_date(&later(3600), now, window),
+            Err(SignatureError::StaleDate(900))
+        );
+        assert_eq!(check_date("", now, window), Err(SignatureError::BadDate));
+        assert_eq!(
+            check_date("yesterday", now, window),
+            Err(SignatureError::BadDate)
+        );
+        assert_eq!(
+            check_date("", SystemTime::UNIX_EPOCH, Duration::ZERO),
+            Ok(()),
+            "a zero window turns the check off"
         );
     }
 }

@@ -123,3 +123,92 @@ async fn oversized_bodies_are_rejected_with_413_and_nothing_is_written() {
     assert_eq!(status, StatusCode::OK, "small requests still pass");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn nul_characters_and_undecodable_paths_are_400_on_every_engine() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let (_, key) = app.partner("P").await;
+    // PostgreSQL text cannot hold NUL: these were 500s there (and quietly accepted on SQLite).
+    for (path, who) in [
+        ("/api/v1/messages/a%00b", key.as_str()),
+        ("/api/v1/messages?phone=%00", key.as_str()),
+        ("/api/v1/crm-groups?cursor=x%00", key.as_str()),
+        ("/api/v1/admin/jobs?queue=%00", OPERATOR_KEY),
+        // Not UTF-8 once percent-decoded: was plain text, outside our error shape.
+        ("/api/v1/messages/%FF%FE", key.as_str()),
+    ] {
+        let (status, body) = app.get(path, who).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = app
+        .post("/api/v1/crm-groups", &key, json!({ "name": "a\u{0}b" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("NUL"), "{body}");
+    // A body without its Content-Type: 415 in our shape.
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/crm-groups", app.base))
+        .bearer_auth(&key)
+        .body("{\"name\": \"x\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "unsupported_media_type");
+    let (_, list) = app.get("/api/v1/crm-groups", &key).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    for (method, path, allowed) in [
+        (Method::DELETE, "/api/v1/crm-groups", "GET, HEAD, POST"),
+        (
+            Method::PATCH,
+            "/api/v1/dialogues/dlg_x",
+            "DELETE, GET, HEAD, PUT",
+        ),
+        (Method::GET, "/webhooks/vipps", "POST"),
+        (Method::PUT, "/healthz", "GET, HEAD"),
+        (Method::POST, "/my/agreements/some-token", "GET, HEAD"),
+    ] {
+        let resp = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let mut allow: Vec<String> = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        allow.sort();
+        assert_eq!(allow.join(", "), allowed, "{method} {path}");
+    }
+    app.stop().await;
+}

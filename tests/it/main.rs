@@ -16,3 +16,4 @@ mod metrics;
 mod openapi;
 mod partners;
 mod stats;
+mod webhook_fuzz;

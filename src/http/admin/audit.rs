@@ -24,17 +24,20 @@ pub struct AuditEntryView {
     at: DateTime<Utc>,
     /// `operator` or `partner:<id>`.
     actor: String,
+    #[oai(nullable)]
     partner_id: Option<String>,
     /// e.g. `dialogue.create`, `job.retry`.
     action: String,
     target_type: String,
     target_id: String,
+    #[oai(nullable)]
     details: Option<serde_json::Value>,
 }
 
 #[derive(Object)]
 pub struct AuditPage {
     items: Vec<AuditEntryView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

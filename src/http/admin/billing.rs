@@ -18,6 +18,7 @@ pub struct BillingAdminApi;
 #[derive(Object)]
 struct Queued {
     /// The queued job's id (see `/api/v1/admin/jobs/{id}`).
+    #[oai(nullable)]
     job_id: Option<String>,
 }
 

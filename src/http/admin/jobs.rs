@@ -53,10 +53,14 @@ struct JobView {
     attempts: i64,
     max_attempts: i64,
     /// The error of the last failed attempt.
+    #[oai(nullable)]
     last_error: Option<String>,
     /// When it runs (next).
+    #[oai(nullable)]
     run_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     created_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     done_at: Option<DateTime<Utc>>,
     /// The job's arguments (ids).
     payload: serde_json::Value,
@@ -107,6 +111,7 @@ fn last_error(raw: &str) -> Option<String> {
 #[derive(Object)]
 struct JobPage {
     items: Vec<JobView>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

@@ -80,7 +80,9 @@ pub fn parse_link_dlr(body: &[u8]) -> Result<DeliveryReport, InboundError> {
         opt_int(&obj, "resultCode", "resultCode")?.ok_or(InboundError::Missing("resultCode"))?;
     let status = codes::status(code);
     let operator_code = match obj.get("operatorResultCode") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            Some(s.trim().chars().filter(|c| !c.is_control()).collect())
+        }
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
