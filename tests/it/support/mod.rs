@@ -80,6 +80,10 @@ impl TestApp {
             ("log.level", "warn".into()),
             ("sms.inbound_token", INBOUND_TOKEN.into()),
             ("vipps.simulator.webhook_retry_base_ms", 200.into()),
+            // Tests run sweeps and reconciliations themselves: a cron tick (every 15 minutes
+            // by default) landing mid-test would bill seeded agreements behind its back.
+            ("billing.sweep_cron", "0 0 0 1 1 * 2099".into()),
+            ("billing.reconcile_cron", "0 0 0 1 1 * 2099".into()),
         ];
         overrides.extend(options.overrides);
         let mut settings = Settings::with_overrides(&overrides).expect("test settings are valid");
