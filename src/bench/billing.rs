@@ -221,8 +221,50 @@ fn draft_request(base: &str, phone: &str) -> DraftAgreementRequest {
     }
 }
 
-/// A partner, a group with terms and a monthly dialogue; N agreements drafted in the simulator
-/// (64 at a time), approved, and inserted as ACTIVE rows whose period 1 is due in 2 days.
+/// Who confirms the drafts as the user: the embedded simulator, or, with `vipps.mode = "live"`
+/// pointed at a standalone simulator (`dialogpay vipps-sim`), its `/_sim/` control API.
+#[derive(Clone)]
+enum Approver {
+    Embedded(crate::vipps::sim::Simulator),
+    Remote { http: reqwest::Client, base: String },
+}
+
+impl Approver {
+    fn for_state(state: &AppState) -> anyhow::Result<Self> {
+        Ok(match &state.simulator {
+            Some(sim) => Self::Embedded(sim.clone()),
+            None => Self::Remote {
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()?,
+                base: state
+                    .settings
+                    .vipps
+                    .base_url
+                    .trim_end_matches('/')
+                    .to_owned(),
+            },
+        })
+    }
+
+    async fn approve(&self, agreement_id: &str) -> anyhow::Result<()> {
+        match self {
+            Self::Embedded(sim) => {
+                sim.approve(agreement_id, None)
+                    .map_err(|e| anyhow::anyhow!("approve: {e:?}"))?;
+            }
+            Self::Remote { http, base } => {
+                http.post(format!("{base}/_sim/agreements/{agreement_id}/approve"))
+                    .send()
+                    .await?
+                    .error_for_status()
+                    .context("approve (is vipps.base_url a dialogpay vipps-sim?)")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A partner (MSN 123456), a CRM group with terms and a live monthly dialogue (100 NOK) for
 /// `keyword` on 2160; returns the partner and the dialogue.
 pub async fn seed_dialogue(
@@ -258,22 +300,26 @@ pub async fn seed_dialogue(
 }
 
 /// N agreements drafted in the simulator (64 at a time), approved, and inserted as ACTIVE rows
-/// whose period 1 is due in 2 days. Used by the benchmark and by tests that need many.
+/// whose period 1 is due in 2 days. Used by the benchmark and by tests that need many; works
+/// with the embedded simulator or, in live mode, against a standalone `dialogpay vipps-sim`.
 pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
     let (partner, dialogue) = seed_dialogue(state, "BENCH").await?;
     let now = state.clock.now_ms();
     let today = state.clock.today_oslo();
-    let sim = state.simulator.clone().context("simulator")?;
+    let approver = Approver::for_state(state)?;
     let base = state.settings.server.public_base_url.clone();
     let drafted: Vec<anyhow::Result<(u64, String)>> = futures::stream::iter(0..n)
         .map(|i| {
-            let (client, sim, msn) = (state.vipps.clone(), sim.clone(), partner.vipps_msn.clone());
+            let (client, approver, msn) = (
+                state.vipps.clone(),
+                approver.clone(),
+                partner.vipps_msn.clone(),
+            );
             let request = draft_request(&base, &format!("47{:08}", 90_000_000 + i));
             async move {
                 let key = IdempotencyKey::new(format!("bench-draft-{i}"))?;
                 let drafted = client.draft_agreement(&msn, &request, key).await?;
-                sim.approve(&drafted.agreement_id, None)
-                    .map_err(|e| anyhow::anyhow!("approve: {e:?}"))?;
+                approver.approve(&drafted.agreement_id).await?;
                 anyhow::Ok((i, drafted.agreement_id))
             }
         })

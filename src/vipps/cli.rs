@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use poem::Server;
-use poem::listener::TcpListener;
+use poem::listener::{Acceptor, Listener, TcpListener};
 
 use super::client::VippsClient;
 use super::settings::{SimulatorSettings, VippsSettings};
@@ -43,6 +43,10 @@ pub struct VippsSimArgs {
     /// Ignore Idempotency-Key on draft-agreement, as Vipps reportedly does.
     #[arg(long)]
     pub ignore_draft_idempotency: bool,
+    /// With --state: write the file at most this often (and at shutdown) instead of after
+    /// every change; needed for thousands of agreements (each write costs the whole state).
+    #[arg(long, default_value_t = 0)]
+    pub save_interval_ms: u64,
 }
 
 impl VippsSimArgs {
@@ -62,26 +66,58 @@ impl VippsSimArgs {
         };
         SimConfig {
             start: self.start,
+            save_interval: std::time::Duration::from_millis(self.save_interval_ms),
             ..SimConfig::from(&settings)
         }
     }
 }
 
-/// Runs the simulator until Ctrl-C.
+/// Runs the simulator until Ctrl-C or SIGTERM, then writes its state file. Prints
+/// `vipps-sim listening on http://ADDR` first (with `--port 0`, the port it got).
 pub async fn run_sim(args: VippsSimArgs) -> anyhow::Result<()> {
     let sim = Simulator::new(args.config()).context("starting the Vipps simulator")?;
     let addr = format!("{}:{}", args.bind, args.port);
-    tracing::info!(addr = %addr, public_base_url = %sim.public_base_url(), now = %sim.now(), "Vipps simulator listening");
-    Server::new(TcpListener::bind(addr))
-        .run_with_graceful_shutdown(
-            sim.endpoint(),
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
-            None,
-        )
+    let acceptor = TcpListener::bind(addr.clone())
+        .into_acceptor()
         .await
-        .context("serving the Vipps simulator")
+        .with_context(|| format!("binding {addr}"))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("reading the bound address")?;
+    if args.public_base_url.is_none() {
+        sim.set_public_base_url(&format!("http://{local}"));
+    }
+    tracing::info!(addr = %local, public_base_url = %sim.public_base_url(), now = %sim.now(), "Vipps simulator listening");
+    println!("vipps-sim listening on http://{local}");
+    let served = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(sim.endpoint(), stop_requested(), None)
+        .await
+        .context("serving the Vipps simulator");
+    sim.flush();
+    served
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// `dialogpay vipps webhooks …`: manage webhook registrations (a deploy-time task).

@@ -1,53 +1,241 @@
-//! Crash tests with the real binary: `kill -9` while a job runs, restart at once under the same
-//! host name, and the orphaned job runs again within a bounded time.
+//! Crash tests with the real binary: `kill -9` while a job runs, in the middle of a billing run
+//! and in the middle of a keyword burst; restart at once; everything completes exactly once.
+//!
+//! The billing and keyword tests run the Vipps simulator as its own process (`dialogpay
+//! vipps-sim --state FILE`) so that it outlives the killed service, which talks to it in live
+//! mode as it would talk to Vipps. Sizes: `CRASH_AGREEMENTS` (default 5,000, as CI runs it) and
+//! `CRASH_MESSAGES` (default 1,000).
 
 use std::{
+    collections::BTreeSet,
+    fs::File,
     io::{BufRead, BufReader},
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use dialogpay::{config::Settings, db::Db, worker::Enqueuer};
+use dialogpay::{
+    app::AppState,
+    config::Settings,
+    db::Db,
+    sms::fake::{FAKE_TOKEN, FakeGateway},
+    vipps::{settings::RateLimits, sim::AgreementDump},
+    worker::Enqueuer,
+};
 use dialogpay_jobs::testing::Flaky;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
 
-use crate::support::{db::TestDb, eventually};
+use crate::support::{INBOUND_TOKEN, OPERATOR_KEY, checks, db::TestDb, eventually};
 
-/// Kills the child process when dropped, so a failing test leaves no server behind.
-struct ChildGuard(Child);
+/// A child process; killed (SIGKILL) when dropped, so a failing test leaves nothing behind.
+/// When the test fails, the tail of its log is printed.
+struct ChildGuard {
+    child: Child,
+    log: Option<PathBuf>,
+}
 
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl ChildGuard {
+    /// `kill -9` and reap.
+    fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM (a graceful stop) and wait for the exit.
+    fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("runs kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("exits");
+        assert!(exit.success(), "graceful exit: {exit}");
     }
 }
 
-/// Starts `dialogpay serve` on the test database with short liveness timers.
-fn start_binary(db: &TestDb) -> ChildGuard {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dialogpay"))
-        .arg("serve")
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking()
+            && let Some(log) = &self.log
+        {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("--- last lines of {}:\n{}", log.display(), tail.join("\n"));
+        }
+    }
+}
+
+/// Starts `cmd` and waits for its "listening on http://…" line; returns the URL.
+fn spawn_listening(mut cmd: Command, log: Option<&Path>) -> (ChildGuard, String) {
+    let stderr = match log {
+        Some(path) => Stdio::from(File::create(path).expect("creates the log file")),
+        None => Stdio::null(),
+    };
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("starts the dialogpay binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let guard = ChildGuard {
+        child,
+        log: log.map(Path::to_path_buf),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the process printed its address before exiting")
+            .expect("readable");
+        if let Some((_, url)) = line.split_once("listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (guard, url)
+}
+
+/// A port that was free a moment ago. A restarted service must come back on the same address,
+/// as it would in production: the links in Vipps drafts carry it (`server.public_base_url`), and
+/// a re-run draft with another address is a different request under the same Idempotency-Key.
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds a free port");
+    probe.local_addr().unwrap().port()
+}
+
+/// `dialogpay serve` on the test database with short liveness timers, plus `extra` settings.
+fn start_service(
+    db: &TestDb,
+    extra: &[(String, String)],
+    log: Option<&Path>,
+) -> (ChildGuard, String) {
+    start_service_on(0, db, extra, log)
+}
+
+/// [`start_service`] on `port` (0: any).
+fn start_service_on(
+    port: u16,
+    db: &TestDb,
+    extra: &[(String, String)],
+    log: Option<&Path>,
+) -> (ChildGuard, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogpay"));
+    cmd.arg("serve")
         .env("DIALOGPAY__DATABASE__URL", &db.url)
-        .env("DIALOGPAY__SERVER__PORT", "0")
+        .env("DIALOGPAY__SERVER__PORT", port.to_string())
+        .env("DIALOGPAY__OPERATOR__API_KEY", OPERATOR_KEY)
         .env("DIALOGPAY__JOBS__HEARTBEAT_INTERVAL_SECS", "1")
         .env("DIALOGPAY__JOBS__MISSED_HEARTBEATS", "2")
         .env("DIALOGPAY__JOBS__MAINTENANCE_INTERVAL_SECS", "1")
         .env("DIALOGPAY__JOBS__POLL_INTERVAL_MS", "100")
+        .env("DIALOGPAY__JOBS__BACKOFF_BASE_MS", "200")
         .env("DIALOGPAY__LOG__LEVEL", "warn")
-        .env("DIALOGPAY_TEST_JOBS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts the dialogpay binary");
-    // Wait for the "listening" line: the process is up.
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a line").expect("readable");
-    assert!(
-        first.contains("listening on"),
-        "unexpected first line: {first}"
-    );
-    std::thread::spawn(move || for _ in lines {});
-    ChildGuard(child)
+        .env("DIALOGPAY_TEST_JOBS", "1");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    spawn_listening(cmd, log)
+}
+
+/// `dialogpay vipps-sim` on a free port, its state in `state` (written at most every 500 ms:
+/// every change would rewrite thousands of agreements).
+fn start_simulator(state: &Path, log: &Path) -> (ChildGuard, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogpay"));
+    cmd.args([
+        "vipps-sim",
+        "--port",
+        "0",
+        "--save-interval-ms",
+        "500",
+        "--state",
+    ])
+    .arg(state)
+    .env("DIALOGPAY__LOG__LEVEL", "warn");
+    spawn_listening(cmd, Some(log))
+}
+
+/// A cron expression that does not fire during a test.
+const NEVER: &str = "0 0 0 1 1 *";
+
+const RATE_LIMIT_KEYS: [&str; 11] = [
+    "draft_agreement",
+    "list_agreements",
+    "fetch_agreement",
+    "update_agreement",
+    "create_charge",
+    "list_charges",
+    "fetch_charge",
+    "fetch_charge_by_id",
+    "cancel_charge",
+    "capture_charge",
+    "refund_charge",
+];
+
+/// Settings for talking to a standalone simulator as if it were Vipps: live mode, dummy
+/// credentials, no client-side throttle, no scheduled sweeps (the test sweeps).
+fn live_vipps_env(sim: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("VIPPS__MODE", "live"),
+        ("VIPPS__BASE_URL", sim),
+        ("VIPPS__CLIENT_ID", "simulator"),
+        ("VIPPS__CLIENT_SECRET", "simulator"),
+        ("VIPPS__SUBSCRIPTION_KEY", "simulator"),
+        ("BILLING__SWEEP_CRON", NEVER),
+        ("BILLING__RECONCILE_CRON", NEVER),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("DIALOGPAY__{k}"), v.to_owned()))
+    .collect();
+    for key in RATE_LIMIT_KEYS {
+        env.push((
+            format!("DIALOGPAY__VIPPS__RATE_LIMITS__{}", key.to_uppercase()),
+            "0".to_owned(),
+        ));
+    }
+    env
+}
+
+fn count_from_env(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Generous deadlines: debug builds on two shared cores.
+fn budget(items: usize) -> Duration {
+    Duration::from_secs(120) + Duration::from_millis(200) * items as u32
+}
+
+async fn sim_agreements(http: &reqwest::Client, sim: &str) -> Vec<AgreementDump> {
+    http.get(format!("{sim}/_sim/agreements"))
+        .send()
+        .await
+        .expect("simulator answers")
+        .json()
+        .await
+        .expect("agreement dump")
+}
+
+/// `POST /api/v1/admin/billing/sweep`; returns the sweep job's id.
+async fn sweep(http: &reqwest::Client, base: &str) -> String {
+    let resp = http
+        .post(format!("{base}/api/v1/admin/billing/sweep"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sweep request");
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let body: Value = resp.json().await.unwrap();
+    body["job_id"].as_str().expect("a new sweep job").to_owned()
 }
 
 async fn job_state(db: &Db, id: &str) -> Option<(String, i64)> {
@@ -55,6 +243,22 @@ async fn job_state(db: &Db, id: &str) -> Option<(String, i64)> {
         .await
         .unwrap()
         .map(|r| (r.status.as_str().to_owned(), r.attempts))
+}
+
+async fn jobs_done(db: &Db, queue: &str) -> i64 {
+    let table = if db.is_postgres() {
+        "apalis.jobs"
+    } else {
+        "Jobs"
+    };
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE job_type = $1 AND status = 'Done'");
+    dialogpay::with_pool!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
+        sql
+    ))
+    .bind(queue)
+    .fetch_one(p)
+    .await)
+    .unwrap()
 }
 
 #[tokio::test]
@@ -66,7 +270,7 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
     db.migrate().await.unwrap();
     let enqueuer = Enqueuer::new(db.clone(), Default::default());
 
-    let mut first = start_binary(&test_db);
+    let (mut first, _) = start_service(&test_db, &[], None);
     let job = Flaky {
         name: "crash".into(),
         fail_times: 0,
@@ -81,10 +285,9 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
     )
     .await;
 
-    first.0.kill().expect("kill -9");
-    first.0.wait().unwrap();
+    first.kill9();
     let killed_at = Instant::now();
-    let second = start_binary(&test_db);
+    let second = start_service(&test_db, &[], None);
 
     let restarted_after = eventually(
         Duration::from_secs(30),
@@ -101,4 +304,265 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
     })
     .await;
     drop(second);
+}
+
+#[tokio::test]
+async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() {
+    let n = count_from_env("CRASH_AGREEMENTS", 5_000);
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create().await;
+    let sim_state = dir.path().join("sim.json");
+    let (mut sim_proc, sim) = start_simulator(&sim_state, &dir.path().join("sim.log"));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+
+    // n ACTIVE agreements in the simulator and our database, period 1 due (seeded from here).
+    let mut settings = Settings::with_overrides(&[
+        ("database.url", test_db.url.clone().into()),
+        ("vipps.mode", "live".into()),
+        ("vipps.base_url", sim.clone().into()),
+        ("vipps.client_id", "simulator".into()),
+        ("vipps.client_secret", "simulator".into()),
+        ("vipps.subscription_key", "simulator".into()),
+        ("log.level", "warn".into()),
+    ])
+    .unwrap();
+    settings.vipps.rate_limits = RateLimits::unlimited();
+    let seeder = AppState::build(settings).await.expect("state builds");
+    let dialogue = dialogpay::bench::billing::seed(&seeder, n as u64)
+        .await
+        .expect("seeds ACTIVE agreements");
+    let db = seeder.db.clone();
+    eprintln!("seeded {n} agreements in {:?}", started.elapsed());
+
+    let env = live_vipps_env(&sim);
+    let log = |i: u32| dir.path().join(format!("service-{i}.log"));
+    let port = free_port();
+    let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
+    let run = Instant::now();
+    sweep(&http, &base).await;
+    eventually(budget(n), "a third of the charges", || async {
+        (checks::charges_sent(&db, &dialogue).await >= (n / 3) as i64).then_some(())
+    })
+    .await;
+    first.kill9();
+    let at_kill = checks::charges_sent(&db, &dialogue).await;
+    eprintln!(
+        "kill -9 after {:?} with {at_kill} of {n} charges sent",
+        run.elapsed()
+    );
+
+    // The restart finishes the queued and the orphaned jobs without another sweep.
+    let (_second, base) = start_service_on(port, &test_db, &env, Some(&log(2)));
+    let restarted = Instant::now();
+    eventually(
+        budget(n),
+        "every charge after the restart, without a new sweep",
+        || async { (checks::charges_sent(&db, &dialogue).await == n as i64).then_some(()) },
+    )
+    .await;
+    eprintln!(
+        "the remaining {} charges {:?} after the restart",
+        n as i64 - at_kill,
+        restarted.elapsed()
+    );
+    // A sweep now finds nothing due.
+    let sweep_job = sweep(&http, &base).await;
+    eventually(Duration::from_secs(60), "the second sweep", || async {
+        (job_state(&db, &sweep_job).await?.0 == "done").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    checks::assert_one_charge_per_agreement(&db, &dialogue, n, &sim_agreements(&http, &sim).await)
+        .await;
+    assert_eq!(
+        jobs_done(&db, "billing.create_charge").await,
+        n as i64,
+        "one create-charge job per agreement, each done"
+    );
+    checks::assert_no_failed_jobs(&db).await;
+
+    // The simulator's state file, written on its graceful stop, says the same.
+    sim_proc.terminate();
+    let state = dialogpay::vipps::sim::persist::load(&sim_state)
+        .unwrap()
+        .expect("a state file");
+    let recurring: Vec<usize> = state
+        .agreements
+        .values()
+        .map(|a| {
+            a.charges
+                .iter()
+                .filter(|c| c.charge_type.as_str() == "RECURRING")
+                .count()
+        })
+        .collect();
+    assert_eq!(recurring.len(), n);
+    assert!(
+        recurring.iter().all(|&c| c == 1),
+        "one RECURRING charge each in the state file"
+    );
+    eprintln!(
+        "billing crash test with {n} agreements: {:?}",
+        started.elapsed()
+    );
+}
+
+/// Posts a keyword from every phone (16 at a time); returns how many were answered 200.
+async fn post_keywords(http: reqwest::Client, base: String, phones: Vec<String>) -> usize {
+    let url = format!("{base}/webhooks/sms/inbound");
+    futures::stream::iter(phones.into_iter().enumerate())
+        .map(move |(i, phone)| {
+            let body = json!({ "message_id": format!("gw-{i}"), "from": phone, "to": "2160", "text": "GIVE" });
+            let req = http.post(&url).bearer_auth(INBOUND_TOKEN).json(&body);
+            async move { req.send().await.is_ok_and(|r| r.status() == StatusCode::OK) }
+        })
+        .buffer_unordered(16)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await
+}
+
+/// A partner with a live `GIVE` dialogue on 2160, created through the API.
+async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
+    let call = |path: &str, key: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let partner: Value = call(
+        "/api/v1/admin/partners",
+        OPERATOR_KEY,
+        json!({ "name": "Charity", "vipps_msn": "123456" }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key = partner["api_key"].as_str().expect("api key").to_owned();
+    let group: Value = call("/api/v1/crm-groups", &key, json!({ "name": "Donors" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group = group["id"].as_str().unwrap();
+    let terms = http
+        .put(format!("{base}/api/v1/crm-groups/{group}/terms"))
+        .bearer_auth(&key)
+        .json(&json!({ "text": "You agree to be charged every month until you stop." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(terms.status(), StatusCode::CREATED);
+    let today = chrono::Utc::now().date_naive();
+    let dialogue: Value = call(
+        "/api/v1/dialogues",
+        &key,
+        json!({
+            "name": "Giver", "crm_group_id": group,
+            "start_date": (today - chrono::Days::new(1)).to_string(),
+            "end_date": (today + chrono::Days::new(60)).to_string(), "module_type": "vipps_payments",
+            "recurring": true, "period": "month", "product_name": "Fast giver",
+            "product_description": "Support", "amount": "50", "sender": "2160",
+            "reply_message": "Bli med: {vipps_link}", "keyword": "GIVE"
+        }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    dialogue["id"]
+        .as_str()
+        .expect("dialogue created")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() {
+    let n = count_from_env("CRASH_MESSAGES", 1_000);
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create().await;
+    let (_sim_proc, sim) =
+        start_simulator(&dir.path().join("sim.json"), &dir.path().join("sim.log"));
+    let fake = FakeGateway::spawn().await;
+    let mut env = live_vipps_env(&sim);
+    for (k, v) in [
+        ("SMS__PROVIDER", "http".to_owned()),
+        ("SMS__HTTP__URL", fake.http_url()),
+        ("SMS__HTTP__TOKEN", FAKE_TOKEN.to_owned()),
+        ("SMS__INBOUND_TOKEN", INBOUND_TOKEN.to_owned()),
+    ] {
+        env.push((format!("DIALOGPAY__{k}"), v));
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let log = |i: u32| dir.path().join(format!("service-{i}.log"));
+    let port = free_port();
+    let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
+    let dialogue = keyword_dialogue(&http, &base).await;
+    let db = Db::connect(
+        &Settings::with_overrides(&[("database.url", test_db.url.clone().into())])
+            .unwrap()
+            .database,
+    )
+    .await
+    .unwrap();
+
+    let phones: Vec<String> = (0..n).map(|i| format!("+4791{i:06}")).collect();
+    let poster = {
+        let (http, base, phones) = (http.clone(), base.clone(), phones.clone());
+        tokio::spawn(post_keywords(http, base, phones))
+    };
+    eventually(budget(n), "a third of the replies", || async {
+        (fake.sent().len() >= n / 3).then_some(())
+    })
+    .await;
+    first.kill9();
+    let accepted = poster.await.unwrap();
+    eprintln!(
+        "kill -9 after {:?}: {accepted} of {n} messages accepted, {} replies sent",
+        started.elapsed(),
+        fake.sent().len()
+    );
+
+    // Restart; the gateway posts again every message (as it does when our 200 never came).
+    let (_second, base) = start_service_on(port, &test_db, &env, Some(&log(2)));
+    let restarted = Instant::now();
+    assert_eq!(
+        post_keywords(http.clone(), base, phones.clone()).await,
+        n,
+        "redeliveries accepted"
+    );
+    eventually(budget(n), "every reply", || async {
+        (fake.sent().len() >= n && checks::replies_sent(&db).await >= n as i64).then_some(())
+    })
+    .await;
+    eprintln!("all replies {:?} after the restart", restarted.elapsed());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let phones: BTreeSet<String> = phones.into_iter().collect();
+    checks::assert_one_agreement_and_reply_per_message(
+        &db,
+        &dialogue,
+        &phones,
+        &sim_agreements(&http, &sim).await,
+        Some(&fake.sent()),
+    )
+    .await;
+    checks::assert_no_failed_jobs(&db).await;
+    eprintln!(
+        "keyword crash test with {n} messages: {:?}",
+        started.elapsed()
+    );
 }

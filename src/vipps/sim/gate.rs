@@ -43,9 +43,21 @@ pub struct Faults {
     /// …for this many requests (absent: until cleared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
-    /// Fraction (0–1) of requests answered with 500.
+    /// Fraction (0–1) of requests answered with `error_status` (default 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate: Option<f64>,
+    /// The status `error_rate` answers with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_status: Option<u16>,
+    /// `Retry-After` (seconds) on injected 429s (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+    /// Bursts of 429 (with `Retry-After`): every `burst_every_ms` of wall-clock time, the
+    /// requests of the first `burst_ms` are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_every_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_ms: Option<u64>,
     /// Delay before handling every request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
@@ -55,6 +67,13 @@ pub struct Faults {
     /// Close the connection without answering, for this many requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_connection: Option<u32>,
+    /// Fraction (0–1) of requests whose connection is closed without handling them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_rate: Option<f64>,
+    /// Fraction (0–1) of requests that are handled (the change happens) but whose connection
+    /// is then closed without the answer: the caller cannot know whether it took effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_reply_rate: Option<f64>,
     /// Only requests whose path starts with this are affected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -70,9 +89,15 @@ impl Faults {
             status,
             count,
             error_rate,
+            error_status,
+            retry_after_secs,
+            burst_every_ms,
+            burst_ms,
             latency_ms,
             rate_limit,
             drop_connection,
+            drop_rate,
+            lost_reply_rate,
             path
         );
     }
@@ -81,6 +106,8 @@ impl Faults {
 /// What to do with one request.
 enum Verdict {
     Pass,
+    /// Handle the request, then close the connection without the answer.
+    PassAndDrop,
     Drop,
     Answer(Reply),
 }
@@ -184,6 +211,14 @@ impl Simulator {
             if targeted && let Some(verdict) = injected(f) {
                 return (verdict, latency);
             }
+            let lose_reply = targeted
+                && f.lost_reply_rate
+                    .is_some_and(|r| rand::thread_rng().r#gen::<f64>() < r);
+            let pass = if lose_reply {
+                Verdict::PassAndDrop
+            } else {
+                Verdict::Pass
+            };
             let limiting = f.rate_limit.unwrap_or(config_limit);
             if let Some((op, agreement, charge)) = op.filter(|_| limiting)
                 && let Some(limit) = op.documented_limit_per_minute()
@@ -207,7 +242,7 @@ impl Simulator {
                 }
                 slot.1 += 1;
             }
-            (Verdict::Pass, latency)
+            (pass, latency)
         })
     }
 }
@@ -218,6 +253,21 @@ fn injected(f: &mut Faults) -> Option<Verdict> {
         f.drop_connection = Some(n - 1);
         return Some(Verdict::Drop);
     }
+    if f.drop_rate
+        .is_some_and(|r| rand::thread_rng().r#gen::<f64>() < r)
+    {
+        return Some(Verdict::Drop);
+    }
+    let retry_after = f.retry_after_secs.unwrap_or(1);
+    if let (Some(every), Some(len)) = (f.burst_every_ms.filter(|e| *e > 0), f.burst_ms) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        if now_ms % every < len {
+            return Some(Verdict::Answer(fault_reply(429, retry_after)));
+        }
+    }
     if let Some(status) = f.status {
         match f.count {
             Some(n) if n <= 1 => {
@@ -227,20 +277,21 @@ fn injected(f: &mut Faults) -> Option<Verdict> {
             Some(n) => f.count = Some(n - 1),
             None => {}
         }
-        return Some(Verdict::Answer(fault_reply(status)));
+        return Some(Verdict::Answer(fault_reply(status, retry_after)));
     }
     if f.error_rate
         .is_some_and(|r| rand::thread_rng().r#gen::<f64>() < r)
     {
-        return Some(Verdict::Answer(fault_reply(500)));
+        let status = f.error_status.unwrap_or(500);
+        return Some(Verdict::Answer(fault_reply(status, retry_after)));
     }
     None
 }
 
-fn fault_reply(status: u16) -> Reply {
+fn fault_reply(status: u16, retry_after_secs: u64) -> Reply {
     if status == 429 {
         let mut r = Reply::gateway(429, "Too Many Requests", "Rate limit is exceeded.");
-        r.retry_after = Some(1);
+        r.retry_after = Some(retry_after_secs);
         return r;
     }
     Reply::problem(&ApiError::new(
@@ -271,6 +322,11 @@ pub async fn gate<E: Endpoint>(
         Verdict::Pass => {
             req.set_body(body);
             ep.call(req).await.map(IntoResponse::into_response)
+        }
+        Verdict::PassAndDrop => {
+            req.set_body(body);
+            let _handled = ep.call(req).await;
+            std::panic::resume_unwind(Box::new("vipps-sim: reply lost after handling"))
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod persist;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,10 @@ pub struct SimConfig {
     pub draft_idempotency: bool,
     /// Clock start; the real current time when unset.
     pub start: Option<DateTime<Utc>>,
+    /// With a state file: zero writes the snapshot after every change (each write costs the
+    /// whole state, so thousands of agreements make that quadratic); otherwise changes are
+    /// written at most this often by a background task, and [`Simulator::flush`] writes now.
+    pub save_interval: Duration,
 }
 
 impl Default for SimConfig {
@@ -94,6 +99,7 @@ impl From<&SimulatorSettings> for SimConfig {
             credentials: None,
             draft_idempotency: s.draft_idempotency,
             start: None,
+            save_interval: Duration::ZERO,
         }
     }
 }
@@ -121,6 +127,12 @@ pub(crate) struct Inner {
     public_base_url: RwLock<String>,
     http: reqwest::Client,
     wake: Arc<Notify>,
+    /// Delayed saving (`save_interval` > 0 inside a runtime): changes not yet written, and the
+    /// saver to wake.
+    save_later: Option<Arc<Notify>>,
+    dirty: AtomicBool,
+    /// One snapshot write at a time (the saver and `flush` share the temp file).
+    saving: Mutex<()>,
 }
 
 impl Simulator {
@@ -133,6 +145,10 @@ impl Simulator {
         }
         .unwrap_or_else(|| State::new(config.start.unwrap_or_else(Utc::now)));
         let wake = Arc::new(Notify::new());
+        let in_runtime = tokio::runtime::Handle::try_current().is_ok();
+        let save_later =
+            (in_runtime && config.state_file.is_some() && !config.save_interval.is_zero())
+                .then(|| Arc::new(Notify::new()));
         let inner = Arc::new(Inner {
             state: Mutex::new(state),
             volatile: Mutex::new(Volatile::default()),
@@ -140,11 +156,22 @@ impl Simulator {
             config,
             http: reqwest::Client::builder().build()?,
             wake: wake.clone(),
+            save_later: save_later.clone(),
+            dirty: AtomicBool::new(false),
+            saving: Mutex::new(()),
         });
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if in_runtime {
             delivery::spawn(Arc::downgrade(&inner), wake);
         }
+        if let Some(notify) = save_later {
+            persist::spawn_saver(Arc::downgrade(&inner), notify);
+        }
         Ok(Self { inner })
+    }
+
+    /// Writes the state file now if changes are pending (delayed saving); a no-op otherwise.
+    pub fn flush(&self) {
+        self.inner.save_if_dirty();
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -191,10 +218,17 @@ impl Simulator {
         let rules = self.rules();
         let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         let out = f(&mut state, &rules);
-        if let Some(path) = &self.inner.config.state_file
-            && let Err(e) = persist::save(path, &state)
-        {
-            tracing::error!(error = %e, "vipps-sim: could not save state");
+        match (&self.inner.config.state_file, &self.inner.save_later) {
+            (Some(_), Some(saver)) => {
+                self.inner.dirty.store(true, Ordering::Release);
+                saver.notify_one();
+            }
+            (Some(path), None) => {
+                if let Err(e) = persist::save(path, &state) {
+                    tracing::error!(error = %e, "vipps-sim: could not save state");
+                }
+            }
+            (None, _) => {}
         }
         drop(state);
         self.inner.wake.notify_one();
@@ -356,6 +390,31 @@ impl Simulator {
             }
         });
         Ok(local)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.save_if_dirty();
+    }
+}
+
+impl Inner {
+    /// Delayed saving: writes a snapshot when changes are pending.
+    fn save_if_dirty(&self) {
+        let Some(path) = &self.config.state_file else {
+            return;
+        };
+        let _one_writer = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        // Copy under the lock, write outside it: requests are not held up by the disk.
+        let snapshot = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Err(e) = persist::save(path, &snapshot) {
+            self.dirty.store(true, Ordering::Release);
+            tracing::error!(error = %e, "vipps-sim: could not save state");
+        }
     }
 }
 

@@ -291,9 +291,21 @@ async fn activate(
 }
 
 /// Polls a PENDING agreement and schedules the next poll while it stays pending.
+///
+/// A poll that fails transiently (Vipps 5xx or 429, a timeout) is not retried: the next poll,
+/// due soon anyway, checks again. Retrying it instead let a few bad answers in a row end the
+/// job for good, and with it the polling of that agreement. Only the last poll is retried.
 pub async fn poll(job: PollAgreement, ctx: JobContext) -> Result<(), JobError> {
-    let status = apply_vipps_state(&ctx, &job.agreement_id, None).await?;
-    if status == "PENDING" && job.n + 1 < PollAgreement::MAX_POLLS {
+    let last = job.n + 1 >= PollAgreement::MAX_POLLS;
+    let status = match apply_vipps_state(&ctx, &job.agreement_id, None).await {
+        Ok(status) => status,
+        Err(JobError::Retry { error, .. }) if !last => {
+            tracing::warn!(agreement.id = %job.agreement_id, poll = job.n, error = %error, "poll failed; the next poll checks again");
+            "PENDING".to_owned()
+        }
+        Err(e) => return Err(e),
+    };
+    if status == "PENDING" && !last {
         let next = PollAgreement {
             agreement_id: job.agreement_id.clone(),
             n: job.n + 1,

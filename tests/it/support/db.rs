@@ -13,10 +13,16 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn create() -> Self {
-        match std::env::var("TEST_DATABASE_URL")
+        let server = std::env::var("TEST_DATABASE_URL")
             .ok()
-            .filter(|s| !s.is_empty())
-        {
+            .filter(|s| !s.is_empty());
+        Self::create_on(server).await
+    }
+
+    /// A fresh database on the PostgreSQL `server` (a URL ending in an existing database to
+    /// connect to first), or a SQLite file when `None`.
+    pub async fn create_on(server: Option<String>) -> Self {
+        match server {
             Some(server) => {
                 let name = format!("dp_test_{}", ulid::Ulid::new().to_string().to_lowercase());
                 let admin = sqlx::PgPool::connect(&server)
