@@ -618,6 +618,22 @@ async fn batch_app(threshold: u32, size: u32, n: u64) -> (TestApp, String) {
     let dialogue = dialogpay::bench::billing::seed(&app.state, n)
         .await
         .expect("seeds ACTIVE agreements");
+    // Vipps events reach us only once our webhook is registered (a job at start-up, which a
+    // loaded machine may not have run yet).
+    eventually(
+        Duration::from_secs(30),
+        "the webhook registered",
+        || async {
+            let n: i64 = dialogpay::with_pool!(&app.state.db, |p| sqlx::query_scalar(
+                "SELECT COUNT(*) FROM vipps_webhooks"
+            )
+            .fetch_one(p)
+            .await)
+            .unwrap();
+            (n > 0).then_some(())
+        },
+    )
+    .await;
     sim(&app).clear_requests();
     (app, dialogue)
 }
