@@ -16,8 +16,9 @@ use crate::{
     db::{self, Db, crm, partners},
     domain::period::Period,
     vipps::{
-        IdempotencyKey,
-        settings::RateLimits,
+        IdempotencyKey, VippsClient,
+        operation::MerchantPool,
+        settings::{RateLimits, VippsSettings},
         sim::Faults,
         wire::{
             DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber, PricingRequest,
@@ -39,11 +40,25 @@ pub struct BillingBenchArgs {
     /// Charges of one dialogue for the statistics query (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     pub stats_charges: u64,
+    /// Instead of the two unlimited runs: one run with the client throttling itself to the
+    /// configured limits and the simulator enforcing Vipps's documented ones, timed against
+    /// the floor those limits set.
+    #[arg(long)]
+    pub rate_limited: bool,
+}
+
+/// One billing run: which period, at what Vipps latency, with or without rate limits.
+struct Run {
+    period: u32,
+    latency_ms: u64,
+    rate_limited: bool,
 }
 
 pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Result<()> {
     settings.vipps.mode = crate::vipps::VippsMode::Simulator;
-    settings.vipps.rate_limits = RateLimits::unlimited();
+    if !args.rate_limited {
+        settings.vipps.rate_limits = RateLimits::unlimited();
+    }
     settings.server.port = 0;
     let (acceptor, addr) = app::bind(&settings).await?;
     settings.server.public_base_url = format!("http://{addr}");
@@ -86,25 +101,44 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     );
 
     let anchor = state.clock.today_oslo() - Days::new(28);
-    for (run, latency) in [(1u32, 0u64), (2, args.latency_ms)] {
-        let due = Period::Month.due_date(anchor, run);
+    let runs = if args.rate_limited {
+        vec![Run {
+            period: 1,
+            latency_ms: 0,
+            rate_limited: true,
+        }]
+    } else {
+        vec![
+            Run {
+                period: 1,
+                latency_ms: 0,
+                rate_limited: false,
+            },
+            Run {
+                period: 2,
+                latency_ms: args.latency_ms,
+                rate_limited: false,
+            },
+        ]
+    };
+    for run in runs {
+        let due = Period::Month.due_date(anchor, run.period);
         sim.set_now(
             (due - Days::new(2))
                 .and_hms_opt(9, 0, 0)
                 .context("time")?
                 .and_utc(),
         );
-        if latency > 0 {
-            sim.add_faults(Faults {
-                latency_ms: Some(latency),
-                ..Default::default()
-            });
-        }
+        sim.add_faults(Faults {
+            latency_ms: Some(run.latency_ms),
+            rate_limit: Some(run.rate_limited),
+            ..Default::default()
+        });
         let t = Instant::now();
         let sweep_id = state
             .enqueuer
             .enqueue(&Sweep {
-                tick: format!("bench-{run}"),
+                tick: format!("bench-{}", run.period),
             })
             .await?
             .context("sweep queued")?;
@@ -114,13 +148,20 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
         })
         .await?;
         let sweep_secs = t.elapsed().as_secs_f64();
-        wait(|| async { Ok(created(&state.db, run).await? >= args.agreements as i64) }).await?;
+        wait(|| async { Ok(created(&state.db, run.period).await? >= args.agreements as i64) })
+            .await?;
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "  period {run} (Vipps latency {latency} ms): sweep {sweep_secs:.2} s; all {} charges in the simulator after {secs:.1} s ({:.0} charges/s)",
+            "  period {} (Vipps latency {} ms, rate limits {}): sweep {sweep_secs:.2} s; all {} charges in the simulator after {secs:.1} s ({:.0} charges/s)",
+            run.period,
+            run.latency_ms,
+            if run.rate_limited { "on" } else { "off" },
             args.agreements,
             args.agreements as f64 / secs
         );
+        if run.rate_limited {
+            print_floor(&state.settings, args.agreements, secs);
+        }
     }
     println!("  peak RSS {} MiB", peak_rss_mib());
 
@@ -152,6 +193,31 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
     Ok(())
+}
+
+/// The least time Vipps's charge-creation limit allows for `n` charges: through the batch
+/// endpoint as configured, and one create call each (for comparison).
+fn print_floor(settings: &Settings, n: u64, secs: f64) {
+    let per_minute = f64::from(
+        settings
+            .vipps
+            .rate_limits
+            .pool_per_minute(MerchantPool::ChargeCreation)
+            .unwrap_or(MerchantPool::ChargeCreation.documented_limit_per_minute()),
+    );
+    let billing = &settings.billing;
+    let batched = billing.batch_threshold > 0 && n > u64::from(billing.batch_threshold);
+    let calls = if batched {
+        n.div_ceil(u64::from(billing.batch_size.max(1)))
+    } else {
+        n
+    };
+    let floor = calls as f64 / per_minute * 60.0;
+    let singles = n as f64 / per_minute * 60.0;
+    println!(
+        "  floor at {per_minute:.0} creation calls/min: {calls} calls = {floor:.1} s (measured {secs:.1} s, {:.1}x); one call per charge would need {singles:.0} s",
+        secs / floor.max(f64::EPSILON)
+    );
 }
 
 pub(crate) async fn wait<F, Fut>(mut done: F) -> anyhow::Result<()>
@@ -308,13 +374,16 @@ pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
     let today = state.clock.today_oslo();
     let approver = Approver::for_state(state)?;
     let base = state.settings.server.public_base_url.clone();
+    // The agreements exist already as far as the run is concerned: drafted without the
+    // client-side throttle, whatever the service's own client is limited to.
+    let client = VippsClient::new(&VippsSettings {
+        rate_limits: RateLimits::unlimited(),
+        ..state.settings.vipps.clone()
+    })?;
     let drafted: Vec<anyhow::Result<(u64, String)>> = futures::stream::iter(0..n)
         .map(|i| {
-            let (client, approver, msn) = (
-                state.vipps.clone(),
-                approver.clone(),
-                partner.vipps_msn.clone(),
-            );
+            let (client, approver, msn) =
+                (client.clone(), approver.clone(), partner.vipps_msn.clone());
             let request = draft_request(&base, &format!("47{:08}", 90_000_000 + i));
             async move {
                 let key = IdempotencyKey::new(format!("bench-draft-{i}"))?;

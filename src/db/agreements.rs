@@ -350,6 +350,51 @@ pub async fn billing_state(db: &Db, id: &str) -> Result<Option<BillingState>, sq
     })
 }
 
+/// What charging one of an agreement's periods needs: its status, Vipps id and billing
+/// anchor, its dialogue's price and calendar, and its merchant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChargeBasis {
+    pub id: String,
+    pub partner_id: String,
+    pub dialogue_id: String,
+    pub status: String,
+    pub vipps_agreement_id: Option<String>,
+    pub anchor_date: Option<chrono::NaiveDate>,
+    pub period: String,
+    pub end_date: chrono::NaiveDate,
+    pub amount_ore: i64,
+    pub product_name: String,
+    pub msn: String,
+}
+
+/// Ids per query of [`charge_bases`] (well under both engines' bind-parameter limits).
+const BASES_PER_QUERY: usize = 500;
+
+/// The [`ChargeBasis`] of each agreement in `ids` that exists: one query per 500 ids, so a
+/// batch of 2,000 periods is read in four queries.
+pub async fn charge_bases(db: &Db, ids: &[String]) -> Result<Vec<ChargeBasis>, sqlx::Error> {
+    let mut bases = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BASES_PER_QUERY) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT a.id, a.partner_id, a.dialogue_id, a.status, a.vipps_agreement_id, a.anchor_date, \
+               d.period, d.end_date, d.amount_ore, d.product_name, p.vipps_msn AS msn \
+             FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id JOIN partners p ON p.id = a.partner_id \
+             WHERE a.id IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<ChargeBasis> = with_pool!(db, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.fetch_all(p).await
+        })?;
+        bases.extend(rows);
+    }
+    Ok(bases)
+}
+
 /// One page of ACTIVE agreements whose next period is due on or before `horizon`, in
 /// (next_due_date, id) order after the cursor: one indexed range scan per page.
 /// An ACTIVE agreement with a period to charge, and its merchant.

@@ -130,7 +130,8 @@ pub fn can_move(from: &str, to: &str) -> bool {
     matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a)
 }
 
-/// A recurring charge row (before or after the Vipps call).
+/// A recurring charge row (before or after the Vipps call): inserted with its history when
+/// new, otherwise the row the unique constraint kept (one statement in the common case).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_recurring(
     tx: &mut Tx,
@@ -144,12 +145,12 @@ pub async fn insert_recurring(
     now_ms: i64,
 ) -> Result<Charge, sqlx::Error> {
     let id = ids::new_id("chg");
-    let inserted = with_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, \
-               status, order_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'RECURRING', $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
-        )
+    let insert = format!(
+        "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, \
+           status, order_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'RECURRING', $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    );
+    let inserted: Option<Charge> = with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(insert))
         .bind(&id)
         .bind(agreement_id)
         .bind(partner_id)
@@ -158,14 +159,16 @@ pub async fn insert_recurring(
         .bind(due_date)
         .bind(amount_ore)
         .bind(status)
-        .bind(dialogpay_jobs::billing::order_id(agreement_id, period_index))
+        .bind(dialogpay_jobs::billing::order_id(
+            agreement_id,
+            period_index
+        ))
         .bind(now_ms)
-        .execute(&mut *c)
-        .await?
-        .rows_affected()
-    });
-    if inserted == 1 {
+        .fetch_optional(&mut *c)
+        .await)?;
+    if let Some(row) = inserted {
         add_history(tx, &id, status, now_ms).await?;
+        return Ok(row);
     }
     let sql =
         format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 AND period_index = $2");

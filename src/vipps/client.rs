@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{VippsError, parse_retry_after};
 use super::idempotency::IdempotencyKey;
-use super::operation::Operation;
+use super::operation::{LimitScope, Operation};
 use super::settings::{RateLimits, VippsSettings};
 use super::throttle::Throttle;
 use super::token::TokenCache;
@@ -550,39 +550,52 @@ impl VippsClient {
     /// How long a merchant-scoped call of `op` would wait for the client-side throttle now
     /// (zero when unthrottled). Jobs use it to give their worker slot back instead of waiting.
     pub fn throttle_wait(&self, op: Operation, msn: &str) -> std::time::Duration {
-        match self.inner.limits.per_minute(op) {
-            Some(limit) => self
-                .inner
-                .throttle
-                .would_wait(&op.limit_key(msn, "", ""), limit),
-            None => std::time::Duration::ZERO,
-        }
+        let own = (op.limit_scope() == LimitScope::Merchant)
+            .then(|| self.inner.limits.per_minute(op))
+            .flatten()
+            .map(|limit| (op.limit_key(msn, "", ""), limit));
+        own.into_iter()
+            .chain(self.pool_limit(op, msn))
+            .map(|(key, limit)| self.inner.throttle.would_wait(&key, limit))
+            .max()
+            .unwrap_or_default()
     }
 
-    /// Throttles, authenticates, sends; on 401 refreshes the token once and resends.
-    async fn execute(&self, call: Call<'_>) -> Result<Answer, VippsError> {
-        validate::msn(call.msn)?;
-        let throttle_key = self.inner.limits.per_minute(call.op).map(|limit| {
+    /// The merchant-wide pool `op` counts against, with its configured limit.
+    fn pool_limit(&self, op: Operation, msn: &str) -> Option<(String, u32)> {
+        let pool = op.merchant_pool()?;
+        let limit = self.inner.limits.pool_per_minute(pool)?;
+        Some((pool.limit_key(msn), limit))
+    }
+
+    /// Every throttle key a call counts against: its operation's own, and a merchant pool.
+    fn throttle_keys(&self, call: &Call<'_>) -> Vec<(String, u32)> {
+        let own = self.inner.limits.per_minute(call.op).map(|limit| {
             (
                 call.op.limit_key(call.msn, &call.scope.0, &call.scope.1),
                 limit,
             )
         });
-        if let Some((key, limit)) = &throttle_key {
+        own.into_iter()
+            .chain(self.pool_limit(call.op, call.msn))
+            .collect()
+    }
+
+    /// Throttles, authenticates, sends; on 401 refreshes the token once and resends.
+    async fn execute(&self, call: Call<'_>) -> Result<Answer, VippsError> {
+        validate::msn(call.msn)?;
+        let throttle_keys = self.throttle_keys(&call);
+        for (key, limit) in &throttle_keys {
             self.inner.throttle.acquire(key, *limit).await;
         }
         let token = self.access_token().await?;
         let answer = self.send_once_reauthenticated(&call, &token).await;
-        // Vipps still said 429: nothing more for this key until its Retry-After has passed.
-        if let (Err(VippsError::Api { status: 429, .. }), Some((key, limit))) =
-            (&answer, &throttle_key)
-        {
-            let after = answer
-                .as_ref()
-                .err()
-                .and_then(VippsError::retry_after)
-                .unwrap_or(std::time::Duration::from_secs(1));
-            self.inner.throttle.hold(key, after, *limit);
+        // Vipps still said 429: nothing more under these keys until its Retry-After has passed.
+        if let Err(e @ VippsError::Api { status: 429, .. }) = &answer {
+            let after = e.retry_after().unwrap_or(std::time::Duration::from_secs(1));
+            for (key, limit) in &throttle_keys {
+                self.inner.throttle.hold(key, after, *limit);
+            }
         }
         answer
     }
@@ -737,4 +750,55 @@ fn decode<T: DeserializeOwned>(op: Operation, answer: &Answer) -> Result<T, Vipp
         status: answer.status.as_u16(),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> VippsClient {
+        VippsClient::with_base_url(&VippsSettings::default(), "http://127.0.0.1:9").expect("client")
+    }
+
+    fn keys(client: &VippsClient, op: Operation) -> Vec<(String, u32)> {
+        let call = Call::new(op, Method::POST, "/x".into(), "123456").scope("agr_1", "chr_1");
+        client.throttle_keys(&call)
+    }
+
+    #[test]
+    fn charge_creation_counts_against_its_own_limit_and_the_merchant_pool() {
+        let c = client();
+        assert_eq!(
+            keys(&c, Operation::CreateCharge),
+            vec![
+                ("create_charge|123456|agr_1|chr_1".to_owned(), 2),
+                ("charge_creation|123456".to_owned(), 500),
+            ]
+        );
+        // The batch call has no limit of its own, only the shared one.
+        assert_eq!(
+            keys(&c, Operation::CreateChargesBatch),
+            vec![("charge_creation|123456".to_owned(), 500)]
+        );
+        assert_eq!(
+            keys(&c, Operation::DraftAgreement),
+            vec![("draft_agreement|123456".to_owned(), 300)]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_used_up_pool_holds_back_batch_calls_too() {
+        let c = client();
+        for _ in 0..30 {
+            let call = Call::new(Operation::CreateCharge, Method::POST, "/x".into(), "123456");
+            for (key, limit) in c.throttle_keys(&call.scope("agr_1", "chr_1")) {
+                c.inner.throttle.reserve(&key, limit);
+            }
+        }
+        assert!(c.throttle_wait(Operation::CreateChargesBatch, "123456") > Duration::ZERO);
+        assert_eq!(
+            c.throttle_wait(Operation::CreateChargesBatch, "654321"),
+            Duration::ZERO
+        );
+    }
 }

@@ -75,6 +75,14 @@ impl Operation {
         }
     }
 
+    /// The merchant-wide allowance this operation shares with others, if any: newer docs limit
+    /// charge creation, single and batch calls together, to 500 requests a minute per merchant
+    /// (vipps-recurring.md §10), on top of each operation's own limit.
+    pub fn merchant_pool(self) -> Option<MerchantPool> {
+        matches!(self, Self::CreateCharge | Self::CreateChargesBatch)
+            .then_some(MerchantPool::ChargeCreation)
+    }
+
     /// What the documented limit is counted per.
     pub fn limit_scope(self) -> LimitScope {
         match self {
@@ -96,6 +104,29 @@ impl Operation {
             LimitScope::Merchant => format!("{}|{msn}", self.name()),
             LimitScope::Agreement => format!("{}|{msn}|{agreement_id}", self.name()),
             LimitScope::Charge => format!("{}|{msn}|{agreement_id}|{charge_or_key}", self.name()),
+        }
+    }
+}
+
+/// A limit several operations count against together, per merchant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MerchantPool {
+    /// `POST .../agreements/{id}/charges` and `POST .../agreements/charges` (batch).
+    ChargeCreation,
+}
+
+impl MerchantPool {
+    /// Documented requests per minute.
+    pub fn documented_limit_per_minute(self) -> u32 {
+        match self {
+            Self::ChargeCreation => 500,
+        }
+    }
+
+    /// The key the pool is counted under.
+    pub fn limit_key(self, msn: &str) -> String {
+        match self {
+            Self::ChargeCreation => format!("charge_creation|{msn}"),
         }
     }
 }

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::operation::Operation;
+use super::operation::{MerchantPool, Operation};
 
 /// Whether dialogpay talks to the built-in simulator or to Vipps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -103,6 +103,8 @@ pub struct RateLimits {
     pub cancel_charge: u32,
     pub capture_charge: u32,
     pub refund_charge: u32,
+    /// Charge creation per merchant, single and batch calls together.
+    pub create_charge_per_merchant: u32,
 }
 
 impl Default for RateLimits {
@@ -120,6 +122,7 @@ impl Default for RateLimits {
             cancel_charge: d(Operation::CancelCharge),
             capture_charge: d(Operation::CaptureCharge),
             refund_charge: d(Operation::RefundCharge),
+            create_charge_per_merchant: MerchantPool::ChargeCreation.documented_limit_per_minute(),
         }
     }
 }
@@ -139,6 +142,7 @@ impl RateLimits {
             cancel_charge: 0,
             capture_charge: 0,
             refund_charge: 0,
+            create_charge_per_merchant: 0,
         }
     }
 
@@ -157,6 +161,14 @@ impl RateLimits {
             Operation::CaptureCharge => self.capture_charge,
             Operation::RefundCharge => self.refund_charge,
             _ => 0,
+        };
+        (v > 0).then_some(v)
+    }
+
+    /// The configured limit of a merchant-wide pool; `None` when unthrottled.
+    pub fn pool_per_minute(&self, pool: MerchantPool) -> Option<u32> {
+        let v = match pool {
+            MerchantPool::ChargeCreation => self.create_charge_per_merchant,
         };
         (v > 0).then_some(v)
     }

@@ -220,31 +220,58 @@ impl Simulator {
                 Verdict::Pass
             };
             let limiting = f.rate_limit.unwrap_or(config_limit);
-            if let Some((op, agreement, charge)) = op.filter(|_| limiting)
-                && let Some(limit) = op.documented_limit_per_minute()
-            {
+            if let Some((op, agreement, charge)) = op.filter(|_| limiting) {
                 let scope = if *op == Operation::CreateCharge {
                     key.as_str()
                 } else {
                     charge.as_str()
                 };
-                let k = op.limit_key(&msn, agreement, scope);
-                let now = Instant::now();
-                let slot = v.rate.entry(k).or_insert((now, 0));
-                if now.duration_since(slot.0) >= Duration::from_secs(60) {
-                    *slot = (now, 0);
-                }
-                if slot.1 >= limit {
-                    let wait = 60 - now.duration_since(slot.0).as_secs().min(59);
+                let windows: Vec<(String, u32)> = op
+                    .documented_limit_per_minute()
+                    .map(|limit| (op.limit_key(&msn, agreement, scope), limit))
+                    .into_iter()
+                    .chain(
+                        op.merchant_pool()
+                            .map(|pool| (pool.limit_key(&msn), pool.documented_limit_per_minute())),
+                    )
+                    .collect();
+                if let Some(wait) = over_limit(&mut v.rate, &windows) {
                     let mut r = Reply::gateway(429, "Too Many Requests", "Rate limit is exceeded.");
                     r.retry_after = Some(wait);
                     return (Verdict::Answer(r), latency);
                 }
-                slot.1 += 1;
             }
             (pass, latency)
         })
     }
+}
+
+/// Fixed one-minute windows, as Vipps counts: `Some(seconds until the full window resets)`
+/// when any of `windows` is used up; otherwise the request is counted in every window.
+fn over_limit(
+    rate: &mut std::collections::HashMap<String, (Instant, u32)>,
+    windows: &[(String, u32)],
+) -> Option<u64> {
+    let now = Instant::now();
+    for (k, _) in windows {
+        let slot = rate.entry(k.clone()).or_insert((now, 0));
+        if now.duration_since(slot.0) >= Duration::from_secs(60) {
+            *slot = (now, 0);
+        }
+    }
+    let full = windows
+        .iter()
+        .filter_map(|(k, limit)| rate.get(k).filter(|slot| slot.1 >= *limit))
+        .map(|slot| 60 - now.duration_since(slot.0).as_secs().min(59))
+        .max();
+    if full.is_none() {
+        for (k, _) in windows {
+            if let Some(slot) = rate.get_mut(k) {
+                slot.1 += 1;
+            }
+        }
+    }
+    full
 }
 
 /// The injected fault for the next request, if any (consumes counted faults).
@@ -328,5 +355,31 @@ pub async fn gate<E: Endpoint>(
             let _handled = ep.call(req).await;
             std::panic::resume_unwind(Box::new("vipps-sim: reply lost after handling"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_counts_in_every_window_or_in_none() {
+        let mut rate = std::collections::HashMap::new();
+        let own = |i: u32| (format!("create_charge|1|agr|{i}"), 2);
+        let pool = ("charge_creation|1".to_owned(), 3);
+        for i in 0..3 {
+            assert_eq!(over_limit(&mut rate, &[own(i), pool.clone()]), None);
+        }
+        // The pool is used up: refused, and the refused request is not counted anywhere.
+        let wait = over_limit(&mut rate, &[own(9), pool.clone()]).expect("refused");
+        assert!((1..=60).contains(&wait));
+        assert_eq!(rate[&own(9).0].1, 0);
+        // A charge's own window fills on its own.
+        let mut rate = std::collections::HashMap::new();
+        let big_pool = ("charge_creation|1".to_owned(), 500);
+        assert_eq!(over_limit(&mut rate, &[own(1), big_pool.clone()]), None);
+        assert_eq!(over_limit(&mut rate, &[own(1), big_pool.clone()]), None);
+        assert!(over_limit(&mut rate, &[own(1), big_pool.clone()]).is_some());
+        assert_eq!(rate[&big_pool.0].1, 2);
     }
 }

@@ -14,7 +14,7 @@ use dialogpay_jobs::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    db::{agreements, charges, dialogues, partners},
+    db::{agreements, charges, partners},
     domain::period::Period,
     vipps::{
         IdempotencyKey,
@@ -131,6 +131,10 @@ impl BatchBuilder {
     }
 }
 
+/// Charge rows written per transaction while preparing (bounds how long a batch holds
+/// SQLite's write lock; each transaction is one commit instead of one per period).
+const PREPARE_PER_TX: usize = 500;
+
 /// One period ready for Vipps: our row exists (PENDING, no Vipps id yet).
 struct Prepared {
     row: charges::Charge,
@@ -139,40 +143,36 @@ struct Prepared {
     request: CreateChargeRequest,
 }
 
-/// Inserts a period's charge row (the unique constraint is the money guard) and moves the
-/// agreement's billing on; `None` when there is nothing to send: the agreement is no longer
-/// ACTIVE, the period is after the dialogue's end or missed, or Vipps already has it.
-async fn prepare(ctx: &JobContext, item: &CreateCharge) -> Result<Option<Prepared>, JobError> {
-    let Some(a) = agreements::get(&ctx.db, &item.agreement_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!(
-            "agreement {} not found",
-            item.agreement_id
-        )));
-    };
-    if a.status != "ACTIVE" {
-        return Ok(None); // stopped or expired: never charged again
+/// What preparing a set of periods found: those to send, and agreements that do not exist.
+struct Preparation {
+    ready: Vec<Prepared>,
+    unknown: Vec<String>,
+}
+
+/// A period's charge as decided from its agreement's [`agreements::ChargeBasis`].
+struct Plan<'a> {
+    basis: &'a agreements::ChargeBasis,
+    period_index: u32,
+    due: NaiveDate,
+    next_due: NaiveDate,
+    /// The due date sent to Vipps (a late period is charged at the earliest allowed date).
+    send_due: NaiveDate,
+    status: &'static str,
+}
+
+/// Decides a period's charge; `None` when there is nothing to record: the agreement is no
+/// longer ACTIVE (never charged again), has not started billing, or the period is after the
+/// dialogue's end (the sweep stops the agreement).
+fn plan(basis: &agreements::ChargeBasis, k: u32, earliest: NaiveDate) -> Option<Plan<'_>> {
+    if basis.status != "ACTIVE" {
+        return None;
     }
-    let d = dialogues::get_any(&ctx.db, &a.dialogue_id)
-        .await?
-        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("dialogue gone")))?;
-    let p = partners::get(&ctx.db, &a.partner_id)
-        .await?
-        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
-    let state = agreements::billing_state(&ctx.db, &a.id)
-        .await?
-        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("gone")))?;
-    let Some(anchor) = state.anchor_date else {
-        return Ok(None);
-    };
-    let period = Period::parse(&d.period).unwrap_or(Period::Month);
-    let k = item.period_index;
-    let due = period.due_date(anchor, k);
-    let next_due = period.due_date(anchor, k + 1);
-    let now = ctx.app.clock.now_ms();
-    if due > d.end_date {
-        return Ok(None); // after the dialogue's end: no charge (the sweep stops the agreement)
+    let anchor = basis.anchor_date?;
+    let period = Period::parse(&basis.period).unwrap_or(Period::Month);
+    let (due, next_due) = (period.due_date(anchor, k), period.due_date(anchor, k + 1));
+    if due > basis.end_date {
+        return None;
     }
-    let earliest = today(ctx) + chrono::Days::new(u64::from(ctx.app.settings.vipps.min_lead_days));
     let (status, send_due) = if due >= earliest {
         ("PENDING", due)
     } else if earliest < next_due {
@@ -180,45 +180,91 @@ async fn prepare(ctx: &JobContext, item: &CreateCharge) -> Result<Option<Prepare
     } else {
         ("MISSED", due)
     };
-    let mut tx = ctx.db.begin().await?;
-    let row = charges::insert_recurring(
-        &mut tx,
-        &a.id,
-        &a.partner_id,
-        &d.id,
-        k,
+    Some(Plan {
+        basis,
+        period_index: k,
         due,
-        d.amount_ore,
+        next_due,
+        send_due,
         status,
-        now,
-    )
-    .await?;
-    agreements::advance_billing(&mut tx, &a.id, k + 1, next_due).await?;
-    tx.commit().await?;
-    if row.status != "PENDING" || row.vipps_charge_id.is_some() {
-        return Ok(None); // missed, already created, or already final
+    })
+}
+
+/// Inserts the periods' charge rows (the unique constraint is the money guard) and moves the
+/// agreements' billing on, reading every agreement in a few queries and writing in a few
+/// transactions, in agreement order (so that concurrent preparations lock rows in the same
+/// order). Returns the periods Vipps still has to create: not missed, not already created.
+async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation, JobError> {
+    let mut items: Vec<&CreateCharge> = items.iter().collect();
+    items.sort_by(|a, b| (&a.agreement_id, a.period_index).cmp(&(&b.agreement_id, b.period_index)));
+    let mut ids: Vec<String> = items.iter().map(|i| i.agreement_id.clone()).collect();
+    ids.dedup();
+    let bases: std::collections::HashMap<String, agreements::ChargeBasis> =
+        agreements::charge_bases(&ctx.db, &ids)
+            .await?
+            .into_iter()
+            .map(|b| (b.id.clone(), b))
+            .collect();
+    let earliest = today(ctx) + chrono::Days::new(u64::from(ctx.app.settings.vipps.min_lead_days));
+    let mut unknown = Vec::new();
+    let mut plans = Vec::with_capacity(items.len());
+    for item in items {
+        match bases.get(&item.agreement_id) {
+            Some(basis) => plans.extend(plan(basis, item.period_index, earliest)),
+            None => unknown.push(item.agreement_id.clone()),
+        }
     }
-    let description: String = format!("{} {}", d.product_name, due.format("%m.%Y"))
+    let now = ctx.app.clock.now_ms();
+    let mut ready = Vec::with_capacity(plans.len());
+    for chunk in plans.chunks(PREPARE_PER_TX) {
+        let mut tx = ctx.db.begin().await?;
+        for p in chunk {
+            let b = p.basis;
+            let row = charges::insert_recurring(
+                &mut tx,
+                &b.id,
+                &b.partner_id,
+                &b.dialogue_id,
+                p.period_index,
+                p.due,
+                b.amount_ore,
+                p.status,
+                now,
+            )
+            .await?;
+            agreements::advance_billing(&mut tx, &b.id, p.period_index + 1, p.next_due).await?;
+            if row.status == "PENDING" && row.vipps_charge_id.is_none() {
+                ready.push(ready_for_vipps(ctx, p, row));
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(Preparation { ready, unknown })
+}
+
+/// The create request for a recorded PENDING period.
+fn ready_for_vipps(ctx: &JobContext, p: &Plan<'_>, row: charges::Charge) -> Prepared {
+    let description: String = format!("{} {}", p.basis.product_name, p.due.format("%m.%Y"))
         .chars()
         .take(45)
         .collect();
     let request = CreateChargeRequest {
-        amount: d.amount_ore,
+        amount: p.basis.amount_ore,
         transaction_type: TransactionType::DirectCapture,
         description,
-        due: send_due,
+        due: p.send_due,
         retry_days: ctx.app.settings.vipps.retry_days,
-        order_id: Some(order_id(&a.id, k)),
+        order_id: Some(row.order_id.clone()),
         external_id: Some(row.id.clone()),
         charge_type: None,
         processing_mode: None,
     };
-    Ok(Some(Prepared {
+    Prepared {
         row,
-        msn: p.vipps_msn,
-        vipps_agreement_id: a.vipps_agreement_id.unwrap_or_default(),
+        msn: p.basis.msn.clone(),
+        vipps_agreement_id: p.basis.vipps_agreement_id.clone().unwrap_or_default(),
         request,
-    }))
+    }
 }
 
 /// The problem type we record for a refused create.
@@ -231,8 +277,15 @@ fn problem_type(e: &crate::vipps::VippsError) -> String {
 /// Creates one period's charge: our row first, then Vipps with the row's deterministic
 /// orderId as idempotency key.
 pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), JobError> {
-    let Some(c) = prepare(&ctx, &job).await? else {
-        return Ok(());
+    let prepared = prepare(&ctx, std::slice::from_ref(&job)).await?;
+    if !prepared.unknown.is_empty() {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "agreement {} not found",
+            job.agreement_id
+        )));
+    }
+    let Some(c) = prepared.ready.into_iter().next() else {
+        return Ok(()); // missed, already created, or nothing to charge
     };
     let key = IdempotencyKey::new(order_id(&job.agreement_id, job.period_index))
         .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
@@ -264,11 +317,15 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
 /// recorded are not sent again. Valid items get their charge id (Vipps uses the orderId);
 /// refused ones are recorded as CREATE_FAILED with Vipps's reasons.
 pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Result<(), JobError> {
-    let mut prepared = Vec::with_capacity(job.items.len());
-    for item in &job.items {
-        if let Some(c) = prepare(&ctx, item).await? {
-            prepared.push(c);
-        }
+    let Preparation {
+        ready: prepared,
+        unknown,
+    } = prepare(&ctx, &job.items).await?;
+    if !unknown.is_empty() {
+        tracing::warn!(
+            unknown = unknown.len(),
+            "charge batch names agreements that do not exist; skipped"
+        );
     }
     if prepared.is_empty() {
         return Ok(());
