@@ -15,6 +15,7 @@ pub mod limits;
 pub mod manage;
 pub mod messages;
 pub mod metrics;
+pub mod ops;
 pub mod pagination;
 pub mod text;
 pub mod time;
