@@ -4,7 +4,7 @@
 //! deltas that must have grown by at least what this test did; job counts are read from the
 //! test's own database and are exact.
 
-use std::{process::Command, time::Duration};
+use std::{path::Path, process::Command, time::Duration};
 
 use dialogpay::{
     monitoring::names,
@@ -392,9 +392,10 @@ async fn metrics_can_be_turned_off() {
     app.stop().await;
 }
 
-/// `dialogpay ROLE` as a child process on `db` with `env`; returns the first address it
-/// prints (`listening on …`: the API, or the metrics listener of a worker).
-fn start(role: &str, db: &TestDb, env: &[(&str, &str)]) -> (ChildGuard, String) {
+/// `dialogpay ROLE` as a child process on `db` with `env`, its log in `log` (shown when the test
+/// fails); returns the first address it prints (`listening on …`: the API, or the metrics
+/// listener of a worker).
+fn start(role: &str, db: &TestDb, env: &[(&str, &str)], log: &Path) -> (ChildGuard, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogpay"));
     cmd.arg(role)
         .env_remove("RUST_LOG")
@@ -406,14 +407,20 @@ fn start(role: &str, db: &TestDb, env: &[(&str, &str)]) -> (ChildGuard, String) 
     for (k, v) in env {
         cmd.env(format!("DIALOGPAY__{k}"), v);
     }
-    spawn_listening(cmd, None)
+    spawn_listening(cmd, Some(log))
 }
 
 #[tokio::test]
 async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
     let test_db = TestDb::create().await;
+    let logs = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let (_api, api) = start("api", &test_db, &[("SERVER__PORT", "0")]);
+    let (_api, api) = start(
+        "api",
+        &test_db,
+        &[("SERVER__PORT", "0")],
+        &logs.path().join("api.log"),
+    );
     // The API process migrates; the worker starts on the migrated database.
     eventually(Duration::from_secs(30), "the API ready", || async {
         let resp = http.get(format!("{api}/readyz")).send().await.ok()?;
@@ -428,6 +435,7 @@ async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
             ("SERVER__METRICS_PORT", "0"),
             ("SERVER__PUBLIC_BASE_URL", &api),
         ],
+        &logs.path().join("worker.log"),
     );
     let (status, body) = {
         let resp = http.get(format!("{worker}/healthz")).send().await.unwrap();
@@ -472,7 +480,10 @@ async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
         scrape.value(names::SMS_SENT, &[("provider", "outbox")]) >= 1.0,
         "{text}"
     );
-    assert!(text.contains(names::JOBS), "job counts from the database: {text}");
+    assert!(
+        text.contains(names::JOBS),
+        "job counts from the database: {text}"
+    );
     assert!(!text.contains("90000101"), "no phone numbers");
 
     // Those series are the worker's own: the API process ran no job and called no Vipps.
