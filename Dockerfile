@@ -15,6 +15,6 @@ ENV DIALOGPAY_CONFIG_DIR=/etc/dialogpay/config \
 USER dialogpay
 WORKDIR /var/lib/dialogpay
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["dialogpay"]
 CMD ["serve"]

@@ -140,17 +140,63 @@ pub fn shutdown_signal() -> Shutdown {
 pub async fn bind(
     settings: &Settings,
 ) -> anyhow::Result<(poem::listener::TcpAcceptor, std::net::SocketAddr)> {
-    let addr = format!("{}:{}", settings.server.host, settings.server.port);
+    listen(
+        &settings.server.host,
+        settings.server.port,
+        "server.host / server.port",
+    )
+    .await
+}
+
+/// The metrics listener's socket (`server.metrics_port`), bound; `None` when the key is unset.
+pub async fn bind_metrics(
+    settings: &Settings,
+) -> anyhow::Result<Option<(poem::listener::TcpAcceptor, std::net::SocketAddr)>> {
+    match settings.server.metrics_port {
+        Some(port) => Ok(Some(
+            listen(
+                &settings.server.host,
+                port,
+                "server.host / server.metrics_port",
+            )
+            .await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn listen(
+    host: &str,
+    port: u16,
+    keys: &str,
+) -> anyhow::Result<(poem::listener::TcpAcceptor, std::net::SocketAddr)> {
+    let addr = format!("{host}:{port}");
     let acceptor = TcpListener::bind(addr.clone())
         .into_acceptor()
         .await
-        .with_context(|| format!("binding {addr} (server.host / server.port)"))?;
+        .with_context(|| format!("binding {addr} ({keys})"))?;
     let local = acceptor
         .local_addr()
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("reading the bound address")?;
     Ok((acceptor, local))
+}
+
+/// Serves `GET /metrics` and `GET /healthz` on the metrics listener until `shutdown`.
+pub async fn serve_metrics(
+    state: AppState,
+    acceptor: poem::listener::TcpAcceptor,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            crate::http::ops::routes(state),
+            shutdown,
+            Some(Duration::from_secs(1)),
+        )
+        .await
+        .context("metrics listener")
 }
 
 /// Runs the chosen roles until `shutdown` resolves, then stops gracefully.

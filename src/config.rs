@@ -50,6 +50,10 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Serve `GET /metrics` (Prometheus text format, no authentication).
     pub metrics_enabled: bool,
+    /// A listener with only `GET /metrics` and `GET /healthz` (how `worker` processes, which
+    /// have no API port, are scraped); unset: none.
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -208,6 +212,17 @@ impl Settings {
         if self.jobs.poll_interval_ms == 0 {
             problems.push("jobs.poll_interval_ms: must be at least 1".to_owned());
         }
+        if let Some(port) = self.server.metrics_port {
+            if !self.server.metrics_enabled {
+                problems.push(
+                    "server.metrics_port: set while server.metrics_enabled = false (unset one of them)"
+                        .to_owned(),
+                );
+            }
+            if port != 0 && port == self.server.port {
+                problems.push("server.metrics_port: must differ from server.port".to_owned());
+            }
+        }
         if self.server.body_limit_bytes < 1024 {
             problems.push("server.body_limit_bytes: must be at least 1024".to_owned());
         }
@@ -301,6 +316,29 @@ mod tests {
         let err = Settings::with_overrides(&[("log.format", toml::Value::String("xml".into()))])
             .unwrap_err();
         assert!(err.to_string().contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn metrics_port_is_optional_and_checked() {
+        let port = |v: toml::Value| Settings::with_overrides(&[("server.metrics_port", v)]);
+        assert_eq!(
+            Settings::with_overrides(&[]).unwrap().server.metrics_port,
+            None
+        );
+        assert_eq!(port(9464.into()).unwrap().server.metrics_port, Some(9464));
+        for bad in [toml::Value::from("abc"), 70000.into(), 8080.into()] {
+            let err = port(bad.clone()).unwrap_err();
+            assert!(
+                err.to_string().contains("server.metrics_port"),
+                "{bad}: {err}"
+            );
+        }
+        let err = Settings::with_overrides(&[
+            ("server.metrics_port", 9464.into()),
+            ("server.metrics_enabled", false.into()),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("server.metrics_port"), "{err}");
     }
 
     #[test]

@@ -176,12 +176,33 @@ async fn serve(mut settings: Settings, roles: Roles) -> anyhow::Result<()> {
     } else {
         None
     };
+    let metrics = app::bind_metrics(&settings).await?;
+    match &metrics {
+        Some((_, addr)) => {
+            tracing::info!(%addr, "metrics listening");
+            if settings.log.format == LogFormat::Pretty {
+                println!("dialogpay metrics listening on http://{addr}");
+            }
+        }
+        None if settings.server.metrics_enabled && !roles.http => tracing::info!(
+            "this worker's metrics are not served: set server.metrics_port to scrape it"
+        ),
+        None => {}
+    }
     let state = AppState::build(settings).await?;
     let mut workers = register_workers();
     if std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1") {
         workers = dialogpay::worker::with_test_jobs(workers);
     }
-    app::run(state, roles, workers, acceptor, app::shutdown_signal()).await
+    let shutdown = app::shutdown_signal();
+    let service = app::run(state.clone(), roles, workers, acceptor, shutdown.clone());
+    match metrics {
+        Some((acceptor, _)) => {
+            tokio::try_join!(service, app::serve_metrics(state, acceptor, shutdown))?;
+            Ok(())
+        }
+        None => service.await,
+    }
 }
 
 async fn partner(settings: Settings, command: PartnerCommand) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod manage;
 pub mod messages;
 pub mod metrics;
+pub mod ops;
 pub mod pagination;
 pub mod text;
 pub mod time;
@@ -57,6 +58,7 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     let methods = std::sync::Arc::new(
         allow::MethodTable::from_openapi(&api.spec())
             .with("/openapi.json", "GET")
+            .with("/metrics", "GET")
             .with("/webhooks/sms/inbound", "POST")
             .with("/webhooks/sms/status", "POST")
             .with("/webhooks/sms/link/mo", "POST")

@@ -8,10 +8,8 @@
 
 use std::{
     collections::BTreeSet,
-    fs::File,
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -28,87 +26,12 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{INBOUND_TOKEN, OPERATOR_KEY, checks, db::TestDb, eventually};
-
-/// A child process; killed (SIGKILL) when dropped, so a failing test leaves nothing behind.
-/// When the test fails, the tail of its log is printed.
-struct ChildGuard {
-    child: Child,
-    log: Option<PathBuf>,
-}
-
-impl ChildGuard {
-    /// `kill -9` and reap.
-    fn kill9(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-
-    /// SIGTERM (a graceful stop) and wait for the exit.
-    fn terminate(&mut self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("runs kill");
-        assert!(status.success());
-        let exit = self.child.wait().expect("exits");
-        assert!(exit.success(), "graceful exit: {exit}");
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking()
-            && let Some(log) = &self.log
-        {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(40)..];
-            eprintln!("--- last lines of {}:\n{}", log.display(), tail.join("\n"));
-        }
-    }
-}
-
-/// Starts `cmd` and waits for its "listening on http://…" line; returns the URL.
-fn spawn_listening(mut cmd: Command, log: Option<&Path>) -> (ChildGuard, String) {
-    let stderr = match log {
-        Some(path) => Stdio::from(File::create(path).expect("creates the log file")),
-        None => Stdio::null(),
-    };
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("starts the dialogpay binary");
-    let stdout = child.stdout.take().expect("stdout");
-    let guard = ChildGuard {
-        child,
-        log: log.map(Path::to_path_buf),
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the process printed its address before exiting")
-            .expect("readable");
-        if let Some((_, url)) = line.split_once("listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (guard, url)
-}
-
-/// A port that was free a moment ago. A restarted service must come back on the same address,
-/// as it would in production: the links in Vipps drafts carry it (`server.public_base_url`), and
-/// a re-run draft with another address is a different request under the same Idempotency-Key.
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds a free port");
-    probe.local_addr().unwrap().port()
-}
+use crate::support::{
+    self, INBOUND_TOKEN, OPERATOR_KEY, checks,
+    db::TestDb,
+    eventually,
+    process::{self, ChildGuard, spawn_listening},
+};
 
 /// `dialogpay serve` on the test database with short liveness timers, plus `extra` settings.
 fn start_service(
@@ -119,7 +42,10 @@ fn start_service(
     start_service_on(0, db, extra, log)
 }
 
-/// [`start_service`] on `port` (0: any).
+/// [`start_service`] on `port` (0: any). A restarted service must come back on the same
+/// address, as it would in production: the links in Vipps drafts carry it
+/// (`server.public_base_url`), and a re-run draft with another address is a different request
+/// under the same Idempotency-Key.
 fn start_service_on(
     port: u16,
     db: &TestDb,
@@ -357,7 +283,7 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
 
     let env = live_vipps_env(&sim);
     let log = |i: u32| dir.path().join(format!("service-{i}.log"));
-    let port = free_port();
+    let port = process::free_port();
     let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
     let run = Instant::now();
     sweep(&http, &base).await;
@@ -452,64 +378,6 @@ async fn post_keywords(http: reqwest::Client, base: String, phones: Vec<String>)
         .await
 }
 
-/// A partner with a live `GIVE` dialogue on 2160, created through the API.
-async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
-    let call = |path: &str, key: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-    };
-    let partner: Value = call(
-        "/api/v1/admin/partners",
-        OPERATOR_KEY,
-        json!({ "name": "Charity", "vipps_msn": "123456" }),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let key = partner["api_key"].as_str().expect("api key").to_owned();
-    let group: Value = call("/api/v1/crm-groups", &key, json!({ "name": "Donors" }))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let group = group["id"].as_str().unwrap();
-    let terms = http
-        .put(format!("{base}/api/v1/crm-groups/{group}/terms"))
-        .bearer_auth(&key)
-        .json(&json!({ "text": "You agree to be charged every month until you stop." }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(terms.status(), StatusCode::CREATED);
-    let today = chrono::Utc::now().date_naive();
-    let dialogue: Value = call(
-        "/api/v1/dialogues",
-        &key,
-        json!({
-            "name": "Giver", "crm_group_id": group,
-            "start_date": (today - chrono::Days::new(1)).to_string(),
-            "end_date": (today + chrono::Days::new(60)).to_string(), "module_type": "vipps_payments",
-            "recurring": true, "period": "month", "product_name": "Fast giver",
-            "product_description": "Support", "amount": "50", "sender": "2160",
-            "reply_message": "Bli med: {vipps_link}", "keyword": "GIVE"
-        }),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    dialogue["id"]
-        .as_str()
-        .expect("dialogue created")
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() {
     let n = count_from_env("CRASH_MESSAGES", 1_000);
@@ -533,9 +401,9 @@ async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() 
         .build()
         .unwrap();
     let log = |i: u32| dir.path().join(format!("service-{i}.log"));
-    let port = free_port();
+    let port = process::free_port();
     let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
-    let dialogue = keyword_dialogue(&http, &base).await;
+    let dialogue = support::keyword_dialogue(&http, &base).await;
     let db = Db::connect(
         &Settings::with_overrides(&[("database.url", test_db.url.clone().into())])
             .unwrap()

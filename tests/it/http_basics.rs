@@ -186,6 +186,7 @@ async fn method_not_allowed_lists_the_allowed_methods() {
         ),
         (Method::GET, "/webhooks/vipps", "POST"),
         (Method::PUT, "/healthz", "GET, HEAD"),
+        (Method::POST, "/metrics", "GET, HEAD"),
         (Method::POST, "/my/agreements/some-token", "GET, HEAD"),
     ] {
         let resp = app

@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -13,17 +13,7 @@ use dialogpay_jobs::testing::Flaky;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{db::TestDb, eventually};
-
-/// Kills the child process when dropped, so a failing test leaves no server behind.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{db::TestDb, eventually, process::ChildGuard};
 
 type Lines = Arc<Mutex<Vec<String>>>;
 
@@ -86,7 +76,7 @@ fn start(db: &TestDb, s: &Secrets) -> (ChildGuard, Lines, Lines) {
         .expect("starts the dialogpay binary");
     let stdout = collect(child.stdout.take().expect("stdout"));
     let stderr = collect(child.stderr.take().expect("stderr"));
-    (ChildGuard(child), stdout, stderr)
+    (ChildGuard::new(child, None), stdout, stderr)
 }
 
 /// A line is written inside a job when its code only runs in jobs.

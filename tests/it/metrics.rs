@@ -4,7 +4,7 @@
 //! deltas that must have grown by at least what this test did; job counts are read from the
 //! test's own database and are exact.
 
-use std::time::Duration;
+use std::{path::Path, process::Command, time::Duration};
 
 use dialogpay::{
     monitoring::names,
@@ -18,7 +18,12 @@ use dialogpay_jobs::testing::Flaky;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{INBOUND_TOKEN, Options, TestApp, eventually};
+use crate::support::{
+    INBOUND_TOKEN, OPERATOR_KEY, Options, TestApp,
+    db::TestDb,
+    eventually, keyword_dialogue,
+    process::{ChildGuard, spawn_listening},
+};
 
 type Labels = Vec<(String, String)>;
 
@@ -67,9 +72,13 @@ impl Scrape {
 }
 
 async fn scrape_text(app: &TestApp) -> String {
-    let resp = app
-        .http
-        .get(format!("{}/metrics", app.base))
+    scrape_url(&app.http, &app.base).await
+}
+
+/// `GET {base}/metrics`: the body, after checking status and content type.
+async fn scrape_url(http: &reqwest::Client, base: &str) -> String {
+    let resp = http
+        .get(format!("{base}/metrics"))
         .send()
         .await
         .expect("scrapes");
@@ -381,4 +390,120 @@ async fn metrics_can_be_turned_off() {
     let (status, _) = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
+}
+
+/// `dialogpay ROLE` as a child process on `db` with `env`, its log in `log` (shown when the test
+/// fails); returns the first address it prints (`listening on …`: the API, or the metrics
+/// listener of a worker).
+fn start(role: &str, db: &TestDb, env: &[(&str, &str)], log: &Path) -> (ChildGuard, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogpay"));
+    cmd.arg(role)
+        .env_remove("RUST_LOG")
+        .env("DIALOGPAY__DATABASE__URL", &db.url)
+        .env("DIALOGPAY__OPERATOR__API_KEY", OPERATOR_KEY)
+        .env("DIALOGPAY__SMS__INBOUND_TOKEN", INBOUND_TOKEN)
+        .env("DIALOGPAY__JOBS__POLL_INTERVAL_MS", "100")
+        .env("DIALOGPAY__LOG__LEVEL", "warn");
+    for (k, v) in env {
+        cmd.env(format!("DIALOGPAY__{k}"), v);
+    }
+    spawn_listening(cmd, Some(log))
+}
+
+#[tokio::test]
+async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
+    let test_db = TestDb::create().await;
+    let logs = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let (_api, api) = start(
+        "api",
+        &test_db,
+        &[("SERVER__PORT", "0")],
+        &logs.path().join("api.log"),
+    );
+    // The API process migrates; the worker starts on the migrated database.
+    eventually(Duration::from_secs(30), "the API ready", || async {
+        let resp = http.get(format!("{api}/readyz")).send().await.ok()?;
+        (resp.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    // The worker reaches the API process's embedded Vipps simulator through the public URL.
+    let (_worker, worker) = start(
+        "worker",
+        &test_db,
+        &[
+            ("SERVER__METRICS_PORT", "0"),
+            ("SERVER__PUBLIC_BASE_URL", &api),
+        ],
+        &logs.path().join("worker.log"),
+    );
+    let (status, body) = {
+        let resp = http.get(format!("{worker}/healthz")).send().await.unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    };
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"{"status":"ok"}"#)
+    );
+
+    // A user texts the keyword to the API; the worker drafts with Vipps and replies.
+    keyword_dialogue(&http, &api).await;
+    let resp = http
+        .post(format!("{api}/webhooks/sms/inbound"))
+        .bearer_auth(INBOUND_TOKEN)
+        .json(&json!({ "message_id": "m-1", "from": "+4790000101", "to": "2160", "text": "GIVE" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let done = |scrape: &Scrape, queue| {
+        scrape.value(
+            &count(names::JOB_DURATION),
+            &[("queue", queue), ("outcome", "done")],
+        )
+    };
+    let (text, scrape) = eventually(Duration::from_secs(60), "the reply sent", || async {
+        let text = scrape_url(&http, &worker).await;
+        let scrape = Scrape::parse(&text);
+        (done(&scrape, "sms.send") >= 1.0).then_some((text, scrape))
+    })
+    .await;
+    assert!(done(&scrape, "sms.inbound") >= 1.0, "{text}");
+    assert!(done(&scrape, "agreements.draft") >= 1.0, "{text}");
+    let drafts = [("operation", "draft_agreement"), ("outcome", "2xx")];
+    assert!(
+        scrape.value(names::VIPPS_REQUESTS, &drafts) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        scrape.value(names::SMS_SENT, &[("provider", "outbox")]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        text.contains(names::JOBS),
+        "job counts from the database: {text}"
+    );
+    assert!(!text.contains("90000101"), "no phone numbers");
+
+    // Those series are the worker's own: the API process ran no job and called no Vipps.
+    let api_text = scrape_url(&http, &api).await;
+    let api_scrape = Scrape::parse(&api_text);
+    assert_eq!(
+        api_scrape.value(&count(names::JOB_DURATION), &[]),
+        0.0,
+        "{api_text}"
+    );
+    assert_eq!(
+        api_scrape.value(names::VIPPS_REQUESTS, &[]),
+        0.0,
+        "{api_text}"
+    );
+
+    // Only the two routes; the wrong method is a 405 listing the right one.
+    let resp = http.get(format!("{worker}/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = http.post(format!("{worker}/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD");
 }

@@ -7,6 +7,7 @@
 pub mod checks;
 pub mod db;
 pub mod jobs;
+pub mod process;
 
 use std::time::Duration;
 
@@ -218,6 +219,65 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         id
     }
+}
+
+/// A partner with a live `GIVE` dialogue on 2160, created through the API of the server at
+/// `base` (a child process; [`TestApp`] has its own helpers); returns the dialogue id.
+pub async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
+    let call = |path: &str, key: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let partner: Value = call(
+        "/api/v1/admin/partners",
+        OPERATOR_KEY,
+        json!({ "name": "Charity", "vipps_msn": "123456" }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key = partner["api_key"].as_str().expect("api key").to_owned();
+    let group: Value = call("/api/v1/crm-groups", &key, json!({ "name": "Donors" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group = group["id"].as_str().unwrap();
+    let terms = http
+        .put(format!("{base}/api/v1/crm-groups/{group}/terms"))
+        .bearer_auth(&key)
+        .json(&json!({ "text": "You agree to be charged every month until you stop." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(terms.status(), StatusCode::CREATED);
+    let today = chrono::Utc::now().date_naive();
+    let dialogue: Value = call(
+        "/api/v1/dialogues",
+        &key,
+        json!({
+            "name": "Giver", "crm_group_id": group,
+            "start_date": (today - chrono::Days::new(1)).to_string(),
+            "end_date": (today + chrono::Days::new(60)).to_string(), "module_type": "vipps_payments",
+            "recurring": true, "period": "month", "product_name": "Fast giver",
+            "product_description": "Support", "amount": "50", "sender": "2160",
+            "reply_message": "Bli med: {vipps_link}", "keyword": "GIVE"
+        }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    dialogue["id"]
+        .as_str()
+        .expect("dialogue created")
+        .to_owned()
 }
 
 /// Polls `check` until it returns `Some`, or panics after `within`.
