@@ -95,9 +95,10 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     let t = Instant::now();
     let dialogue = seed(&state, args.agreements).await?;
     println!(
-        "  seeded {} ACTIVE agreements in {:.1} s",
+        "  seeded {} ACTIVE agreements in {:.1} s (RSS now {} MiB, most of it the embedded simulator's state)",
         args.agreements,
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        rss_mib("VmRSS:")
     );
 
     let anchor = state.clock.today_oslo() - Days::new(28);
@@ -246,13 +247,14 @@ async fn created(db: &Db, period: u32) -> Result<i64, sqlx::Error> {
 }
 
 pub(crate) fn peak_rss_mib() -> u64 {
+    rss_mib("VmHWM:")
+}
+
+/// A memory figure of this process from `/proc/self/status` (`VmHWM:` peak, `VmRSS:` now).
+fn rss_mib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
         .and_then(|l| {
             l.split_whitespace()
                 .nth(1)

@@ -112,6 +112,22 @@ pub async fn queue(settings: Settings, args: QueueBenchArgs) -> anyhow::Result<(
     Ok(())
 }
 
+/// The queue ceiling measured beside another benchmark, in the same process and database:
+/// `n` no-op jobs (numbered from `first`) enqueued at once and drained by the running
+/// workers; returns jobs/s.
+pub(crate) async fn noop_ceiling(state: &AppState, first: u64, n: u64) -> anyhow::Result<f64> {
+    let jobs: Vec<Noop> = (first..first + n).map(|n| Noop { n }).collect();
+    let started = Instant::now();
+    state.enqueuer.enqueue_many(&jobs).await?;
+    state
+        .enqueuer
+        .wake(<Noop as dialogpay_jobs::JobSpec>::QUEUE);
+    while pending(&state.db).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
 async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
     let sql = if db.is_postgres() {
         "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'bench.noop' AND status <> 'Done'"

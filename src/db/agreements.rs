@@ -395,8 +395,6 @@ pub async fn charge_bases(db: &Db, ids: &[String]) -> Result<Vec<ChargeBasis>, s
     Ok(bases)
 }
 
-/// One page of ACTIVE agreements whose next period is due on or before `horizon`, in
-/// (next_due_date, id) order after the cursor: one indexed range scan per page.
 /// An ACTIVE agreement with a period to charge, and its merchant.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueAgreement {
@@ -419,22 +417,28 @@ pub async fn count_due_for_billing(
     .await)
 }
 
+/// Before any due date: the cursor of a sweep's first page.
+const BEFORE_ANY_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(d) => d,
+    None => chrono::NaiveDate::MIN,
+};
+
+/// One page of ACTIVE agreements whose next period is due on or before `horizon`, in
+/// (next_due_date, id) order after the cursor: one indexed range scan per page.
 pub async fn due_for_billing(
     db: &Db,
     horizon: chrono::NaiveDate,
     after: Option<(chrono::NaiveDate, String)>,
     limit: i64,
 ) -> Result<Vec<DueAgreement>, sqlx::Error> {
-    let (after_date, after_id) = match after {
-        Some((d, id)) => (Some(d), Some(id)),
-        None => (None, None),
-    };
+    // Row-value comparison: an index range scan from the cursor on both engines (an OR of
+    // the two cases made SQLite scan from the start on every page: quadratic in the run).
+    let (after_date, after_id) = after.unwrap_or((BEFORE_ANY_DATE, String::new()));
     with_pool!(db, |p| {
         sqlx::query_as(
             "SELECT a.id, a.next_period_index, a.next_due_date, p.vipps_msn AS msn \
              FROM agreements a JOIN partners p ON p.id = a.partner_id \
-             WHERE a.status = 'ACTIVE' AND a.next_due_date <= $1 \
-             AND ($2 IS NULL OR a.next_due_date > $2 OR (a.next_due_date = $2 AND a.id > $3)) \
+             WHERE a.status = 'ACTIVE' AND a.next_due_date <= $1 AND (a.next_due_date, a.id) > ($2, $3) \
              ORDER BY a.next_due_date, a.id LIMIT $4",
         )
         .bind(horizon)
