@@ -231,13 +231,13 @@ pub async fn run(
                 .await
                 .context("job workers")
         });
-        let (db, jobs, stop) = (
+        let (db, maintenance, stop) = (
             state.db.clone(),
-            state.settings.jobs.clone(),
+            worker::maintenance::MaintenanceSettings::from_state(&state),
             shutdown.clone(),
         );
         tasks.spawn(async move {
-            worker::maintenance::run_loop(db, jobs, stop).await;
+            worker::maintenance::run_loop(db, maintenance, stop).await;
             Ok(())
         });
     }

@@ -1,13 +1,15 @@
 //! dialogpay: Vipps recurring payments sold through SMS keyword dialogues.
 //!
-//! `domain` holds pure rules, `db` the SQL, `vipps` and `sms` the external systems, `worker` the
-//! durable jobs, `http` the API; `app` wires them for the binary and the tests.
+//! `domain` holds pure rules, `db` the SQL, `vipps` and `sms` the external systems, `delivery`
+//! where SMS delivery reports meet their messages, `worker` the durable jobs, `http` the API;
+//! `app` wires them for the binary and the tests.
 
 pub mod app;
 pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod http;

@@ -29,6 +29,9 @@ pub mod names {
     /// Counter `{provider}`: SMS that will not arrive (refused by the gateway, failed or
     /// expired on the way).
     pub const SMS_FAILED: &str = "dialogpay_sms_failed_total";
+    /// Gauge: delivery reports parked until their send is recorded (computed at scrape time);
+    /// a count that stays up means reports that never find their message.
+    pub const SMS_PARKED_REPORTS: &str = "dialogpay_sms_parked_reports";
     /// Counter `{method, route, status}`: HTTP requests we answered.
     pub const HTTP_REQUESTS: &str = "dialogpay_http_requests_total";
     /// Histogram `{method, route}`: how long we took to answer.

@@ -59,6 +59,8 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     if !args.rate_limited {
         settings.vipps.rate_limits = RateLimits::unlimited();
     }
+    // The run walks agreements through periods by moving the simulator's clock itself.
+    settings.vipps.simulator.clock = crate::vipps::settings::SimClockMode::Frozen;
     settings.server.port = 0;
     let (acceptor, addr) = app::bind(&settings).await?;
     settings.server.public_base_url = format!("http://{addr}");

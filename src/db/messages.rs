@@ -197,19 +197,29 @@ pub async fn get_for_partner(
         .await)
 }
 
-/// The outbound message found by its gateway id (delivery reports).
+/// The message, read inside a transaction (after [`super::parked_reports::lock_gateway_id`]).
+pub async fn get_in(tx: &mut Tx, id: &str) -> Result<Option<Message>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
+    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+}
+
+/// The outbound message found by its gateway id (delivery reports), read inside the
+/// transaction that holds [`super::parked_reports::lock_gateway_id`].
 pub async fn find_outbound_by_gateway_id(
-    db: &Db,
+    tx: &mut Tx,
     provider: &str,
     gateway_id: &str,
 ) -> Result<Option<Message>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM messages WHERE provider = $1 AND direction = 'out' AND gateway_message_id = $2"
     );
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(provider)
         .bind(gateway_id)
-        .fetch_optional(p)
+        .fetch_optional(c)
         .await)
 }
 

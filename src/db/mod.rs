@@ -13,6 +13,7 @@ pub mod dialogues;
 pub mod ids;
 pub mod jobs;
 pub mod messages;
+pub mod parked_reports;
 pub mod partners;
 pub mod stats;
 pub mod vipps_events;

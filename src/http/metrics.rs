@@ -22,7 +22,8 @@ use crate::{app::AppState, db, monitoring};
 /// The route label of requests no route matched (404s from routing).
 pub const UNMATCHED: &str = "unmatched";
 
-/// `GET /metrics`: the recorded series plus job counts by queue and status, read now.
+/// `GET /metrics`: the recorded series plus job counts by queue and status and the number of
+/// parked delivery reports, read now.
 #[handler]
 pub async fn metrics(state: Data<&AppState>) -> Response {
     let mut body = monitoring::render();
@@ -30,6 +31,10 @@ pub async fn metrics(state: Data<&AppState>) -> Response {
         Ok(counts) => write_job_counts(&mut body, &counts),
         // The other series matter most when the database is in trouble: serve them anyway.
         Err(err) => tracing::warn!(error = %err, "metrics: could not count jobs"),
+    }
+    match db::parked_reports::count(&state.db).await {
+        Ok(n) => write_parked_reports(&mut body, n),
+        Err(err) => tracing::warn!(error = %err, "metrics: could not count parked reports"),
     }
     body.into_response()
         .with_content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -63,6 +68,16 @@ fn write_job_counts(out: &mut String, counts: &[(String, String, i64)]) {
             );
         }
     }
+}
+
+fn write_parked_reports(out: &mut String, n: i64) {
+    let name = monitoring::names::SMS_PARKED_REPORTS;
+    let _ = writeln!(
+        out,
+        "# HELP {name} Delivery reports waiting for their send to be recorded (deleted after sms.unmatched_report_retention_hours)"
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name} {n}");
 }
 
 fn escape_label(value: &str) -> String {

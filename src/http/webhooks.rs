@@ -145,66 +145,21 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
     }
 }
 
-/// Applies a delivery report to the outbound message it belongs to (forward-only). Reports
-/// per part are kept per part, and the message is delivered only when every part is.
+/// Applies a delivery report to the outbound message it belongs to, or parks it until the send
+/// job records the gateway's id ([`crate::delivery`]): `{"known": true}` or
+/// `{"known": false, "parked": true}`, 200 either way so the gateway stops retrying.
 async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) -> Response {
-    use crate::sms::{DeliveryStatus, combine_parts};
-    let now = state.clock.now_ms();
-    let result: Result<bool, sqlx::Error> = async {
-        let mut found =
-            messages::find_outbound_by_gateway_id(&state.db, provider, &report.gateway_message_id)
-                .await?;
-        if found.is_none()
-            && let Some(ours) = &report.client_reference
-        {
-            found = messages::get(&state.db, ours)
-                .await?
-                .filter(|m| m.direction == "out");
-        }
-        let Some(msg) = found else { return Ok(false) };
-        let mut tx = state.db.begin().await?;
-        let reported = match report.part {
-            Some(part) => {
-                let part = part as i32;
-                let previous = messages::part_status(&mut tx, &msg.id, part)
-                    .await?
-                    .and_then(|s| DeliveryStatus::parse(&s));
-                let merged = previous.map_or(report.status, |p| p.merge(report.status));
-                let parts: Vec<DeliveryStatus> =
-                    messages::upsert_part(&mut tx, &msg.id, part, merged.as_str(), now)
-                        .await?
-                        .iter()
-                        .filter_map(|s| DeliveryStatus::parse(s))
-                        .collect();
-                let expected = report
-                    .segments
-                    .map(|n| n as usize)
-                    .unwrap_or(msg.segments.max(0) as usize);
-                combine_parts(&parts, expected)
+    use crate::delivery::{Received, receive};
+    match receive(&state.db, provider, &report, state.clock.now_ms()).await {
+        Ok(Received::Applied { changed }) => {
+            if let Some(status) = changed {
+                crate::monitoring::sms_status(provider, status);
             }
-            None => report.status,
-        };
-        let current = DeliveryStatus::parse(&msg.status);
-        let next = current.map_or(reported, |c| c.merge(reported));
-        if Some(next) != current {
-            messages::set_status(
-                &mut tx,
-                &msg.id,
-                next.as_str(),
-                report.reason.as_deref(),
-                now,
-            )
-            .await?;
+            Json(json!({ "known": true })).into_response()
         }
-        tx.commit().await?;
-        if Some(next) != current {
-            crate::monitoring::sms_status(provider, next);
+        Ok(Received::Parked { .. }) => {
+            Json(json!({ "known": false, "parked": true })).into_response()
         }
-        Ok(true)
-    }
-    .await;
-    match result {
-        Ok(known) => Json(json!({ "known": known })).into_response(),
         Err(e) => internal(e),
     }
 }

@@ -8,7 +8,9 @@
 //! [`set_status`](FakeGateway::set_status) (any status; 429 comes with `Retry-After: 1`),
 //! [`set_link_error`](FakeGateway::set_link_error) (a LINK 106xxx answer) and
 //! [`set_delay`](FakeGateway::set_delay) (slow answers, to provoke client timeouts; the send
-//! is still recorded, like a gateway that accepted it after we gave up).
+//! is still recorded, like a gateway that accepted it after we gave up) and
+//! [`set_answer_delay`](FakeGateway::set_answer_delay) (the send is recorded at once and the
+//! answer held back, so a delivery report can overtake it).
 //!
 //! The free functions build what gateways post to us (MO and DLR bodies) for webhook tests.
 
@@ -83,6 +85,7 @@ struct State {
     status: Option<(u16, u32)>,
     link_error: Option<(u16, i64, u32)>,
     delay_ms: u64,
+    answer_delay_ms: u64,
     next_id: u64,
 }
 
@@ -206,6 +209,12 @@ impl FakeGateway {
         lock(&self.state).delay_ms = ms;
     }
 
+    /// Accepted sends are recorded at once (visible in [`sent`](Self::sent)) but answered
+    /// `ms` later: a gateway whose delivery report can arrive before its answer.
+    pub fn set_answer_delay(&self, ms: u64) {
+        lock(&self.state).answer_delay_ms = ms;
+    }
+
     /// Clears all faults (recorded sends stay).
     pub fn clear_faults(&self) {
         let mut s = lock(&self.state);
@@ -213,6 +222,7 @@ impl FakeGateway {
         s.status = None;
         s.link_error = None;
         s.delay_ms = 0;
+        s.answer_delay_ms = 0;
     }
 }
 
@@ -294,9 +304,21 @@ async fn generic_send(req: &Request, body: Vec<u8>, state: Data<&Shared>) -> Res
     if Msisdn::parse(&request.to).is_err() || request.message_id.trim().is_empty() {
         return json_response(400, json!({"error": "invalid to or message_id"}));
     }
+    let (id, answer_delay) = record_generic(state, req, raw, request);
+    answer_later(answer_delay).await;
+    json_response(200, json!({"id": id, "status": "queued"}))
+}
+
+/// Records a generic send (once per our message_id); returns the gateway id and answer delay.
+fn record_generic(
+    state: &Shared,
+    req: &Request,
+    raw: Value,
+    request: HttpSendRequest,
+) -> (String, u64) {
     let mut s = lock(state);
     if let Some(id) = s.by_message_id.get(&request.message_id) {
-        return json_response(200, json!({"id": id, "status": "queued"}));
+        return (id.clone(), s.answer_delay_ms);
     }
     s.next_id += 1;
     let id = format!("gw-{}", s.next_id);
@@ -313,7 +335,14 @@ async fn generic_send(req: &Request, body: Vec<u8>, state: Data<&Shared>) -> Res
         idempotency_key: header(req, "idempotency-key"),
         body: raw,
     });
-    json_response(200, json!({"id": id, "status": "queued"}))
+    (id, s.answer_delay_ms)
+}
+
+/// Holds an answer back ([`FakeGateway::set_answer_delay`]).
+async fn answer_later(ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }
 
 #[handler]
@@ -352,20 +381,24 @@ async fn link_send(req: &Request, body: Vec<u8>, state: Data<&Shared>) -> Respon
     if !request.destination.starts_with('+') || Msisdn::parse(&request.destination).is_err() {
         return link_error(400, codes::INVALID_REQUEST);
     }
-    let mut s = lock(state);
-    s.next_id += 1;
-    let id = format!("link-{}", s.next_id);
-    s.sent.push(FakeSent {
-        protocol: FakeProtocol::Link,
-        gateway_message_id: id.clone(),
-        message_id: request.ref_id,
-        from: request.source,
-        to: request.destination,
-        text: request.user_data,
-        reply_to: request.mo_reference_id,
-        idempotency_key: header(req, "idempotency-key"),
-        body: raw,
-    });
+    let (id, answer_delay) = {
+        let mut s = lock(state);
+        s.next_id += 1;
+        let id = format!("link-{}", s.next_id);
+        s.sent.push(FakeSent {
+            protocol: FakeProtocol::Link,
+            gateway_message_id: id.clone(),
+            message_id: request.ref_id,
+            from: request.source,
+            to: request.destination,
+            text: request.user_data,
+            reply_to: request.mo_reference_id,
+            idempotency_key: header(req, "idempotency-key"),
+            body: raw,
+        });
+        (id, s.answer_delay_ms)
+    };
+    answer_later(answer_delay).await;
     json_response(
         200,
         json!({"messageId": id, "resultCode": codes::QUEUED, "description": "Queued"}),

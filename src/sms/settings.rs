@@ -41,6 +41,9 @@ pub struct SmsSettings {
     pub http: HttpGatewaySettings,
     /// `[sms.link]`, used when `provider = "link"` (and for LINK's MO/DLR webhooks).
     pub link: LinkSettings,
+    /// Delivery reports that arrive before their send is recorded are parked; those that never
+    /// find their message are deleted after this many hours (gateways retry for about 48).
+    pub unmatched_report_retention_hours: u64,
 }
 
 impl Default for SmsSettings {
@@ -50,6 +53,7 @@ impl Default for SmsSettings {
             inbound_token: SecretString::default(),
             http: HttpGatewaySettings::default(),
             link: LinkSettings::default(),
+            unmatched_report_retention_hours: 72,
         }
     }
 }

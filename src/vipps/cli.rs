@@ -9,7 +9,7 @@ use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
 use super::client::VippsClient;
-use super::settings::{SimulatorSettings, VippsSettings};
+use super::settings::{SimClockMode, SimulatorSettings, VippsSettings};
 use super::sim::{SimConfig, Simulator};
 use super::wire::{RegisterWebhookRequest, event_names};
 
@@ -37,6 +37,10 @@ pub struct VippsSimArgs {
     /// Start the clock here (RFC 3339) instead of now (ignored when --state has a clock).
     #[arg(long)]
     pub start: Option<DateTime<Utc>>,
+    /// `ticking`: real time plus an offset that /_sim/clock changes, due charges processed as
+    /// time passes; `frozen`: the clock moves only when told.
+    #[arg(long, value_enum, default_value_t = SimClockMode::Ticking)]
+    pub clock: SimClockMode,
     /// First webhook redelivery delay in milliseconds (doubles per attempt).
     #[arg(long, default_value_t = 1000)]
     pub webhook_retry_base_ms: u64,
@@ -62,6 +66,7 @@ impl VippsSimArgs {
             rate_limit: self.rate_limit,
             webhook_retry_base_ms: self.webhook_retry_base_ms,
             draft_idempotency: !self.ignore_draft_idempotency,
+            clock: self.clock,
             ..SimulatorSettings::default()
         };
         SimConfig {
@@ -89,7 +94,7 @@ pub async fn run_sim(args: VippsSimArgs) -> anyhow::Result<()> {
     if args.public_base_url.is_none() {
         sim.set_public_base_url(&format!("http://{local}"));
     }
-    tracing::info!(addr = %local, public_base_url = %sim.public_base_url(), now = %sim.now(), "Vipps simulator listening");
+    tracing::info!(addr = %local, public_base_url = %sim.public_base_url(), now = %sim.now(), clock = ?sim.clock_mode(), "Vipps simulator listening");
     println!("vipps-sim listening on http://{local}");
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(sim.endpoint(), stop_requested(), None)

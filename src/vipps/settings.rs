@@ -174,6 +174,20 @@ impl RateLimits {
     }
 }
 
+/// How the simulator's clock moves.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SimClockMode {
+    /// Real time plus an offset that advancing the clock adds to; due charges and expiries
+    /// are processed as time passes (a running service or demo).
+    #[default]
+    Ticking,
+    /// Moves only when advanced or set (tests and benchmarks that control time).
+    Frozen,
+}
+
 /// Settings of the simulator when it runs inside dialogpay (`mode = "simulator"`) or as
 /// `dialogpay vipps-sim`.
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +209,8 @@ pub struct SimulatorSettings {
     /// Honour `Idempotency-Key` on draft-agreement. `false` mimics what the WooCommerce
     /// plugin reports of real Vipps (a retried draft creates a second agreement).
     pub draft_idempotency: bool,
+    /// `ticking` (real time plus an offset) or `frozen` (moves only when told).
+    pub clock: SimClockMode,
 }
 
 impl Default for SimulatorSettings {
@@ -207,6 +223,7 @@ impl Default for SimulatorSettings {
             webhook_retry_base_ms: 1_000,
             webhook_max_attempts: 12,
             draft_idempotency: true,
+            clock: SimClockMode::Ticking,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The maintenance pass every worker process runs on a timer: retention of finished jobs,
-//! a sweep for orphaned rows, and (SQLite) fresh planner statistics.
+//! a sweep for orphaned rows, retention of delivery reports that never found their message,
+//! and (SQLite) fresh planner statistics.
 //!
 //! All of it is plain SQL on apalis's tables, because apalis's own `vacuum_before` deletes every
 //! finished row on SQLite and its orphan recovery only covers queues with a live worker.
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{config::JobSettings, db::Db, with_pool};
+use crate::{clock::Clock, config::JobSettings, db::Db, with_pool};
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -16,11 +17,37 @@ pub struct MaintenanceReport {
     pub deleted_jobs: u64,
     pub requeued_orphans: u64,
     pub deleted_workers: u64,
+    pub expired_reports: u64,
+}
+
+/// What the maintenance pass needs besides the database.
+#[derive(Debug, Clone)]
+pub struct MaintenanceSettings {
+    pub jobs: JobSettings,
+    /// `sms.unmatched_report_retention_hours`.
+    pub report_retention_hours: u64,
+    /// The business clock, which stamps parked delivery reports.
+    pub clock: Clock,
+}
+
+impl MaintenanceSettings {
+    pub fn from_state(state: &crate::app::AppState) -> Self {
+        Self {
+            jobs: state.settings.jobs.clone(),
+            report_retention_hours: state.settings.sms.unmatched_report_retention_hours,
+            clock: state.clock.clone(),
+        }
+    }
 }
 
 /// Runs [`run_pass`] every `maintenance_interval_secs` until `stop` resolves.
-pub async fn run_loop(db: Db, settings: JobSettings, stop: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(settings.maintenance_interval_secs));
+pub async fn run_loop(
+    db: Db,
+    settings: MaintenanceSettings,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(settings.jobs.maintenance_interval_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
     loop {
@@ -38,7 +65,11 @@ pub async fn run_loop(db: Db, settings: JobSettings, stop: impl std::future::Fut
 }
 
 /// One maintenance pass.
-pub async fn run_pass(db: &Db, settings: &JobSettings) -> Result<MaintenanceReport, sqlx::Error> {
+pub async fn run_pass(
+    db: &Db,
+    maintenance: &MaintenanceSettings,
+) -> Result<MaintenanceReport, sqlx::Error> {
+    let settings = &maintenance.jobs;
     let now = Utc::now().timestamp();
     let retention_cutoff = now - (settings.retention_hours * 3600) as i64;
     let orphan_cutoff =
@@ -55,6 +86,10 @@ pub async fn run_pass(db: &Db, settings: &JobSettings) -> Result<MaintenanceRepo
         }
     }
     report.deleted_workers = delete_stale_workers(db, retention_cutoff).await?;
+    let report_cutoff = maintenance.clock.now_ms()
+        - i64::try_from(maintenance.report_retention_hours.saturating_mul(3_600_000))
+            .unwrap_or(i64::MAX);
+    report.expired_reports = crate::delivery::expire_parked(db, report_cutoff).await? as u64;
     if let Db::Sqlite(pool) = db {
         sqlx::query("PRAGMA optimize").execute(pool).await?;
     }

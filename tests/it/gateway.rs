@@ -1,5 +1,6 @@
 //! The journey through a real HTTP SMS gateway (the fake): outages delay replies without
-//! losing or doubling them; delivery reports move statuses forward only.
+//! losing or doubling them; delivery reports move statuses forward only, also when they
+//! arrive before the send is recorded (parked, then applied with the record).
 
 use std::time::{Duration, Instant};
 
@@ -96,13 +97,6 @@ async fn delivery_reports_update_the_message_forward_only() {
         "inbound webhook to reply handed to the gateway: {:?}",
         started.elapsed()
     );
-    // Reports for a message whose send is not recorded yet are a separate, known gap (see the
-    // README): this test is about the order of reports, so it waits for the record.
-    eventually(Duration::from_secs(15), "the send recorded", || async {
-        let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
-        (page["items"][0]["status"] != "pending").then_some(())
-    })
-    .await;
     let report = |status| generic_status_body(&sent.gateway_message_id, status);
     for status in [DeliveryStatus::Delivered, DeliveryStatus::Sent] {
         let (code, body) = app
@@ -124,10 +118,18 @@ async fn delivery_reports_update_the_message_forward_only() {
         )
         .await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
+    // The reports may have overtaken the send record (then they were parked and applied with
+    // it): either way the message ends delivered.
+    let msg = eventually(Duration::from_secs(15), "the message delivered", || async {
+        let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
+        let msg = page["items"][0].clone();
+        (msg["status"] == "delivered").then_some(msg)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
-    let msg = &page["items"][0];
     assert_eq!(
-        msg["status"], "delivered",
+        page["items"][0]["status"], "delivered",
         "a late 'sent' does not undo 'delivered': {msg}"
     );
     let (_, details) = app
@@ -147,13 +149,9 @@ async fn delivery_reports_update_the_message_forward_only() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts_are() {
-    use dialogpay::sms::{
-        auth::basic_header,
-        fake::{dlr_bodies_for, link_mo_body},
-    };
-    let fake = FakeGateway::spawn().await;
+/// A server on the LINK provider (the fake), a dialogue whose reply needs two SMS parts, and
+/// the HTTP Basic header LINK's gate sends us.
+async fn link_app(fake: &FakeGateway) -> (TestApp, String, String) {
     let mut sms = fake.link_settings();
     sms.link.inbound_username = "link-gate".into();
     sms.link.inbound_password = secrecy::SecretString::from("link-gate-password-123");
@@ -179,7 +177,40 @@ async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts
         app.post("/api/v1/dialogues", &key, body).await.0,
         StatusCode::CREATED
     );
-    let auth = basic_header("link-gate", "link-gate-password-123");
+    let auth = dialogpay::sms::auth::basic_header("link-gate", "link-gate-password-123");
+    (app, key, auth)
+}
+
+/// Posts to a LINK webhook with `auth`; returns the status and the JSON answer.
+async fn post_link(
+    app: &TestApp,
+    path: &str,
+    auth: &str,
+    body: &serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let resp = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .header("authorization", auth)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+/// The status of the (only) outbound message.
+async fn outbound_status(app: &TestApp, key: &str) -> String {
+    let (_, page) = app.get("/api/v1/messages?direction=out", key).await;
+    page["items"][0]["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts_are() {
+    use dialogpay::sms::fake::{dlr_bodies_for, link_mo_body};
+    let fake = FakeGateway::spawn().await;
+    let (app, key, auth) = link_app(&fake).await;
     let mo = link_mo_body("link-mo-1", "+4790000042", "2160", "give");
     let (status, _) = app
         .call(
@@ -190,15 +221,8 @@ async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let resp = app
-        .http
-        .post(format!("{}/webhooks/sms/link/mo", app.base))
-        .header("authorization", &auth)
-        .json(&mo)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, _) = post_link(&app, "/webhooks/sms/link/mo", &auth, &mo).await;
+    assert_eq!(status, StatusCode::OK);
     let sent = eventually(
         Duration::from_secs(15),
         "the reply through LINK",
@@ -212,33 +236,265 @@ async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts
     );
     let dlrs = dlr_bodies_for(&sent, DeliveryStatus::Delivered);
     assert_eq!(dlrs.len(), 2, "two parts");
-    let post_dlr = |body: serde_json::Value| {
-        let (http, url, auth) = (
-            app.http.clone(),
-            format!("{}/webhooks/sms/link/dlr", app.base),
-            auth.clone(),
-        );
-        async move {
-            http.post(url)
-                .header("authorization", auth)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(post_dlr(dlrs[0].clone()).await, StatusCode::OK);
-    let status_now = || async {
-        let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
-        page["items"][0]["status"].as_str().unwrap().to_owned()
-    };
+    // Parts reported before the send is recorded are parked and applied with the record.
+    let (status, _) = post_link(&app, "/webhooks/sms/link/dlr", &auth, &dlrs[0]).await;
+    assert_eq!(status, StatusCode::OK);
+    eventually(Duration::from_secs(15), "the send recorded", || async {
+        (outbound_status(&app, &key).await != "pending").then_some(())
+    })
+    .await;
     assert_ne!(
-        status_now().await,
+        outbound_status(&app, &key).await,
         "delivered",
         "one part is not the message"
     );
-    assert_eq!(post_dlr(dlrs[1].clone()).await, StatusCode::OK);
-    assert_eq!(status_now().await, "delivered");
+    let (status, answer) = post_link(&app, "/webhooks/sms/link/dlr", &auth, &dlrs[1]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["known"], true, "{answer}");
+    assert_eq!(outbound_status(&app, &key).await, "delivered");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reports_that_overtake_the_send_record_are_parked_then_applied_with_it() {
+    use dialogpay::db::parked_reports;
+    let fake = FakeGateway::spawn().await;
+    // The gateway records the send at once but answers 3 s later: its reports overtake the
+    // answer, as when a DLR webhook races our write of the gateway's id.
+    fake.set_answer_delay(3_000);
+    let (app, key) = app_with(&fake).await;
+    text(&app, "gw-early", "+4790000011").await;
+    let sent = eventually(Duration::from_secs(15), "the reply", || async {
+        fake.sent().first().cloned()
+    })
+    .await;
+    // Out of order and repeated: delivered, a late sent, delivered again.
+    for status in [
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+    ] {
+        let (code, answer) = app
+            .call(
+                Method::POST,
+                "/webhooks/sms/status",
+                Some(INBOUND_TOKEN),
+                Some(generic_status_body(&sent.gateway_message_id, status)),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{answer}");
+        assert_eq!(answer["parked"], true, "{answer}");
+    }
+    let parked: Vec<String> = parked_reports::list(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.status)
+        .collect();
+    assert_eq!(
+        parked,
+        ["delivered", "sent"],
+        "a repeated report is parked once"
+    );
+    assert_eq!(outbound_status(&app, &key).await, "pending");
+    let (_, metrics) = app.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("dialogpay_sms_parked_reports 2"),
+        "parked reports are visible"
+    );
+    // The send record applies them in order: the late "sent" does not undo "delivered".
+    eventually(Duration::from_secs(15), "the message delivered", || async {
+        (outbound_status(&app, &key).await == "delivered").then_some(())
+    })
+    .await;
+    assert!(
+        parked_reports::list(&app.state.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
+    let (_, details) = app
+        .get(
+            &format!(
+                "/api/v1/messages/{}",
+                page["items"][0]["id"].as_str().unwrap()
+            ),
+            &key,
+        )
+        .await;
+    let history: Vec<&str> = details["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["pending", "queued", "delivered"]);
+    // A report after the record applies at once (and changes nothing here).
+    let (_, answer) = app
+        .call(
+            Method::POST,
+            "/webhooks/sms/status",
+            Some(INBOUND_TOKEN),
+            Some(generic_status_body(
+                &sent.gateway_message_id,
+                DeliveryStatus::Sent,
+            )),
+        )
+        .await;
+    assert_eq!(answer["known"], true, "{answer}");
+    assert_eq!(outbound_status(&app, &key).await, "delivered");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn link_parts_that_overtake_the_send_record_combine_when_it_is_recorded() {
+    use dialogpay::sms::fake::{dlr_bodies_for, link_mo_body};
+    let fake = FakeGateway::spawn().await;
+    fake.set_answer_delay(3_000);
+    let (app, key, auth) = link_app(&fake).await;
+    let mo = link_mo_body("link-mo-2", "+4790000043", "2160", "GIVE");
+    let (status, _) = post_link(&app, "/webhooks/sms/link/mo", &auth, &mo).await;
+    assert_eq!(status, StatusCode::OK);
+    let sent = eventually(Duration::from_secs(15), "the reply", || async {
+        fake.sent().first().cloned()
+    })
+    .await;
+    let delivered = dlr_bodies_for(&sent, DeliveryStatus::Delivered);
+    let part0_sent = dlr_bodies_for(&sent, DeliveryStatus::Sent).remove(0);
+    // Part 1 delivered, part 0 only sent, part 1 repeated: all before the record (the refId
+    // names our message, but its send is not recorded yet, so they wait too).
+    for body in [&delivered[1], &part0_sent, &delivered[1]] {
+        let (status, answer) = post_link(&app, "/webhooks/sms/link/dlr", &auth, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["parked"], true, "{answer}");
+    }
+    // Recorded: one part is sent, the other delivered, so the message is sent.
+    eventually(Duration::from_secs(15), "the parts applied", || async {
+        (outbound_status(&app, &key).await == "sent").then_some(())
+    })
+    .await;
+    let (status, answer) = post_link(&app, "/webhooks/sms/link/dlr", &auth, &delivered[0]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["known"], true, "{answer}");
+    assert_eq!(outbound_status(&app, &key).await, "delivered");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_report_that_never_finds_its_message_is_kept_then_expires() {
+    use dialogpay::{db::parked_reports, worker::maintenance};
+    let fake = FakeGateway::spawn().await;
+    let (app, _) = app_with(&fake).await;
+    let report = generic_status_body("gw-never-sent", DeliveryStatus::Delivered);
+    for _ in 0..2 {
+        let (code, answer) = app
+            .call(
+                Method::POST,
+                "/webhooks/sms/status",
+                Some(INBOUND_TOKEN),
+                Some(report.clone()),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{answer}");
+        assert_eq!(answer["known"], false, "{answer}");
+        assert_eq!(answer["parked"], true, "{answer}");
+    }
+    let settings = maintenance::MaintenanceSettings::from_state(&app.state);
+    maintenance::run_pass(&app.state.db, &settings)
+        .await
+        .unwrap();
+    let kept = parked_reports::list(&app.state.db).await.unwrap();
+    assert_eq!(kept.len(), 1, "kept within the retention: {kept:?}");
+    assert_eq!(kept[0].gateway_message_id, "gw-never-sent");
+    // Past `sms.unmatched_report_retention_hours` (72) the maintenance pass deletes it.
+    app.state.clock.advance(chrono::Duration::hours(73));
+    eventually(Duration::from_secs(10), "the report expired", || async {
+        maintenance::run_pass(&app.state.db, &settings)
+            .await
+            .unwrap();
+        parked_reports::list(&app.state.db)
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reports_racing_the_send_record_are_never_lost() {
+    use dialogpay::{
+        db::{messages, parked_reports},
+        delivery,
+        sms::DeliveryReport,
+    };
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let db = &app.state.db;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let mut tx = db.begin().await.unwrap();
+        let new = messages::NewMessage {
+            partner_id: None,
+            dialogue_id: None,
+            direction: "out",
+            provider: "http",
+            gateway_message_id: None,
+            from_addr: "2160",
+            to_addr: "+4790000001",
+            text: "Takk",
+            status: "pending",
+            outcome: Some("race"),
+            in_reply_to: None,
+            agreement_id: None,
+        };
+        ids.push((
+            messages::insert(&mut tx, &new, i).await.unwrap().unwrap(),
+            i,
+        ));
+        tx.commit().await.unwrap();
+    }
+    // Each report and its send record start together; whichever wins, the report applies.
+    let tasks = ids.iter().flat_map(|(id, i)| {
+        let gateway_id = format!("race-{i}");
+        let report = DeliveryReport {
+            gateway_message_id: gateway_id.clone(),
+            part: None,
+            status: DeliveryStatus::Delivered,
+            at: None,
+            reason: None,
+            client_reference: None,
+            segments: None,
+        };
+        let (db1, db2, id) = (db.clone(), db.clone(), id.clone());
+        [
+            tokio::spawn(async move {
+                delivery::receive(&db1, "http", &report, 1).await.unwrap();
+            }),
+            tokio::spawn(async move {
+                let mut tx = db2.begin().await.unwrap();
+                delivery::record_send(&mut tx, &id, &gateway_id, DeliveryStatus::Queued, 1)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }),
+        ]
+    });
+    for task in futures::future::join_all(tasks.collect::<Vec<_>>()).await {
+        task.unwrap();
+    }
+    for (id, _) in &ids {
+        let msg = messages::get(db, id).await.unwrap().unwrap();
+        assert_eq!(msg.status, "delivered", "{msg:?}");
+    }
+    assert!(parked_reports::list(db).await.unwrap().is_empty());
     app.stop().await;
 }

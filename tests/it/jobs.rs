@@ -390,9 +390,12 @@ async fn finished_jobs_are_deleted_after_the_retention_only() {
     let id = app.enqueue(&Noop { n: 3 }).await;
     app.wait_job(&id, "done", Duration::from_secs(5)).await;
     // A fresh done job survives maintenance passes…
-    dialogpay::worker::maintenance::run_pass(&app.state.db, &app.state.settings.jobs)
-        .await
-        .unwrap();
+    dialogpay::worker::maintenance::run_pass(
+        &app.state.db,
+        &dialogpay::worker::maintenance::MaintenanceSettings::from_state(&app.state),
+    )
+    .await
+    .unwrap();
     assert!(
         dialogpay::db::jobs::get(&app.state.db, &id)
             .await
@@ -401,9 +404,12 @@ async fn finished_jobs_are_deleted_after_the_retention_only() {
     );
     // …and goes once it is older than the retention.
     crate::support::db::age_job(&app.state.db, &id, 2 * 3600).await;
-    let report = dialogpay::worker::maintenance::run_pass(&app.state.db, &app.state.settings.jobs)
-        .await
-        .unwrap();
+    let report = dialogpay::worker::maintenance::run_pass(
+        &app.state.db,
+        &dialogpay::worker::maintenance::MaintenanceSettings::from_state(&app.state),
+    )
+    .await
+    .unwrap();
     assert!(report.deleted_jobs >= 1, "{report:?}");
     assert!(
         dialogpay::db::jobs::get(&app.state.db, &id)

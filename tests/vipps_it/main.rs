@@ -7,4 +7,5 @@ mod fixtures;
 mod sim_rules;
 mod spec;
 mod support;
+mod ticking_clock;
 mod webhooks;

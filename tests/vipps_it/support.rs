@@ -1,7 +1,7 @@
 //! Test environment: a simulator on 127.0.0.1:0 and a client pointed at it.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use dialogpay::vipps::settings::RateLimits;
+use dialogpay::vipps::settings::{RateLimits, SimClockMode};
 use dialogpay::vipps::sim::{SimConfig, Simulator};
 use dialogpay::vipps::wire::{
     CreateChargeRequest, DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber,
@@ -41,6 +41,7 @@ pub fn config() -> SimConfig {
     SimConfig {
         start: Some(start()),
         webhook_retry_base: std::time::Duration::from_millis(20),
+        clock: SimClockMode::Frozen,
         ..SimConfig::default()
     }
 }

@@ -89,12 +89,26 @@ pub fn funding(
 #[derive(Serialize)]
 struct Clock {
     now: DateTime<Utc>,
+    /// `ticking` or `frozen`.
+    mode: crate::vipps::settings::SimClockMode,
+    /// Ticking: how far the clock is ahead of real time.
+    offset_seconds: i64,
 }
 
-/// `GET /_sim/clock`.
+impl Clock {
+    fn of(sim: &Simulator) -> Self {
+        Self {
+            now: sim.now(),
+            mode: sim.clock_mode(),
+            offset_seconds: sim.clock_offset().num_seconds(),
+        }
+    }
+}
+
+/// `GET /_sim/clock`: `{"now", "mode", "offset_seconds"}`.
 #[handler]
 pub fn get_clock(Data(sim): Data<&Simulator>) -> Response {
-    Reply::json(200, &Clock { now: sim.now() }).into_response()
+    Reply::json(200, &Clock::of(sim)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -108,7 +122,8 @@ struct ClockChange {
     set: Option<DateTime<Utc>>,
 }
 
-/// `POST /_sim/clock` `{"advance_days": N}` | `{"advance_seconds": N}` | `{"set": "…Z"}`.
+/// `POST /_sim/clock` `{"advance_days": N}` | `{"advance_seconds": N}` | `{"set": "…Z"}`. A
+/// ticking clock keeps the change as its offset and ticks on from there.
 #[handler]
 pub fn set_clock(Json(c): Json<ClockChange>, Data(sim): Data<&Simulator>) -> Response {
     if let Some(t) = c.set {
@@ -120,7 +135,7 @@ pub fn set_clock(Json(c): Json<ClockChange>, Data(sim): Data<&Simulator>) -> Res
     if let Some(s) = c.advance_seconds {
         sim.advance_by(chrono::Duration::seconds(s));
     }
-    Reply::json(200, &Clock { now: sim.now() }).into_response()
+    Reply::json(200, &Clock::of(sim)).into_response()
 }
 
 /// `POST /_sim/faults`.

@@ -937,6 +937,12 @@ pub fn advance_to(state: &mut State, rules: &Rules, target: DateTime<Utc>) {
     process(state, rules);
 }
 
+/// True when a time-driven rule (a draft's expiry, a charge falling due or being attempted)
+/// applies at or before `t`: [`advance_to`] would change more than the clock.
+pub fn due_by(state: &State, rules: &Rules, t: DateTime<Utc>) -> bool {
+    next_event(state, rules).is_some_and(|e| e <= t)
+}
+
 fn next_event(state: &State, rules: &Rules) -> Option<DateTime<Utc>> {
     let mut best: Option<DateTime<Utc>> = None;
     let mut consider = |t: DateTime<Utc>| {

@@ -1,12 +1,14 @@
 //! The Vipps simulator: a poem app that behaves like Vipps Recurring v3 (plus the
-//! access-token and Webhooks APIs) for everything dialogpay uses, with a clock that moves
-//! only when told, a control API under `/_sim/`, a landing page, signed webhook delivery,
-//! fault injection, optional rate limiting and optional persistence.
+//! access-token and Webhooks APIs) for everything dialogpay uses, with a clock that ticks in
+//! real time plus an offset (or, frozen, moves only when told), a control API under `/_sim/`,
+//! a landing page, signed webhook delivery, fault injection, optional rate limiting and
+//! optional persistence.
 //!
 //! - [`model`] — the state; [`engine`] — the rules and state machines;
 //! - [`http`] — reply/auth/idempotency plumbing; [`gate`] — request log, faults, rate limits;
 //! - [`api`] — the Vipps paths; [`control`] — `/_sim/`; [`landing`] — the HTML page;
-//! - [`delivery`] — webhook sending; [`persist`] — `--state FILE`.
+//! - [`delivery`] — webhook sending; [`persist`] — `--state FILE`; [`ticker`] — the ticking
+//!   clock.
 //!
 //! Mounting under a prefix works (`Route::nest("/vipps-sim", sim_routes(sim))`) as long
 //! as `public_base_url` includes the prefix: links and form actions are built from it.
@@ -20,6 +22,7 @@ pub mod http;
 pub mod landing;
 pub mod model;
 pub mod persist;
+pub mod ticker;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,7 +44,7 @@ use engine::Rules;
 pub use gate::{Faults, RecordedRequest};
 use model::State;
 
-use super::settings::SimulatorSettings;
+use super::settings::{SimClockMode, SimulatorSettings};
 use super::wire::AgreementStatus;
 
 /// Credentials the simulator accepts on `/accesstoken/get` (any non-empty ones when unset).
@@ -73,6 +76,8 @@ pub struct SimConfig {
     pub draft_idempotency: bool,
     /// Clock start; the real current time when unset.
     pub start: Option<DateTime<Utc>>,
+    /// Ticking (real time plus an offset, rules applied every second) or frozen.
+    pub clock: SimClockMode,
     /// With a state file: zero writes the snapshot after every change (each write costs the
     /// whole state, so thousands of agreements make that quadratic); otherwise changes are
     /// written at most this often by a background task, and [`Simulator::flush`] writes now.
@@ -99,6 +104,7 @@ impl From<&SimulatorSettings> for SimConfig {
             credentials: None,
             draft_idempotency: s.draft_idempotency,
             start: None,
+            clock: s.clock,
             save_interval: Duration::ZERO,
         }
     }
@@ -138,12 +144,19 @@ pub(crate) struct Inner {
 impl Simulator {
     /// A simulator with fresh state, or the state in `config.state_file` if it exists.
     /// Inside a tokio runtime this also starts webhook delivery.
+    /// A ticking clock goes on from real time plus the saved offset (never backwards), and
+    /// applies what fell due while the simulator was not running.
     pub fn new(config: SimConfig) -> anyhow::Result<Self> {
-        let state = match &config.state_file {
+        let loaded = match &config.state_file {
             Some(p) => persist::load(p)?,
             None => None,
+        };
+        let fresh = loaded.is_none();
+        let mut state = loaded.unwrap_or_else(|| State::new(config.start.unwrap_or_else(Utc::now)));
+        let ticking = config.clock == SimClockMode::Ticking;
+        if ticking {
+            ticker::start(&mut state, fresh);
         }
-        .unwrap_or_else(|| State::new(config.start.unwrap_or_else(Utc::now)));
         let wake = Arc::new(Notify::new());
         let in_runtime = tokio::runtime::Handle::try_current().is_ok();
         let save_later =
@@ -166,7 +179,18 @@ impl Simulator {
         if let Some(notify) = save_later {
             persist::spawn_saver(Arc::downgrade(&inner), notify);
         }
-        Ok(Self { inner })
+        if ticking && in_runtime {
+            ticker::spawn(Arc::downgrade(&inner));
+        }
+        let sim = Self { inner };
+        if ticking {
+            sim.tick();
+        }
+        Ok(sim)
+    }
+
+    fn ticking(&self) -> bool {
+        self.inner.config.clock == SimClockMode::Ticking
     }
 
     /// Writes the state file now if changes are pending (delayed saving); a no-op otherwise.
@@ -249,9 +273,21 @@ impl Simulator {
 
     // ---- clock ----------------------------------------------------------------------------
 
-    /// The simulator clock.
+    /// The simulator clock (ticking: real time plus the offset).
     pub fn now(&self) -> DateTime<Utc> {
-        self.read(|s| s.now)
+        let ticking = self.ticking();
+        self.read(|s| if ticking { ticker::now(s) } else { s.now })
+    }
+
+    /// How the clock moves.
+    pub fn clock_mode(&self) -> SimClockMode {
+        self.inner.config.clock
+    }
+
+    /// Ticking clock: simulator time minus real time (zero for a frozen clock).
+    pub fn clock_offset(&self) -> chrono::Duration {
+        let ticking = self.ticking();
+        self.read(|s| chrono::Duration::milliseconds(if ticking { s.offset_ms } else { 0 }))
     }
 
     /// Moves the clock `days` forward, processing expiries and charges on the way.
@@ -259,17 +295,41 @@ impl Simulator {
         self.advance_by(chrono::Duration::days(days));
     }
 
-    /// Moves the clock forward by `d`.
+    /// Moves the clock forward by `d` (ticking: adds `d` to the offset, and it ticks on from
+    /// there).
     pub fn advance_by(&self, d: chrono::Duration) {
+        let ticking = self.ticking();
         self.mutate(|s, rules| {
-            let target = s.now + d;
-            engine::advance_to(s, rules, target);
+            let target = if ticking { ticker::now(s) } else { s.now } + d;
+            self.move_clock(s, rules, target);
         });
     }
 
-    /// Sets the clock (forward: processes on the way; backward: just sets it).
+    /// Sets the clock (forward: processes on the way; backward: just sets it). Ticking: the
+    /// clock ticks on from `t`.
     pub fn set_now(&self, t: DateTime<Utc>) {
-        self.mutate(|s, rules| engine::advance_to(s, rules, t));
+        self.mutate(|s, rules| self.move_clock(s, rules, t));
+    }
+
+    fn move_clock(&self, s: &mut State, rules: &Rules, target: DateTime<Utc>) {
+        if self.ticking() {
+            ticker::set_offset(s, target);
+        }
+        engine::advance_to(s, rules, target);
+    }
+
+    /// Ticking clock: applies what has fallen due by now. When nothing has, only the clock
+    /// moves, and that is not persisted (a restart recomputes it from the offset).
+    fn tick(&self) {
+        let rules = self.rules();
+        {
+            let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !ticker::due(&state, &rules) {
+                state.now = ticker::now(&state);
+                return;
+            }
+        }
+        self.mutate(ticker::catch_up);
     }
 
     // ---- acting as the user ---------------------------------------------------------------
@@ -362,10 +422,17 @@ impl Simulator {
         });
     }
 
-    /// Forgets everything (the clock restarts at the real current time).
+    /// Forgets everything (the clock restarts at the configured start or the real current
+    /// time).
     pub fn reset(&self) {
         let start = self.inner.config.start.unwrap_or_else(Utc::now);
-        self.mutate(|s, _| *s = State::new(start));
+        let ticking = self.ticking();
+        self.mutate(|s, _| {
+            *s = State::new(start);
+            if ticking {
+                ticker::set_offset(s, start);
+            }
+        });
         self.volatile(|v| *v = Volatile::default());
     }
 

@@ -16,8 +16,14 @@ use crate::vipps::wire::{
 /// Everything the simulator remembers (and writes to `--state FILE`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
-    /// The simulator clock; moves only when told.
+    /// The simulator clock: how far time-driven rules (expiries, charges) have been applied.
+    /// A frozen clock moves only when told; a ticking one follows real time plus
+    /// [`offset_ms`](Self::offset_ms).
     pub now: DateTime<Utc>,
+    /// Ticking clock: simulator time minus real time, in milliseconds (what advancing adds
+    /// to, and what a restart goes on from). Unused by a frozen clock.
+    #[serde(default)]
+    pub offset_ms: i64,
     /// Agreements by id.
     pub agreements: BTreeMap<String, SimAgreement>,
     /// `msn|chargeId` → agreement id (charge ids are unique per merchant).
@@ -39,6 +45,7 @@ impl State {
     pub fn new(now: DateTime<Utc>) -> Self {
         Self {
             now,
+            offset_ms: 0,
             agreements: BTreeMap::new(),
             charge_index: HashMap::new(),
             idempotency: HashMap::new(),

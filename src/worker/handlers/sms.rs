@@ -8,6 +8,7 @@ use dialogpay_jobs::{
 
 use crate::{
     db::{Tx, agreements, crm, dialogues, messages, partners},
+    delivery,
     domain::{
         keyword::{InboundCommand, parse_inbound},
         msisdn::Msisdn,
@@ -339,13 +340,22 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
     let now = ctx.app.clock.now_ms();
     match ctx.app.sms.send(&outbound).await {
         Ok(receipt) => {
+            // Reports the gateway posted before this point were parked; they apply here.
             let mut tx = ctx.db.begin().await?;
-            messages::set_gateway_id(&mut tx, &msg.id, &receipt.gateway_message_id).await?;
-            messages::set_status(&mut tx, &msg.id, receipt.status.as_str(), None, now).await?;
+            let changed = delivery::record_send(
+                &mut tx,
+                &msg.id,
+                &receipt.gateway_message_id,
+                receipt.status,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             let provider = ctx.app.sms.provider();
             monitoring::sms(provider, SmsEvent::Sent);
-            monitoring::sms_status(provider, receipt.status);
+            if let Some(status) = changed {
+                monitoring::sms_status(provider, status);
+            }
             Ok(())
         }
         Err(err) => {

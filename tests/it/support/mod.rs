@@ -82,6 +82,8 @@ impl TestApp {
             ("log.level", "warn".into()),
             ("sms.inbound_token", INBOUND_TOKEN.into()),
             ("vipps.simulator.webhook_retry_base_ms", 200.into()),
+            // Tests walk agreements through periods by moving the simulator's clock.
+            ("vipps.simulator.clock", "frozen".into()),
             // Tests run sweeps and reconciliations themselves: a cron tick (every 15 minutes
             // by default) landing mid-test would bill seeded agreements behind its back.
             ("billing.sweep_cron", "0 0 0 1 1 * 2099".into()),
