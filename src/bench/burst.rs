@@ -42,6 +42,9 @@ pub struct BurstBenchArgs {
 
 pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result<()> {
     settings.vipps.mode = crate::vipps::VippsMode::Simulator;
+    // The business clock follows the simulator's: it must tick in real time so that the
+    // stored timestamps give the latencies.
+    settings.vipps.simulator.clock = crate::vipps::settings::SimClockMode::Ticking;
     settings.vipps.rate_limits = RateLimits::unlimited();
     settings.vipps.rate_limits.draft_agreement = args.draft_limit;
     settings.vipps.simulator.rate_limit = args.draft_limit > 0;
@@ -82,21 +85,6 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
         shutdown,
     ));
     seed_dialogue(&state, "GIVE").await?;
-    // The simulator's clock (which our business clock follows) only moves when told to: keep it
-    // on real time, so the stored timestamps give the latencies. Every step scans all of the
-    // simulator's agreements under its lock, so step every 50 ms (a 5 ms step took most of a
-    // core away from the journey at 10,000 agreements).
-    let sim = state.simulator.clone().context("simulator")?;
-    let ticker = tokio::spawn(async move {
-        let mut last = Instant::now();
-        loop {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let now = Instant::now();
-            let step = chrono::Duration::from_std(now - last).unwrap_or_default();
-            sim.advance_by(step);
-            last = now;
-        }
-    });
     let ceiling = if args.ceiling_jobs > 0 {
         let jobs_per_sec = noop_ceiling(&state, 0, args.ceiling_jobs).await?;
         println!(
@@ -190,7 +178,6 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
         );
     }
     println!("  peak RSS {} MiB", peak_rss_mib());
-    ticker.abort();
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
     Ok(())
