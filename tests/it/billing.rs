@@ -619,9 +619,9 @@ async fn batch_app(threshold: u32, size: u32, n: u64) -> (TestApp, String) {
         .await
         .expect("seeds ACTIVE agreements");
     // Vipps events reach us only once our webhook is registered (a job at start-up, which a
-    // loaded machine may not have run yet).
+    // loaded machine may not have run yet, and may have retried with backoff).
     eventually(
-        Duration::from_secs(30),
+        Duration::from_secs(90),
         "the webhook registered",
         || async {
             let n: i64 = dialogpay::with_pool!(&app.state.db, |p| sqlx::query_scalar(
