@@ -463,14 +463,17 @@ async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
             &[("queue", queue), ("outcome", "done")],
         )
     };
-    let (text, scrape) = eventually(Duration::from_secs(60), "the reply sent", || async {
+    // Each job's duration is recorded when it ends, which may be after the job it enqueued
+    // has already run: wait for all three.
+    let (text, scrape) = eventually(Duration::from_secs(60), "the three jobs done", || async {
         let text = scrape_url(&http, &worker).await;
         let scrape = Scrape::parse(&text);
-        (done(&scrape, "sms.send") >= 1.0).then_some((text, scrape))
+        ["sms.inbound", "agreements.draft", "sms.send"]
+            .iter()
+            .all(|queue| done(&scrape, queue) >= 1.0)
+            .then_some((text, scrape))
     })
     .await;
-    assert!(done(&scrape, "sms.inbound") >= 1.0, "{text}");
-    assert!(done(&scrape, "agreements.draft") >= 1.0, "{text}");
     let drafts = [("operation", "draft_agreement"), ("outcome", "2xx")];
     assert!(
         scrape.value(names::VIPPS_REQUESTS, &drafts) >= 1.0,
