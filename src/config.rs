@@ -40,6 +40,13 @@ pub struct BillingSettings {
     pub batch_size: u32,
 }
 
+impl BillingSettings {
+    /// Whether a run of `due` periods goes through the batch endpoint.
+    pub fn batches(&self, due: u64) -> bool {
+        self.batch_threshold > 0 && due > u64::from(self.batch_threshold)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {

@@ -209,8 +209,7 @@ fn print_floor(settings: &Settings, n: u64, secs: f64) {
             .unwrap_or(MerchantPool::ChargeCreation.documented_limit_per_minute()),
     );
     let billing = &settings.billing;
-    let batched = billing.batch_threshold > 0 && n > u64::from(billing.batch_threshold);
-    let calls = if batched {
+    let calls = if billing.batches(n) {
         n.div_ceil(u64::from(billing.batch_size.max(1)))
     } else {
         n

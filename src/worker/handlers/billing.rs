@@ -38,7 +38,7 @@ pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
     let billing = &ctx.app.settings.billing;
     let horizon = today + chrono::Days::new(u64::from(billing.create_ahead_days));
     let due = agreements::count_due_for_billing(&ctx.db, horizon).await?;
-    let batched = billing.batch_threshold > 0 && due > i64::from(billing.batch_threshold);
+    let batched = billing.batches(u64::try_from(due).unwrap_or(0));
     let mut batches = BatchBuilder::new(billing.batch_size as usize);
     let mut after = None;
     let mut enqueued = 0u64;
