@@ -1,7 +1,11 @@
 //! Wiring: builds the shared state from settings and runs the HTTP server, the workers and the
 //! maintenance loop, each optional, until a shutdown signal.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -25,6 +29,8 @@ use crate::{
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
+    /// `server.public_base_url`, or the listener's address when it is unset; no trailing `/`.
+    pub public_base_url: Arc<str>,
     pub clock: Clock,
     pub enqueuer: Enqueuer,
     pub vipps: VippsClient,
@@ -37,22 +43,33 @@ pub struct AppState {
 pub const SIMULATOR_PREFIX: &str = "/vipps-sim";
 
 impl AppState {
-    /// Connects to the database (migrating when configured) and builds the state.
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+    /// Connects to the database (migrating when configured, else checking the schema) and
+    /// builds the state. `listener` is the address this process's HTTP server is bound to:
+    /// links follow it when `server.public_base_url` is unset, and the embedded simulator is
+    /// reached there (never through the public URL, which may be a proxy or another host).
+    pub async fn build(settings: Settings, listener: Option<SocketAddr>) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database).await?;
+        db.prepare(&settings.database).await?;
+        Self::build_on(db, settings, listener).await
+    }
+
+    /// [`AppState::build`] on a database that is already connected and prepared.
+    pub async fn build_on(
+        db: Db,
+        mut settings: Settings,
+        listener: Option<SocketAddr>,
+    ) -> anyhow::Result<Self> {
+        let public_base_url = public_base_url(&settings, listener)?;
         if settings.server.metrics_enabled {
             crate::monitoring::install();
         }
-        let db = Db::connect(&settings.database).await?;
-        if settings.database.migrate_on_start {
-            db.migrate().await?;
-        }
-        let simulator = if settings.vipps.mode == VippsMode::Simulator {
-            let public = settings
-                .server
-                .public_base_url
-                .trim_end_matches('/')
-                .to_owned();
-            settings.vipps.simulator.public_base_url = format!("{public}{SIMULATOR_PREFIX}");
+        let (simulator, vipps) = if settings.vipps.mode == VippsMode::Simulator {
+            let addr = listener.context(
+                "vipps.mode = \"simulator\" runs the Vipps simulator inside this process's HTTP \
+                 server, and this process has none",
+            )?;
+            settings.vipps.simulator.public_base_url =
+                format!("{public_base_url}{SIMULATOR_PREFIX}");
             for secret in [
                 &mut settings.vipps.client_secret,
                 &mut settings.vipps.subscription_key,
@@ -64,25 +81,28 @@ impl AppState {
             if settings.vipps.client_id.is_empty() {
                 settings.vipps.client_id = "simulator".to_owned();
             }
-            Some(
-                Simulator::new(SimConfig::from(&settings.vipps.simulator))
-                    .context("starting the Vipps simulator")?,
-            )
+            let simulator = Simulator::new(SimConfig::from(&settings.vipps.simulator))
+                .context("starting the Vipps simulator")?;
+            let local = format!("http://{}{SIMULATOR_PREFIX}", loopback(addr));
+            let client = VippsClient::with_base_url(&settings.vipps, &local)
+                .context("building the Vipps client (vipps.*)")?;
+            (Some(simulator), client)
         } else {
-            None
+            let client =
+                VippsClient::new(&settings.vipps).context("building the Vipps client (vipps.*)")?;
+            (None, client)
         };
         let clock = simulator
             .clone()
             .map(Clock::following)
             .unwrap_or_else(Clock::system);
-        let vipps =
-            VippsClient::new(&settings.vipps).context("building the Vipps client (vipps.*)")?;
         let sms =
             SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
         Ok(Self {
             enqueuer: Enqueuer::new(db.clone(), Wakers::default()),
             db,
             settings: Arc::new(settings),
+            public_base_url: Arc::from(public_base_url),
             clock,
             vipps,
             simulator,
@@ -96,10 +116,31 @@ impl AppState {
 
     /// The URL Vipps posts webhooks to.
     pub fn vipps_webhook_url(&self) -> String {
-        format!(
-            "{}/webhooks/vipps",
-            self.settings.server.public_base_url.trim_end_matches('/')
-        )
+        format!("{}/webhooks/vipps", self.public_base_url)
+    }
+}
+
+/// `server.public_base_url`, else `http://` and the listener's address (loopback for a
+/// wildcard bind); a process with neither cannot hand out links.
+fn public_base_url(settings: &Settings, listener: Option<SocketAddr>) -> anyhow::Result<String> {
+    match (&settings.server.public_base_url, listener) {
+        (Some(url), _) => Ok(url.trim_end_matches('/').to_owned()),
+        (None, Some(addr)) => Ok(format!("http://{}", loopback(addr))),
+        (None, None) => anyhow::bail!(
+            "server.public_base_url: must be set in a process without an HTTP listener \
+             (`dialogpay worker`): the links in SMS and Vipps's merchantAgreementUrl point at \
+             the API (e.g. DIALOGPAY__SERVER__PUBLIC_BASE_URL=https://pay.example.org)"
+        ),
+    }
+}
+
+/// The address to reach a listener bound to `addr` from this host (a wildcard bind is reached
+/// on loopback).
+pub fn loopback(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
     }
 }
 
@@ -108,6 +149,30 @@ impl AppState {
 pub struct Roles {
     pub http: bool,
     pub workers: bool,
+    /// The billing scheduler (`billing.sweep_cron`, `billing.reconcile_cron`); with the workers
+    /// in `serve` and `worker`. Off only where a test drives billing by hand.
+    pub scheduler: bool,
+}
+
+impl Roles {
+    /// `dialogpay serve` and `demo`: everything.
+    pub const SERVE: Self = Self {
+        http: true,
+        workers: true,
+        scheduler: true,
+    };
+    /// `dialogpay api`.
+    pub const API: Self = Self {
+        http: true,
+        workers: false,
+        scheduler: false,
+    };
+    /// `dialogpay worker`.
+    pub const WORKER: Self = Self {
+        http: false,
+        workers: true,
+        scheduler: true,
+    };
 }
 
 /// A future that resolves once shutdown was requested; clonable so every part can wait on it.
@@ -240,6 +305,10 @@ pub async fn run(
             worker::maintenance::run_loop(db, maintenance, stop).await;
             Ok(())
         });
+    }
+    if roles.scheduler {
+        let (scheduler, stop) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { worker::scheduler::run(scheduler, stop).await });
     }
     if state.simulator.is_some() {
         register_simulator_webhooks(&state).await?;

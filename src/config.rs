@@ -1,9 +1,15 @@
-//! Typed settings: `config/default.toml` → `config/$DIALOGPAY_ENV.toml` → `DIALOGPAY__SECTION__KEY`.
+//! Typed settings: the built-in `config/default.toml` → `DIR/default.toml` → `DIR/$DIALOGPAY_ENV.toml`
+//! (or the built-in file of that name) → `DIALOGPAY__SECTION__KEY`.
 //!
+//! The committed files are compiled into the binary, so it behaves the same from any working
+//! directory; a named environment that is found nowhere stops startup with the places tried.
 //! Every struct denies unknown keys, so a typo stops startup with the key's path. Secrets are
 //! `SecretString`s: their `Debug` output is redacted, so printing the settings never leaks them.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
 
 use figment::{
     Figment,
@@ -26,7 +32,40 @@ pub struct Settings {
     #[serde(default)]
     pub sms: crate::sms::SmsSettings,
     pub billing: BillingSettings,
+    /// Where the values came from (not a configuration key).
+    #[serde(skip)]
+    pub origin: Origin,
 }
+
+/// The layers a [`Settings`] was read from, and which keys the operator set.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// `DIALOGPAY_ENV`, when set.
+    pub environment: Option<String>,
+    /// The layers in the order they were merged, for the startup log.
+    pub layers: Vec<String>,
+    /// Keys (of [`Origin::TRACKED`]) that a layer above the built-in defaults sets.
+    pub explicit: BTreeSet<&'static str>,
+}
+
+impl Origin {
+    /// Keys whose built-in default is meant for development only, so production must know
+    /// whether the operator chose them.
+    pub const TRACKED: [&'static str; 2] = ["sms.provider", "billing.sweep_cron"];
+
+    /// True in the `production` environment.
+    pub fn is_production(&self) -> bool {
+        self.environment.as_deref() == Some(PRODUCTION)
+    }
+
+    /// Whether the operator set `key` (one of [`Origin::TRACKED`]).
+    pub fn is_explicit(&self, key: &str) -> bool {
+        self.explicit.contains(key)
+    }
+}
+
+/// The environment name whose defaults refuse development shortcuts.
+pub const PRODUCTION: &str = "production";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +91,10 @@ impl BillingSettings {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
-    pub public_base_url: String,
+    /// How the outside world reaches the HTTP API (links in SMS, `merchantAgreementUrl`, our
+    /// webhook URL). Unset: the address the server listens on.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
     pub body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
     /// Serve `GET /metrics` (Prometheus text format, no authentication).
@@ -116,57 +158,152 @@ pub struct LogSettings {
 }
 
 /// Where the layered files are read from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
-    pub dir: PathBuf,
+    /// `--config-dir` / `DIALOGPAY_CONFIG_DIR`: must exist. Unset: `./config` when it exists.
+    pub dir: Option<PathBuf>,
+    /// `DIALOGPAY_ENV`.
     pub env_name: Option<String>,
 }
 
 impl ConfigSource {
-    /// `./config` (or `$DIALOGPAY_CONFIG_DIR`) and `$DIALOGPAY_ENV`.
-    pub fn from_env() -> Self {
-        let dir = std::env::var_os("DIALOGPAY_CONFIG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("config"));
+    /// `$DIALOGPAY_CONFIG_DIR` (or `dir`, from `--config-dir`, which wins) and `$DIALOGPAY_ENV`.
+    pub fn from_env(dir: Option<PathBuf>) -> Self {
+        let dir = dir.or_else(|| {
+            std::env::var_os("DIALOGPAY_CONFIG_DIR")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
         let env_name = std::env::var("DIALOGPAY_ENV")
             .ok()
             .filter(|s| !s.is_empty());
         Self { dir, env_name }
     }
+
+    /// The folder to read files from: the explicit one (which must exist), or `./config`
+    /// when it is a folder, or none.
+    fn resolve_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        match &self.dir {
+            Some(dir) if dir.is_dir() => Ok(Some(dir.clone())),
+            Some(dir) => anyhow::bail!(
+                "configuration folder {} (--config-dir / DIALOGPAY_CONFIG_DIR) does not exist",
+                absolute(dir).display()
+            ),
+            None => {
+                let dir = PathBuf::from("config");
+                Ok(dir.is_dir().then_some(dir))
+            }
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Built-in defaults: the committed `config/default.toml`, compiled in so the binary also
 /// works from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// The committed environment files, compiled in for the same reason; a file of the same name
+/// in the configuration folder is read instead.
+const BUILT_IN_ENVIRONMENTS: [(&str, &str); 3] = [
+    ("local", include_str!("../config/local.toml")),
+    ("test", include_str!("../config/test.toml")),
+    (PRODUCTION, include_str!("../config/production.toml")),
+];
+
 impl Settings {
     /// Loads and validates the settings from files and the process environment.
     pub fn load(source: &ConfigSource) -> anyhow::Result<Self> {
-        Self::from_figment(Self::figment(
-            source,
-            Env::prefixed("DIALOGPAY__").split("__"),
-        ))
+        Self::load_with_env(source, Env::prefixed("DIALOGPAY__").split("__"))
+    }
+
+    fn load_with_env(source: &ConfigSource, env: Env) -> anyhow::Result<Self> {
+        let mut origin = Origin {
+            environment: source.env_name.clone(),
+            layers: vec!["built-in default.toml".to_owned()],
+            explicit: BTreeSet::new(),
+        };
+        let dir = source.resolve_dir()?;
+        // The layers above the built-in defaults, kept apart to tell what the operator set.
+        let mut overlay = Figment::new();
+        if let Some(dir) = &dir {
+            let file = dir.join("default.toml");
+            if file.is_file() {
+                origin.layers.push(absolute(&file).display().to_string());
+                overlay = overlay.merge(Toml::file(&file));
+            }
+        }
+        if let Some(name) = &source.env_name {
+            overlay = overlay.merge(Self::environment_layer(name, dir.as_deref(), &mut origin)?);
+        }
+        overlay = overlay.merge(env);
+        origin
+            .layers
+            .push("DIALOGPAY__* environment variables".to_owned());
+        origin.explicit = Origin::TRACKED
+            .into_iter()
+            .filter(|key| overlay.find_value(key).is_ok())
+            .collect();
+        let mut settings =
+            Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(overlay))?;
+        settings.origin = origin;
+        Ok(settings)
+    }
+
+    /// `NAME.toml` from the folder, else the built-in file of that name; neither is an error
+    /// naming the places tried.
+    fn environment_layer(
+        name: &str,
+        dir: Option<&Path>,
+        origin: &mut Origin,
+    ) -> anyhow::Result<figment::providers::Data<Toml>> {
+        let file_name = format!("{name}.toml");
+        let mut tried = Vec::new();
+        if let Some(dir) = dir {
+            let file = dir.join(&file_name);
+            if file.is_file() {
+                origin.layers.push(absolute(&file).display().to_string());
+                return Ok(Toml::file(file));
+            }
+            tried.push(absolute(&file).display().to_string());
+        } else {
+            tried.push(format!(
+                "{} (no such folder)",
+                absolute(Path::new("config")).join(&file_name).display()
+            ));
+        }
+        if let Some((_, text)) = BUILT_IN_ENVIRONMENTS.iter().find(|(n, _)| *n == name) {
+            origin.layers.push(format!("built-in {file_name}"));
+            return Ok(Toml::string(text));
+        }
+        let built_in: Vec<&str> = BUILT_IN_ENVIRONMENTS.iter().map(|(n, _)| *n).collect();
+        anyhow::bail!(
+            "DIALOGPAY_ENV={name}: no {file_name} found; tried {} and the built-in environments ({})",
+            tried.join(", "),
+            built_in.join(", ")
+        )
     }
 
     /// Loads from the defaults plus explicit `section.key = value` overrides (tests, tools).
     pub fn with_overrides(overrides: &[(&str, toml::Value)]) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        let mut figment = Figment::new();
         for (key, value) in overrides {
             figment = figment.merge(figment::providers::Serialized::global(key, value.clone()));
         }
-        Self::from_figment(figment)
-    }
-
-    fn figment(source: &ConfigSource, env: Env) -> Figment {
-        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
-        let default_file = source.dir.join("default.toml");
-        if default_file.exists() {
-            figment = figment.merge(Toml::file(&default_file));
-        }
-        if let Some(name) = &source.env_name {
-            figment = figment.merge(Toml::file(source.dir.join(format!("{name}.toml"))));
-        }
-        figment.merge(env)
+        let explicit = Origin::TRACKED
+            .into_iter()
+            .filter(|key| figment.find_value(key).is_ok())
+            .collect();
+        let mut settings =
+            Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(figment))?;
+        settings.origin = Origin {
+            environment: None,
+            layers: vec!["built-in default.toml".to_owned(), "overrides".to_owned()],
+            explicit,
+        };
+        Ok(settings)
     }
 
     fn from_figment(figment: Figment) -> anyhow::Result<Self> {
@@ -229,6 +366,13 @@ impl Settings {
             if port != 0 && port == self.server.port {
                 problems.push("server.metrics_port: must differ from server.port".to_owned());
             }
+        }
+        if let Some(url) = &self.server.public_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "server.public_base_url: must start with http:// or https:// (got {url:?})"
+            ));
         }
         if self.server.body_limit_bytes < 1024 {
             problems.push("server.body_limit_bytes: must be at least 1024".to_owned());

@@ -19,6 +19,8 @@ use crate::{
 const DEMO_PARTNER: &str = "Demo charity";
 const DEMO_INBOUND_TOKEN: &str = "demo-inbound-token";
 const DEMO_OPERATOR_KEY: &str = "demo-operator-key-change-me";
+/// The demo's billing sweep: every 10 seconds (unless `billing.sweep_cron` is set).
+const DEMO_SWEEP_CRON: &str = "*/10 * * * * *";
 
 /// Runs the demo until Ctrl-C; a second run continues with the same data.
 pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
@@ -32,11 +34,19 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     if settings.operator.api_key.expose_secret().is_empty() {
         settings.operator.api_key = SecretString::from(DEMO_OPERATOR_KEY);
     }
+    if !settings.origin.is_explicit("billing.sweep_cron") {
+        // A demo month passes in one request: let the scheduler notice within seconds.
+        settings.billing.sweep_cron = DEMO_SWEEP_CRON.to_owned();
+    }
     std::fs::create_dir_all("data").context("creating ./data")?;
+    let db = db::Db::connect(&settings.database).await?;
+    db.prepare(&settings.database).await?;
+    for warning in crate::preflight::check(&settings, crate::preflight::Role::Demo, &db).await? {
+        tracing::warn!("{warning}");
+    }
     let (acceptor, addr) = app::bind(&settings).await?;
-    let base = format!("http://{addr}");
-    settings.server.public_base_url = base.clone();
-    let state = AppState::build(settings).await?;
+    let state = AppState::build_on(db, settings, Some(addr)).await?;
+    let base = state.public_base_url.to_string();
     let key = ensure_demo_data(&state).await?;
     let inbound = state.settings.sms.inbound_token.expose_secret().to_owned();
     let operator = state.settings.operator.api_key.expose_secret().to_owned();
@@ -48,21 +58,21 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         "   curl -s -X POST {base}/webhooks/sms/inbound -H 'Authorization: Bearer {inbound}' -H 'Content-Type: application/json' \\\n     -d '{{\"message_id\":\"demo-'$RANDOM'\",\"from\":\"+4791234567\",\"to\":\"2160\",\"text\":\"GIVE\"}}'"
     );
     println!("2. Open the link in the reply printed below, enter any PIN, confirm and pay.");
-    println!("3. Let a month pass in the simulator and run the billing sweep:");
+    println!(
+        "3. Let a month pass in the simulator; the scheduler's next billing sweep (every 10 s in \
+         the demo) creates the next charge:"
+    );
     println!(
         "   curl -s -X POST {base}/vipps-sim/_sim/clock -H 'Content-Type: application/json' -d '{{\"advance_days\":31}}'"
     );
     println!(
-        "   curl -s -X POST {base}/api/v1/admin/billing/sweep -H 'Authorization: Bearer {operator}'"
+        "   (or sweep now: curl -s -X POST {base}/api/v1/admin/billing/sweep -H 'Authorization: Bearer {operator}')"
     );
     println!("   curl -s {base}/api/v1/messages -H 'Authorization: Bearer {key}'\n");
     let watcher = tokio::spawn(watch(state.db.clone()));
     let result = app::run(
         state,
-        Roles {
-            http: true,
-            workers: true,
-        },
+        Roles::SERVE,
         register_workers(),
         Some(acceptor),
         app::shutdown_signal(),
@@ -151,7 +161,10 @@ async fn watch(db: Db) {
             |p| {
                 sqlx::query_as(
                 "SELECT id, to_addr, text, status FROM messages WHERE direction = 'out' \
-                 UNION ALL SELECT id || status, phone, status, 'agreement' FROM agreements ORDER BY 1",
+                 UNION ALL SELECT id || status, phone, status, 'agreement' FROM agreements \
+                 UNION ALL SELECT c.id || c.status, a.phone, \
+                   'period ' || c.period_index || ', due ' || c.due_date || ': ' || c.status, 'charge' \
+                   FROM charges c JOIN agreements a ON a.id = c.agreement_id ORDER BY 1",
             )
             .fetch_all(p)
             .await
@@ -162,8 +175,8 @@ async fn watch(db: Db) {
                 let masked = crate::domain::msisdn::Msisdn::parse(&to)
                     .map(|m| m.masked())
                     .unwrap_or(to);
-                if status == "agreement" {
-                    println!("[agreement] {masked}: {text}");
+                if status == "agreement" || status == "charge" {
+                    println!("[{status}] {masked}: {text}");
                 } else {
                     println!("[sms to {masked}] {text}");
                 }

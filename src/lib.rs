@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod monitoring;
+pub mod preflight;
 pub mod sms;
 pub mod telemetry;
 pub mod vipps;

@@ -6,6 +6,7 @@ use dialogpay::{
     app::{self, AppState, Roles},
     config::{ConfigSource, LogFormat, Settings},
     db::{Db, partners},
+    preflight::Role,
     telemetry,
     worker::register_workers,
 };
@@ -17,6 +18,10 @@ use dialogpay::{
     about = "Vipps recurring payments through SMS keyword dialogues"
 )]
 struct Cli {
+    /// The folder with `default.toml` and `$DIALOGPAY_ENV.toml` overrides (default: ./config
+    /// when it exists; the committed files are built in).
+    #[arg(long, global = true, env = "DIALOGPAY_CONFIG_DIR", value_name = "DIR")]
+    config_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,7 +97,7 @@ enum PartnerCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut settings = Settings::load(&ConfigSource::from_env())?;
+    let mut settings = Settings::load(&ConfigSource::from_env(cli.config_dir.clone()))?;
     if matches!(cli.command, Command::Demo) && settings.log.level == "info" {
         // The demo prints its own story; keep the logs to warnings unless asked otherwise.
         settings.log.level = "warn".to_owned();
@@ -100,36 +105,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&settings.log);
     match cli.command {
         Command::Demo => dialogpay::demo::run(settings).await,
-        Command::Serve => {
-            serve(
-                settings,
-                Roles {
-                    http: true,
-                    workers: true,
-                },
-            )
-            .await
-        }
-        Command::Api => {
-            serve(
-                settings,
-                Roles {
-                    http: true,
-                    workers: false,
-                },
-            )
-            .await
-        }
-        Command::Worker => {
-            serve(
-                settings,
-                Roles {
-                    http: false,
-                    workers: true,
-                },
-            )
-            .await
-        }
+        Command::Serve => serve(settings, Role::Serve).await,
+        Command::Api => serve(settings, Role::Api).await,
+        Command::Worker => serve(settings, Role::Worker).await,
         Command::Migrate => {
             let db = Db::connect(&settings.database).await?;
             db.migrate().await?;
@@ -140,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Command::VippsSim(args) => dialogpay::vipps::cli::run_sim(args).await,
         Command::Vipps {
             command: VippsCommand::Webhooks(cmd),
-        } => dialogpay::vipps::cli::run_webhooks(cmd, &settings.vipps).await,
+        } => webhooks(settings, cmd).await,
         Command::Bench {
             command: BenchCommand::Queue(args),
         } => dialogpay::bench::queue(settings, args).await,
@@ -156,52 +134,99 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(mut settings: Settings, roles: Roles) -> anyhow::Result<()> {
-    let acceptor = if roles.http {
-        let (acceptor, addr) = app::bind(&settings).await?;
-        if settings.server.port == 0 {
-            // An ephemeral port (tests, crash tests): links must carry the real one.
-            settings.server.public_base_url = format!("http://{addr}");
-        }
-        tracing::info!(%addr, "listening");
-        // JSON logs go to stdout too, where every line must be JSON for the log shipper.
-        if settings.log.format == LogFormat::Pretty {
-            println!("dialogpay listening on http://{addr}");
-            println!("  API docs:       http://{addr}/docs");
-            println!(
-                "  create partner: cargo run --release -- partner create --name \"My charity\""
-            );
-        }
-        Some(acceptor)
+async fn serve(settings: Settings, role: Role) -> anyhow::Result<()> {
+    tracing::info!(role = role.name(), layers = ?settings.origin.layers, "configuration read");
+    let roles = match role {
+        Role::Serve | Role::Demo => Roles::SERVE,
+        Role::Api => Roles::API,
+        Role::Worker => Roles::WORKER,
+    };
+    let db = Db::connect(&settings.database).await?;
+    db.prepare(&settings.database).await?;
+    for warning in dialogpay::preflight::check(&settings, role, &db).await? {
+        tracing::warn!("{warning}");
+    }
+    let http = if roles.http {
+        Some(app::bind(&settings).await?)
     } else {
         None
     };
     let metrics = app::bind_metrics(&settings).await?;
+    let state = AppState::build_on(db, settings, http.as_ref().map(|(_, addr)| *addr)).await?;
+    let pretty = state.settings.log.format == LogFormat::Pretty;
+    if let Some((_, addr)) = &http {
+        tracing::info!(%addr, public_base_url = %state.public_base_url, "listening");
+        // JSON logs go to stdout too, where every line must be JSON for the log shipper.
+        if pretty {
+            println!("dialogpay listening on http://{addr}");
+            println!("  public address: {}", state.public_base_url);
+            println!("  API docs:       {}/docs", state.public_base_url);
+            println!(
+                "  create partner: cargo run --release -- partner create --name \"My charity\""
+            );
+        }
+    }
     match &metrics {
         Some((_, addr)) => {
             tracing::info!(%addr, "metrics listening");
-            if settings.log.format == LogFormat::Pretty {
+            if pretty {
                 println!("dialogpay metrics listening on http://{addr}");
             }
         }
-        None if settings.server.metrics_enabled && !roles.http => tracing::info!(
+        None if state.settings.server.metrics_enabled && !roles.http => tracing::info!(
             "this worker's metrics are not served: set server.metrics_port to scrape it"
         ),
         None => {}
     }
-    let state = AppState::build(settings).await?;
     let mut workers = register_workers();
     if std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1") {
         workers = dialogpay::worker::with_test_jobs(workers);
     }
     let shutdown = app::shutdown_signal();
-    let service = app::run(state.clone(), roles, workers, acceptor, shutdown.clone());
+    let service = app::run(
+        state.clone(),
+        roles,
+        workers,
+        http.map(|(acceptor, _)| acceptor),
+        shutdown.clone(),
+    );
     match metrics {
         Some((acceptor, _)) => {
             tokio::try_join!(service, app::serve_metrics(state, acceptor, shutdown))?;
             Ok(())
         }
         None => service.await,
+    }
+}
+
+/// `dialogpay vipps webhooks …`; a new registration is stored in the database, so every `api`
+/// process verifies deliveries with its secret (no `vipps.webhook_secret` to distribute).
+async fn webhooks(
+    settings: Settings,
+    cmd: dialogpay::vipps::cli::WebhooksCommand,
+) -> anyhow::Result<()> {
+    let Some(r) = dialogpay::vipps::cli::run_webhooks(cmd, &settings.vipps).await? else {
+        return Ok(());
+    };
+    println!("id:     {}", r.id);
+    println!("secret: {}", r.secret);
+    let stored = async {
+        let db = Db::connect(&settings.database).await?;
+        db.check_schema().await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        dialogpay::db::vipps_events::save_registration(&db, &r.id, &r.msn, &r.url, &r.secret, now)
+            .await
+            .context("storing the registration")
+    };
+    match stored.await {
+        Ok(()) => {
+            println!("Stored in the database: every api process verifies deliveries with it.");
+            Ok(())
+        }
+        Err(err) => {
+            println!("Store the secret now (vipps.webhook_secret); Vipps shows it only once.");
+            Err(err.context("the webhook is registered, but its secret is not stored"))
+        }
     }
 }
 

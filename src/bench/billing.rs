@@ -63,8 +63,7 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     settings.vipps.simulator.clock = crate::vipps::settings::SimClockMode::Frozen;
     settings.server.port = 0;
     let (acceptor, addr) = app::bind(&settings).await?;
-    settings.server.public_base_url = format!("http://{addr}");
-    let state = AppState::build(settings).await?;
+    let state = AppState::build(settings, Some(addr)).await?;
     let sim = state.simulator.clone().context("simulator")?;
     let engine = if state.db.is_postgres() {
         "PostgreSQL"
@@ -82,9 +81,10 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     }
     .boxed()
     .shared();
+    // Billing runs when the benchmark says so, not on the cron.
     let roles = Roles {
-        http: true,
-        workers: true,
+        scheduler: false,
+        ..Roles::SERVE
     };
     let runner = tokio::spawn(app::run(
         state.clone(),
@@ -376,7 +376,7 @@ pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
     let now = state.clock.now_ms();
     let today = state.clock.today_oslo();
     let approver = Approver::for_state(state)?;
-    let base = state.settings.server.public_base_url.clone();
+    let base = state.public_base_url.to_string();
     // The agreements exist already as far as the run is concerned: drafted without the
     // client-side throttle, whatever the service's own client is limited to.
     let client = VippsClient::new(&VippsSettings {

@@ -52,8 +52,7 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
     let token = "bench-inbound-token";
     settings.sms.inbound_token = token.to_owned().into();
     let (acceptor, addr) = app::bind(&settings).await?;
-    settings.server.public_base_url = format!("http://{addr}");
-    let state = AppState::build(settings).await?;
+    let state = AppState::build(settings, Some(addr)).await?;
     let engine = if state.db.is_postgres() {
         "PostgreSQL"
     } else {
@@ -73,9 +72,10 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
     }
     .boxed()
     .shared();
+    // Billing runs when the benchmark says so, not on the cron.
     let roles = Roles {
-        http: true,
-        workers: true,
+        scheduler: false,
+        ..Roles::SERVE
     };
     let runner = tokio::spawn(app::run(
         state.clone(),

@@ -45,8 +45,7 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
     settings.sms.inbound_token = TOKEN.to_owned().into();
     settings.server.port = 0;
     let (acceptor, addr) = app::bind(&settings).await?;
-    settings.server.public_base_url = format!("http://{addr}");
-    let state = AppState::build(settings).await?;
+    let state = AppState::build(settings, Some(addr)).await?;
     let engine = if state.db.is_postgres() {
         "PostgreSQL"
     } else {
@@ -62,9 +61,10 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
     }
     .boxed()
     .shared();
+    // Billing runs when the benchmark says so, not on the cron.
     let roles = Roles {
-        http: true,
-        workers: true,
+        scheduler: false,
+        ..Roles::SERVE
     };
     let runner = tokio::spawn(app::run(
         state.clone(),

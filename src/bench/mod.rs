@@ -31,8 +31,11 @@ pub struct QueueBenchArgs {
 }
 
 /// Runs the queue benchmark against `settings.database.url` (use an empty database).
-pub async fn queue(settings: Settings, args: QueueBenchArgs) -> anyhow::Result<()> {
-    let state = AppState::build(settings).await?;
+pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Result<()> {
+    // Only no-op jobs run: no Vipps (so no simulator, which needs a listener) and no links.
+    settings.vipps.mode = crate::vipps::VippsMode::Live;
+    settings.server.public_base_url = Some("http://127.0.0.1".to_owned());
+    let state = AppState::build(settings, None).await?;
     let db = state.db.clone();
     let engine = if db.is_postgres() {
         "PostgreSQL"
@@ -76,8 +79,8 @@ pub async fn queue(settings: Settings, args: QueueBenchArgs) -> anyhow::Result<(
     let runner = tokio::spawn(app::run(
         state.clone(),
         Roles {
-            http: false,
-            workers: true,
+            scheduler: false,
+            ..Roles::WORKER
         },
         workers,
         None,

@@ -149,6 +149,101 @@ impl Db {
         Ok(())
     }
 
+    /// Readies the schema at start: migrates when `database.migrate_on_start`, else checks it.
+    pub async fn prepare(&self, settings: &DatabaseSettings) -> anyhow::Result<()> {
+        if settings.migrate_on_start {
+            self.migrate().await
+        } else {
+            self.check_schema().await
+        }
+    }
+
+    /// Refuses a database this binary cannot run on: our schema older than this binary
+    /// needs, or apalis's job tables missing a migration, is an error that says to run
+    /// `dialogpay migrate`; a newer schema (a rolling deploy, where the new binary migrated
+    /// first) is only logged, since migrations add and never take away.
+    pub async fn check_schema(&self) -> anyhow::Result<()> {
+        let (ours, apalis) = match self {
+            Db::Sqlite(_) => (
+                sqlx::migrate!("./migrations/sqlite"),
+                apalis_sqlite::SqliteStorage::<()>::migrations(),
+            ),
+            Db::Postgres(_) => (
+                sqlx::migrate!("./migrations/postgres"),
+                apalis_postgres::PostgresStorage::<()>::migrations(),
+            ),
+        };
+        let needed = ours.iter().map(|m| m.version).max().unwrap_or(0);
+        let at = self
+            .applied_versions(MIGRATIONS_TABLE)
+            .await
+            .context("reading the schema version")?
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        let apalis_applied = self
+            .applied_versions("_sqlx_migrations")
+            .await
+            .context("reading the job tables' schema version")?;
+        let apalis_missing = apalis
+            .iter()
+            .filter(|m| !apalis_applied.contains(&m.version))
+            .count();
+        if at < needed || apalis_missing > 0 {
+            let at = if at == 0 {
+                "none (an empty database)".to_owned()
+            } else {
+                at.to_string()
+            };
+            let jobs = if apalis_missing > 0 {
+                format!(" and the job tables lack {apalis_missing} migration(s)")
+            } else {
+                String::new()
+            };
+            anyhow::bail!(
+                "database schema is at version {at}{jobs}, this binary needs {needed}: run \
+                 dialogpay migrate (database.migrate_on_start is false)"
+            );
+        }
+        if at > needed {
+            tracing::warn!(
+                at,
+                needed,
+                "the database schema is newer than this binary (a rolling deploy?); running on it"
+            );
+        }
+        Ok(())
+    }
+
+    /// The versions recorded as applied in a sqlx migrations table; none when it is missing.
+    async fn applied_versions(&self, table: &str) -> Result<Vec<i64>, sqlx::Error> {
+        let exists: bool = match self {
+            Db::Sqlite(p) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = $1",
+                )
+                .bind(table)
+                .fetch_one(p)
+                .await?
+            }
+            Db::Postgres(p) => {
+                sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                    .bind(table)
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT version FROM {table} WHERE success");
+        with_pool!(self, |p| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_all(p)
+                .await
+        })
+    }
+
     /// True when every migration this binary knows is applied (for `/readyz`).
     pub async fn migrations_applied(&self) -> Result<bool, sqlx::Error> {
         let expected = match self {

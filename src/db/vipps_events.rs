@@ -104,6 +104,15 @@ pub async fn registered_msns(db: &Db, url: &str) -> Result<Vec<String>, sqlx::Er
     .await)
 }
 
+/// How many webhook registrations (with their secrets) are stored.
+pub async fn registration_count(db: &Db) -> Result<i64, sqlx::Error> {
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM vipps_webhooks"
+    )
+    .fetch_one(p)
+    .await)
+}
+
 /// Every stored secret (a delivery is valid if it verifies with any of them).
 pub async fn secrets(db: &Db) -> Result<Vec<String>, sqlx::Error> {
     with_pool!(db, |p| sqlx::query_scalar(

@@ -51,7 +51,7 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
 /// outside our middleware, so that it answers exactly as Vipps would (and its requests are not
 /// counted in our HTTP metrics).
 pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
-    let api = openapi(&state.settings.server.public_base_url);
+    let api = openapi(&state.public_base_url);
     let route_names = metrics::RouteNames::from_spec(&api.spec());
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();

@@ -155,8 +155,22 @@ pub enum WebhooksCommand {
     },
 }
 
-/// Runs a webhooks command against the configured Vipps (or simulator).
-pub async fn run_webhooks(cmd: WebhooksCommand, settings: &VippsSettings) -> anyhow::Result<()> {
+/// A webhook registration Vipps made: its id and the secret that signs its deliveries.
+#[derive(Debug)]
+pub struct Registered {
+    pub id: String,
+    pub msn: String,
+    pub url: String,
+    pub secret: String,
+}
+
+/// Runs a webhooks command against the configured Vipps (or simulator). `Register` returns
+/// the registration, for the caller to store (the binary keeps it in the database, where
+/// every `api` process finds the secret) and print.
+pub async fn run_webhooks(
+    cmd: WebhooksCommand,
+    settings: &VippsSettings,
+) -> anyhow::Result<Option<Registered>> {
     let client = VippsClient::new(settings)?;
     match cmd {
         WebhooksCommand::Register { msn, url, events } => {
@@ -169,11 +183,20 @@ pub async fn run_webhooks(cmd: WebhooksCommand, settings: &VippsSettings) -> any
                 events
             };
             let r = client
-                .register_webhook(&msn, &RegisterWebhookRequest { url, events })
+                .register_webhook(
+                    &msn,
+                    &RegisterWebhookRequest {
+                        url: url.clone(),
+                        events,
+                    },
+                )
                 .await?;
-            println!("id:     {}", r.id);
-            println!("secret: {}", r.secret);
-            println!("Store the secret now (vipps.webhook_secret); Vipps shows it only once.");
+            return Ok(Some(Registered {
+                id: r.id,
+                msn,
+                url,
+                secret: r.secret,
+            }));
         }
         WebhooksCommand::List { msn } => {
             let list = client.list_webhooks(&msn).await?;
@@ -189,7 +212,7 @@ pub async fn run_webhooks(cmd: WebhooksCommand, settings: &VippsSettings) -> any
             println!("deleted {id}");
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

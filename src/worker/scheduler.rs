@@ -1,39 +1,75 @@
-//! The scheduler: on each tick of a cron expression it only enqueues a job whose idempotency
-//! key is the tick, so several processes ticking at once create one job, and a slow run never
-//! delays the next tick (docs/apalis-1.0.md §4). Ticks missed while down are not replayed; the
-//! jobs catch up by themselves (the sweep takes every period due by now).
+//! The scheduler, started with the workers by `serve` and `worker` (never by `api`): on each
+//! tick of `billing.sweep_cron` and `billing.reconcile_cron` it only enqueues a job whose
+//! idempotency key is the tick, so several processes ticking at once create one job, and a slow
+//! run never delays the next tick (docs/apalis-1.0.md §4).
+//!
+//! Ticks missed while no worker ran are not replayed: the next sweep catches up by itself,
+//! since it takes every period due by now (and the reconcile pass every open charge).
 
 use std::str::FromStr;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dialogpay_jobs::billing::{Reconcile, Sweep};
 
 use crate::{app::AppState, app::Shutdown};
 
+/// What a tick enqueues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    Sweep,
+    Reconcile,
+}
+
 /// Runs until shutdown: billing sweep and charge reconciliation on their cron expressions.
 pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
-    let sweep = cron::Schedule::from_str(&state.settings.billing.sweep_cron)?;
-    let reconcile = cron::Schedule::from_str(&state.settings.billing.reconcile_cron)?;
+    let billing = &state.settings.billing;
+    let schedules = [
+        (Task::Sweep, cron::Schedule::from_str(&billing.sweep_cron)?),
+        (
+            Task::Reconcile,
+            cron::Schedule::from_str(&billing.reconcile_cron)?,
+        ),
+    ];
+    let mut last = Utc::now();
+    tracing::info!(
+        next_sweep = ?next_tick(&schedules[0].1, last),
+        next_reconcile = ?next_tick(&schedules[1].1, last),
+        "scheduler started"
+    );
     tokio::pin!(shutdown);
     loop {
-        let now = Utc::now();
-        let next_sweep = sweep.after(&now).next();
-        let next_reconcile = reconcile.after(&now).next();
-        let (at, is_sweep) = match (next_sweep, next_reconcile) {
-            (Some(s), Some(r)) if r < s => (r, false),
-            (Some(s), _) => (s, true),
-            (None, Some(r)) => (r, false),
-            (None, None) => return Ok(()),
+        // After the later of the last tick and now: never the same tick twice, and ticks
+        // missed while suspended are skipped (the jobs catch up by themselves).
+        let from = last.max(Utc::now());
+        let next: Vec<(Task, DateTime<Utc>)> = schedules
+            .iter()
+            .filter_map(|(task, schedule)| next_tick(schedule, from).map(|at| (*task, at)))
+            .collect();
+        let Some(at) = next.iter().map(|(_, at)| *at).min() else {
+            tracing::warn!("the billing cron expressions never fire again; scheduler stops");
+            return Ok(());
         };
-        let wait = (at - now).to_std().unwrap_or_default();
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
-        let tick = at.timestamp().to_string();
-        let result = if is_sweep {
-            state.enqueuer.enqueue(&Sweep { tick }).await
-        } else {
+        last = at;
+        for (task, _) in next.iter().filter(|(_, t)| *t == at) {
+            enqueue(&state, *task, at).await;
+        }
+    }
+}
+
+fn next_tick(schedule: &cron::Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule.after(&after).next()
+}
+
+async fn enqueue(state: &AppState, task: Task, at: DateTime<Utc>) {
+    let tick = at.timestamp().to_string();
+    let result = match task {
+        Task::Sweep => state.enqueuer.enqueue(&Sweep { tick }).await,
+        Task::Reconcile => {
             state
                 .enqueuer
                 .enqueue(&Reconcile {
@@ -41,9 +77,12 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
                     all_open: false,
                 })
                 .await
-        };
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "scheduler could not enqueue; the next tick will");
+        }
+    };
+    match result {
+        Ok(_) => tracing::debug!(?task, %at, "scheduled job enqueued"),
+        Err(err) => {
+            tracing::warn!(?task, error = %err, "scheduler could not enqueue; the next tick will")
         }
     }
 }

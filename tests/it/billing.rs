@@ -12,8 +12,8 @@ use crate::support::{INBOUND_TOKEN, OPERATOR_KEY, Options, TestApp, eventually};
 
 const PHONE: &str = "+4798765432";
 
-struct Billing {
-    app: TestApp,
+pub(crate) struct Billing {
+    pub(crate) app: TestApp,
     key: String,
     agreement: String,
     vipps_id: String,
@@ -23,9 +23,20 @@ fn sim(app: &TestApp) -> &dialogpay::vipps::sim::Simulator {
     app.state.simulator.as_ref().unwrap()
 }
 
-/// Starts at `start` (simulator time), creates a dialogue of `period` and an ACTIVE agreement.
+/// Starts at `start` (simulator time), creates a dialogue of `period` and an ACTIVE agreement;
+/// billing runs only when the test sweeps.
 async fn active_agreement(period: &str, start: NaiveDate, end_days: u64) -> Billing {
-    let app = TestApp::spawn_with(Options::default()).await;
+    active_agreement_with(period, start, end_days, Options::manual_billing()).await
+}
+
+/// [`active_agreement`] on an app started with `options`.
+pub(crate) async fn active_agreement_with(
+    period: &str,
+    start: NaiveDate,
+    end_days: u64,
+    options: Options,
+) -> Billing {
+    let app = TestApp::spawn_with(options).await;
     sim(&app).set_now(Utc.from_utc_datetime(&start.and_hms_opt(9, 0, 0).unwrap()));
     let (_, key) = app.partner("Charity").await;
     let group = app.crm_group_with_terms(&key, "Donors").await;
@@ -68,7 +79,11 @@ async fn active_agreement(period: &str, start: NaiveDate, end_days: u64) -> Bill
 }
 
 impl Billing {
-    async fn agreement_where(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn agreement_where(
+        &self,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         eventually(Duration::from_secs(30), what, || async {
             let (_, a) = self
                 .app
@@ -95,7 +110,7 @@ impl Billing {
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     }
 
-    fn set_day(&self, day: NaiveDate) {
+    pub(crate) fn set_day(&self, day: NaiveDate) {
         sim(&self.app).set_now(Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()));
     }
 
@@ -512,7 +527,7 @@ async fn two_workers_creating_the_same_period_at_once_make_one_charge() {
 #[tokio::test]
 async fn two_worker_processes_sweeping_at_once_create_no_duplicate() {
     const AGREEMENTS: u64 = 150;
-    let one = TestApp::spawn_with(Options::default()).await;
+    let one = TestApp::spawn_with(Options::manual_billing()).await;
     let dialogue = dialogpay::bench::billing::seed(&one.state, AGREEMENTS)
         .await
         .expect("seeds ACTIVE agreements");
@@ -528,7 +543,7 @@ async fn two_worker_processes_sweeping_at_once_create_no_duplicate() {
                 ("vipps.client_secret", "simulator".into()),
                 ("vipps.subscription_key", "simulator".into()),
             ],
-            ..Default::default()
+            ..Options::manual_billing()
         },
     )
     .await;
@@ -612,7 +627,7 @@ async fn batch_app(threshold: u32, size: u32, n: u64) -> (TestApp, String) {
             ("billing.batch_threshold", threshold.into()),
             ("billing.batch_size", size.into()),
         ],
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let dialogue = dialogpay::bench::billing::seed(&app.state, n)

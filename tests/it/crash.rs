@@ -113,6 +113,8 @@ fn live_vipps_env(sim: &str) -> Vec<(String, String)> {
         ("VIPPS__CLIENT_ID", "simulator"),
         ("VIPPS__CLIENT_SECRET", "simulator"),
         ("VIPPS__SUBSCRIPTION_KEY", "simulator"),
+        // Live mode refuses to start without one; no webhook is registered here (polling).
+        ("VIPPS__WEBHOOK_SECRET", "crash-test-webhook-secret"),
         ("BILLING__SWEEP_CRON", NEVER),
         ("BILLING__RECONCILE_CRON", NEVER),
     ]
@@ -270,11 +272,12 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
         ("vipps.client_id", "simulator".into()),
         ("vipps.client_secret", "simulator".into()),
         ("vipps.subscription_key", "simulator".into()),
+        ("server.public_base_url", "http://seeder.invalid".into()),
         ("log.level", "warn".into()),
     ])
     .unwrap();
     settings.vipps.rate_limits = RateLimits::unlimited();
-    let seeder = AppState::build(settings).await.expect("state builds");
+    let seeder = AppState::build(settings, None).await.expect("state builds");
     let dialogue = dialogpay::bench::billing::seed(&seeder, n as u64)
         .await
         .expect("seeds ACTIVE agreements");

@@ -159,7 +159,7 @@ async fn vipps_faults_during_a_billing_run_and_a_keyword_burst_lose_and_double_n
     let app = TestApp::spawn_with(Options {
         overrides: no_rate_limits(),
         sms: Some(fake.http_settings()),
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let billing = dialogpay::bench::billing::seed(&app.state, AGREEMENTS as u64)
@@ -222,7 +222,7 @@ async fn replies_wait_out_an_sms_gateway_outage_and_go_out_exactly_once() {
     };
     let app = TestApp::spawn_with(Options {
         sms: Some(http_gateway(format!("http://{addr}/send"))),
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let keyword = keyword_dialogue(&app).await;
@@ -289,7 +289,7 @@ async fn a_postgres_restart_mid_run_loses_and_doubles_nothing() {
         Options {
             overrides: no_rate_limits(),
             sms: Some(fake.http_settings()),
-            ..Default::default()
+            ..Options::manual_billing()
         },
     )
     .await;

@@ -40,10 +40,10 @@ async fn a_job_from_another_process_is_picked_up_by_polling() {
     // An API-only server enqueues; a separate worker-only app on the same database runs it.
     let api = TestApp::spawn_with(Options {
         workers: false,
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
-    let worker = TestApp::spawn_on(api.test_db.clone(), Options::default()).await;
+    let worker = TestApp::spawn_on(api.test_db.clone(), Options::manual_billing()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let id = api.enqueue(&Noop { n: 2 }).await;
@@ -64,7 +64,7 @@ async fn transient_failures_retry_with_a_durable_backoff_then_succeed() {
     let app = TestApp::spawn_with(Options {
         workers: true,
         overrides: vec![("jobs.backoff_base_ms", 1000.into())],
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let started = Instant::now();
@@ -117,7 +117,7 @@ async fn a_permanent_failure_stops_at_once() {
 async fn the_same_idempotency_key_keeps_one_job() {
     let app = TestApp::spawn_with(Options {
         workers: false,
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let first = app
@@ -195,7 +195,7 @@ async fn operators_cancel_a_pending_job_and_it_never_runs() {
     // No workers: the job stays pending until cancelled; then a worker starts and skips it.
     let api = TestApp::spawn_with(Options {
         workers: false,
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let id = api.enqueue(&flaky("never", 0, false)).await;
@@ -221,7 +221,7 @@ async fn operators_cancel_a_pending_job_and_it_never_runs() {
         "killed jobs cannot be cancelled again"
     );
 
-    let worker = TestApp::spawn_on(api.test_db.clone(), Options::default()).await;
+    let worker = TestApp::spawn_on(api.test_db.clone(), Options::manual_billing()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, body) = worker
         .get(&format!("/api/v1/admin/jobs/{id}"), OPERATOR_KEY)
@@ -279,7 +279,7 @@ async fn a_running_job_cannot_be_retried_or_cancelled() {
 async fn job_list_filters_by_status_and_queue_and_paginates() {
     let app = TestApp::spawn_with(Options {
         workers: false,
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let mut ids = Vec::new();
@@ -342,7 +342,7 @@ async fn job_list_filters_by_status_and_queue_and_paginates() {
 async fn job_admin_requires_the_operator_key() {
     let app = TestApp::spawn_with(Options {
         workers: false,
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let (_, partner_key) = app.partner("Not an operator").await;
@@ -371,7 +371,7 @@ async fn a_job_orphaned_by_a_crash_runs_again_in_bounded_time() {
     let db = app.crash();
     let crashed_at = Instant::now();
     // A new process on the same host (new worker names) takes over.
-    let next = TestApp::spawn_on(db, Options::default()).await;
+    let next = TestApp::spawn_on(db, Options::manual_billing()).await;
     let row = next.wait_job(&id, "done", Duration::from_secs(30)).await;
     let took = crashed_at.elapsed();
     eprintln!("orphaned job finished {took:?} after the crash (includes its 2 s run)");
@@ -384,7 +384,7 @@ async fn finished_jobs_are_deleted_after_the_retention_only() {
     let app = TestApp::spawn_with(Options {
         workers: true,
         overrides: vec![("jobs.retention_hours", 1.into())],
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let id = app.enqueue(&Noop { n: 3 }).await;

@@ -16,5 +16,6 @@ mod logs;
 mod metrics;
 mod openapi;
 mod partners;
+mod scheduler;
 mod stats;
 mod webhook_fuzz;

@@ -268,7 +268,7 @@ async fn vipps_calls_are_counted_by_operation_and_outcome() {
 async fn app_with(fake: &FakeGateway) -> (TestApp, String) {
     let app = TestApp::spawn_with(Options {
         sms: Some(fake.http_settings()),
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let (_, key) = app.partner("Charity").await;
@@ -384,7 +384,7 @@ async fn sms_are_counted_when_sent_delivered_and_failed() {
 async fn metrics_can_be_turned_off() {
     let app = TestApp::spawn_with(Options {
         overrides: vec![("server.metrics_enabled", false.into())],
-        ..Default::default()
+        ..Options::manual_billing()
     })
     .await;
     let (status, _) = app.call(Method::GET, "/metrics", None, None).await;

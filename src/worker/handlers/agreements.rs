@@ -70,14 +70,7 @@ async fn load(
 }
 
 fn manage_url(ctx: &JobContext, token: &str) -> String {
-    format!(
-        "{}/my/agreements/{token}",
-        ctx.app
-            .settings
-            .server
-            .public_base_url
-            .trim_end_matches('/')
-    )
+    format!("{}/my/agreements/{token}", ctx.app.public_base_url)
 }
 
 /// At most `max` characters (Vipps counts characters).

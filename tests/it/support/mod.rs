@@ -37,6 +37,10 @@ pub struct TestApp {
 /// Knobs for [`TestApp::spawn_with`].
 pub struct Options {
     pub workers: bool,
+    /// The billing scheduler on `billing.sweep_cron` / `billing.reconcile_cron` (the defaults
+    /// unless overridden), as in `serve`. Tests that sweep and reconcile by hand switch it off
+    /// ([`Options::manual_billing`]): a tick landing mid-test would bill behind their back.
+    pub scheduler: bool,
     pub overrides: Vec<(&'static str, toml::Value)>,
     /// Replaces `[sms]` (e.g. a `FakeGateway`'s settings); the inbound token is kept.
     pub sms: Option<dialogpay::sms::SmsSettings>,
@@ -46,8 +50,19 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             workers: true,
+            scheduler: true,
             overrides: Vec::new(),
             sms: None,
+        }
+    }
+}
+
+impl Options {
+    /// Billing only when the test says so (no scheduler).
+    pub fn manual_billing() -> Self {
+        Self {
+            scheduler: false,
+            ..Self::default()
         }
     }
 }
@@ -84,10 +99,6 @@ impl TestApp {
             ("vipps.simulator.webhook_retry_base_ms", 200.into()),
             // Tests walk agreements through periods by moving the simulator's clock.
             ("vipps.simulator.clock", "frozen".into()),
-            // Tests run sweeps and reconciliations themselves: a cron tick (every 15 minutes
-            // by default) landing mid-test would bill seeded agreements behind its back.
-            ("billing.sweep_cron", "0 0 0 1 1 * 2099".into()),
-            ("billing.reconcile_cron", "0 0 0 1 1 * 2099".into()),
         ];
         overrides.extend(options.overrides);
         let mut settings = Settings::with_overrides(&overrides).expect("test settings are valid");
@@ -96,10 +107,11 @@ impl TestApp {
             settings.sms = sms;
         }
         dialogpay::telemetry::init(&settings.log);
-        // Bind first: links we hand out (and the embedded simulator's URL) need the real port.
+        // Bind first, as `serve` does: links and the embedded simulator follow the listener.
         let (acceptor, addr) = app::bind(&settings).await.expect("binds");
-        settings.server.public_base_url = format!("http://{addr}");
-        let state = AppState::build(settings).await.expect("app state builds");
+        let state = AppState::build(settings, Some(addr))
+            .await
+            .expect("app state builds");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stop_rx.await;
@@ -109,6 +121,7 @@ impl TestApp {
         let roles = Roles {
             http: true,
             workers: options.workers,
+            scheduler: options.workers && options.scheduler,
         };
         let handle = tokio::spawn(app::run(
             state.clone(),
