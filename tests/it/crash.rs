@@ -30,7 +30,7 @@ use crate::support::{
     self, INBOUND_TOKEN, OPERATOR_KEY, checks,
     db::TestDb,
     eventually,
-    process::{self, ChildGuard, spawn_listening},
+    process::{self, ChildGuard, live_vipps_env, spawn_listening, start_simulator},
 };
 
 /// `dialogpay serve` on the test database with short liveness timers, plus `extra` settings.
@@ -70,67 +70,7 @@ fn start_service_on(
     spawn_listening(cmd, log)
 }
 
-/// `dialogpay vipps-sim` on a free port, its state in `state` (written at most every 500 ms:
-/// every change would rewrite thousands of agreements).
-fn start_simulator(state: &Path, log: &Path) -> (ChildGuard, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogpay"));
-    cmd.args([
-        "vipps-sim",
-        "--port",
-        "0",
-        "--save-interval-ms",
-        "500",
-        "--state",
-    ])
-    .arg(state)
-    .env("DIALOGPAY__LOG__LEVEL", "warn");
-    spawn_listening(cmd, Some(log))
-}
-
-/// A cron expression that does not fire during a test.
-const NEVER: &str = "0 0 0 1 1 *";
-
-const RATE_LIMIT_KEYS: [&str; 11] = [
-    "draft_agreement",
-    "list_agreements",
-    "fetch_agreement",
-    "update_agreement",
-    "create_charge",
-    "list_charges",
-    "fetch_charge",
-    "fetch_charge_by_id",
-    "cancel_charge",
-    "capture_charge",
-    "refund_charge",
-];
-
-/// Settings for talking to a standalone simulator as if it were Vipps: live mode, dummy
-/// credentials, no client-side throttle, no scheduled sweeps (the test sweeps).
-fn live_vipps_env(sim: &str) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
-        ("VIPPS__MODE", "live"),
-        ("VIPPS__BASE_URL", sim),
-        ("VIPPS__CLIENT_ID", "simulator"),
-        ("VIPPS__CLIENT_SECRET", "simulator"),
-        ("VIPPS__SUBSCRIPTION_KEY", "simulator"),
-        // Live mode refuses to start without one; no webhook is registered here (polling).
-        ("VIPPS__WEBHOOK_SECRET", "crash-test-webhook-secret"),
-        ("BILLING__SWEEP_CRON", NEVER),
-        ("BILLING__RECONCILE_CRON", NEVER),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("DIALOGPAY__{k}"), v.to_owned()))
-    .collect();
-    for key in RATE_LIMIT_KEYS {
-        env.push((
-            format!("DIALOGPAY__VIPPS__RATE_LIMITS__{}", key.to_uppercase()),
-            "0".to_owned(),
-        ));
-    }
-    env
-}
-
-fn count_from_env(var: &str, default: usize) -> usize {
+pub(crate) fn count_from_env(var: &str, default: usize) -> usize {
     std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -138,11 +78,11 @@ fn count_from_env(var: &str, default: usize) -> usize {
 }
 
 /// Generous deadlines: debug builds on two shared cores.
-fn budget(items: usize) -> Duration {
+pub(crate) fn budget(items: usize) -> Duration {
     Duration::from_secs(120) + Duration::from_millis(200) * items as u32
 }
 
-async fn sim_agreements(http: &reqwest::Client, sim: &str) -> Vec<AgreementDump> {
+pub(crate) async fn sim_agreements(http: &reqwest::Client, sim: &str) -> Vec<AgreementDump> {
     http.get(format!("{sim}/_sim/agreements"))
         .send()
         .await
@@ -174,7 +114,7 @@ async fn job_state(db: &Db, id: &str) -> Option<(String, i64)> {
 }
 
 /// Jobs of `queue` that are not done.
-async fn undone_jobs(db: &Db, queue: &str) -> i64 {
+pub(crate) async fn undone_jobs(db: &Db, queue: &str) -> i64 {
     let table = if db.is_postgres() {
         "apalis.jobs"
     } else {
@@ -272,7 +212,7 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
         ("vipps.client_id", "simulator".into()),
         ("vipps.client_secret", "simulator".into()),
         ("vipps.subscription_key", "simulator".into()),
-        ("server.public_base_url", "http://seeder.invalid".into()),
+        ("server.public_base_url", "http://127.0.0.1:9".into()),
         ("log.level", "warn".into()),
     ])
     .unwrap();
@@ -367,7 +307,11 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
 }
 
 /// Posts a keyword from every phone (16 at a time); returns how many were answered 200.
-async fn post_keywords(http: reqwest::Client, base: String, phones: Vec<String>) -> usize {
+pub(crate) async fn post_keywords(
+    http: reqwest::Client,
+    base: String,
+    phones: Vec<String>,
+) -> usize {
     let url = format!("{base}/webhooks/sms/inbound");
     futures::stream::iter(phones.into_iter().enumerate())
         .map(move |(i, phone)| {

@@ -17,5 +17,6 @@ mod metrics;
 mod openapi;
 mod partners;
 mod scheduler;
+mod split;
 mod stats;
 mod webhook_fuzz;

@@ -22,7 +22,7 @@ use crate::support::{
     INBOUND_TOKEN, OPERATOR_KEY, Options, TestApp,
     db::TestDb,
     eventually, keyword_dialogue,
-    process::{ChildGuard, spawn_listening},
+    process::{ChildGuard, live_vipps_env, spawn_listening, start_simulator},
 };
 
 type Labels = Vec<(String, String)>;
@@ -415,10 +415,17 @@ async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
     let test_db = TestDb::create().await;
     let logs = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
+    // The split deployment without Vipps: a standalone simulator, reached in live mode.
+    let (_sim, sim) = start_simulator(&logs.path().join("sim.json"), &logs.path().join("sim.log"));
+    let live = live_vipps_env(&sim);
+    let live: Vec<(&str, &str)> = live
+        .iter()
+        .map(|(k, v)| (k.trim_start_matches("DIALOGPAY__"), v.as_str()))
+        .collect();
     let (_api, api) = start(
         "api",
         &test_db,
-        &[("SERVER__PORT", "0")],
+        &[live.as_slice(), &[("SERVER__PORT", "0")]].concat(),
         &logs.path().join("api.log"),
     );
     // The API process migrates; the worker starts on the migrated database.
@@ -427,14 +434,17 @@ async fn a_worker_process_serves_its_own_series_on_the_metrics_port() {
         (resp.status() == StatusCode::OK).then_some(())
     })
     .await;
-    // The worker reaches the API process's embedded Vipps simulator through the public URL.
     let (_worker, worker) = start(
         "worker",
         &test_db,
         &[
-            ("SERVER__METRICS_PORT", "0"),
-            ("SERVER__PUBLIC_BASE_URL", &api),
-        ],
+            live.as_slice(),
+            &[
+                ("SERVER__METRICS_PORT", "0"),
+                ("SERVER__PUBLIC_BASE_URL", &api),
+            ],
+        ]
+        .concat(),
         &logs.path().join("worker.log"),
     );
     let (status, body) = {

@@ -88,3 +88,64 @@ pub fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds a free port");
     probe.local_addr().unwrap().port()
 }
+
+/// `dialogpay vipps-sim` on a free port, its state in `state` (written at most every 500 ms:
+/// every change would rewrite thousands of agreements).
+pub fn start_simulator(state: &Path, log: &Path) -> (ChildGuard, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogpay"));
+    cmd.args([
+        "vipps-sim",
+        "--port",
+        "0",
+        "--save-interval-ms",
+        "500",
+        "--state",
+    ])
+    .arg(state)
+    .env("DIALOGPAY__LOG__LEVEL", "warn");
+    spawn_listening(cmd, Some(log))
+}
+
+/// A cron expression that does not fire during a test.
+const NEVER: &str = "0 0 0 1 1 *";
+
+const RATE_LIMIT_KEYS: [&str; 11] = [
+    "draft_agreement",
+    "list_agreements",
+    "fetch_agreement",
+    "update_agreement",
+    "create_charge",
+    "list_charges",
+    "fetch_charge",
+    "fetch_charge_by_id",
+    "cancel_charge",
+    "capture_charge",
+    "refund_charge",
+];
+
+/// Settings for talking to a standalone simulator as if it were Vipps: live mode, dummy
+/// credentials, no client-side throttle, no scheduled sweeps (the test sweeps; the scheduler
+/// itself is tested in `scheduler.rs` and `split.rs`).
+pub fn live_vipps_env(sim: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("VIPPS__MODE", "live"),
+        ("VIPPS__BASE_URL", sim),
+        ("VIPPS__CLIENT_ID", "simulator"),
+        ("VIPPS__CLIENT_SECRET", "simulator"),
+        ("VIPPS__SUBSCRIPTION_KEY", "simulator"),
+        // Live mode refuses to start without one; no webhook is registered here (polling).
+        ("VIPPS__WEBHOOK_SECRET", "test-webhook-secret-unregistered"),
+        ("BILLING__SWEEP_CRON", NEVER),
+        ("BILLING__RECONCILE_CRON", NEVER),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("DIALOGPAY__{k}"), v.to_owned()))
+    .collect();
+    for key in RATE_LIMIT_KEYS {
+        env.push((
+            format!("DIALOGPAY__VIPPS__RATE_LIMITS__{}", key.to_uppercase()),
+            "0".to_owned(),
+        ));
+    }
+    env
+}
