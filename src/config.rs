@@ -502,6 +502,76 @@ mod tests {
         assert!(!format!("{s:?}").contains("super-secret-operator-key"));
     }
 
+    /// Loads with no process environment variables (a prefix nothing uses).
+    fn load_from(dir: Option<&Path>, env_name: Option<&str>) -> anyhow::Result<Settings> {
+        let source = ConfigSource {
+            dir: dir.map(Path::to_path_buf),
+            env_name: env_name.map(str::to_owned),
+        };
+        Settings::load_with_env(&source, Env::prefixed("DIALOGPAY_UNIT_TEST_NOTHING__"))
+    }
+
+    #[test]
+    fn built_in_environments_load_without_a_config_folder() {
+        let empty = tempfile::tempdir().unwrap();
+        let s = load_from(Some(empty.path()), Some("production")).unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.vipps.mode, crate::vipps::VippsMode::Live);
+        assert!(!s.database.migrate_on_start);
+        assert!(s.origin.is_production());
+        assert!(
+            s.origin
+                .layers
+                .iter()
+                .any(|l| l == "built-in production.toml")
+        );
+        assert!(!s.origin.is_explicit("sms.provider"));
+    }
+
+    #[test]
+    fn a_file_in_the_folder_wins_over_the_built_in_one_and_counts_as_explicit() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("production.toml"),
+            "[sms]\nprovider = \"outbox\"\n[server]\nport = 9123\n",
+        )
+        .unwrap();
+        let s = load_from(Some(dir.path()), Some("production")).unwrap();
+        assert_eq!(s.server.port, 9123);
+        // The folder's file replaces the built-in one: its vipps.mode is not read.
+        assert_eq!(s.vipps.mode, crate::vipps::VippsMode::Simulator);
+        assert!(s.origin.is_explicit("sms.provider"));
+    }
+
+    #[test]
+    fn an_unknown_environment_names_the_places_tried() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_from(Some(dir.path()), Some("staging"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("staging.toml"), "{err}");
+        assert!(err.contains(&dir.path().display().to_string()), "{err}");
+        assert!(err.contains("local, test, production"), "{err}");
+        let err = load_from(Some(Path::new("/no/such/folder")), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/no/such/folder"), "{err}");
+    }
+
+    #[test]
+    fn public_base_url_is_optional_and_must_be_http() {
+        assert_eq!(
+            Settings::with_overrides(&[])
+                .unwrap()
+                .server
+                .public_base_url,
+            None
+        );
+        let err = Settings::with_overrides(&[("server.public_base_url", "pay.example.org".into())])
+            .unwrap_err();
+        assert!(err.to_string().contains("server.public_base_url"), "{err}");
+    }
+
     #[test]
     fn sqlite_dir_is_found() {
         assert_eq!(

@@ -50,7 +50,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let key = ensure_demo_data(&state).await?;
     let inbound = state.settings.sms.inbound_token.expose_secret().to_owned();
     let operator = state.settings.operator.api_key.expose_secret().to_owned();
-    println!("\ndialogpay demo on {base}");
+    println!("\ndialogpay demo listening on {base}");
     println!("  partner API key:  {key}");
     println!("  API docs:         {base}/docs");
     println!("\n1. Text the keyword GIVE to 2160:");

@@ -18,5 +18,6 @@ mod openapi;
 mod partners;
 mod scheduler;
 mod split;
+mod startup;
 mod stats;
 mod webhook_fuzz;
