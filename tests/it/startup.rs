@@ -180,7 +180,6 @@ async fn the_demo_on_another_port_walks_the_journey_with_links_on_that_port() {
     assert!(r.status().is_success());
     let charges = |want: usize| {
         let url = format!("{base}/api/v1/charges");
-        let get = get;
         async move {
             let page = get(url).await?;
             let items = page["items"].as_array()?.clone();
