@@ -266,3 +266,51 @@ async fn links_carry_the_public_address_while_the_simulator_is_reached_at_the_li
     );
     app.stop().await;
 }
+
+/// Rolling deploys: a database migrated by a newer binary is accepted (migrations only add),
+/// one missing a migration is refused with the versions.
+#[tokio::test]
+async fn the_schema_check_accepts_a_newer_schema_and_refuses_an_older_one() {
+    let test_db = TestDb::create().await;
+    let settings = dialogpay::config::Settings::with_overrides(&[(
+        "database.url",
+        test_db.url.clone().into(),
+    )])
+    .unwrap();
+    let db = dialogpay::db::Db::connect(&settings.database)
+        .await
+        .unwrap();
+    let err = db.check_schema().await.unwrap_err().to_string();
+    assert!(err.contains("version none"), "{err}");
+    db.migrate().await.unwrap();
+    db.check_schema().await.expect("the current schema");
+    let run = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            dialogpay::with_pool!(&db, |p| sqlx::query(sql)
+                .bind(vec![0u8; 48])
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))
+            .unwrap()
+        }
+    };
+    run("INSERT INTO _dialogpay_migrations (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from a newer binary', CURRENT_TIMESTAMP, TRUE, $1, 0)")
+        .await;
+    db.check_schema()
+        .await
+        .expect("a newer schema is only a warning");
+    // Back to this binary's schema minus its newest migration: an older database.
+    run("DELETE FROM _dialogpay_migrations WHERE version = 99990101000000 OR $1 IS NULL").await;
+    run(
+        "DELETE FROM _dialogpay_migrations WHERE $1 IS NOT NULL AND version = \
+         (SELECT MAX(version) FROM _dialogpay_migrations)",
+    )
+    .await;
+    let err = db.check_schema().await.unwrap_err().to_string();
+    assert!(
+        err.contains("this binary needs") && err.contains("run dialogpay migrate"),
+        "{err}"
+    );
+}
