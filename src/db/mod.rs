@@ -181,8 +181,13 @@ impl Db {
             .into_iter()
             .max()
             .unwrap_or(0);
+        // apalis-postgres keeps its migrations table in its own schema.
+        let apalis_table = match self {
+            Db::Sqlite(_) => "_sqlx_migrations",
+            Db::Postgres(_) => "apalis._sqlx_migrations",
+        };
         let apalis_applied = self
-            .applied_versions("_sqlx_migrations")
+            .applied_versions(apalis_table)
             .await
             .context("reading the job tables' schema version")?;
         let apalis_missing = apalis
