@@ -1,4 +1,4 @@
-//! Agreement jobs: draft in Vipps, learn the outcome (sync, poll), stop.
+//! Agreement jobs: draft in Vipps, learn the outcome (poll), stop.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,24 +16,6 @@ impl JobSpec for DraftAgreement {
 
     fn idempotency_key(&self) -> Option<String> {
         Some(format!("draft:{}", self.agreement_id))
-    }
-}
-
-/// Re-read the agreement from Vipps and apply what changed (after a webhook or a poll).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SyncAgreement {
-    pub agreement_id: String,
-    /// Makes each trigger a job of its own (a webhook must not be dropped because an earlier
-    /// sync of the same agreement is still queued under the same key).
-    pub trigger: String,
-}
-
-impl JobSpec for SyncAgreement {
-    const QUEUE: &'static str = "agreements.sync";
-    const MAX_ATTEMPTS: u32 = 8;
-
-    fn idempotency_key(&self) -> Option<String> {
-        Some(format!("sync:{}:{}", self.agreement_id, self.trigger))
     }
 }
 

@@ -238,23 +238,6 @@ pub async fn list_for_dialogue(
     })
 }
 
-/// PENDING agreements with a Vipps id created before `older_than_ms` (the polling sweep).
-pub async fn pending_ids(
-    db: &Db,
-    created_before_ms: i64,
-    limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    with_pool!(db, |p| {
-        sqlx::query_scalar(
-            "SELECT id FROM agreements WHERE status = 'PENDING' AND vipps_agreement_id IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2",
-        )
-        .bind(created_before_ms)
-        .bind(limit)
-        .fetch_all(p)
-        .await
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::can_move;
@@ -330,24 +313,6 @@ pub async fn advance_billing(
         .await?.rows_affected()
     });
     Ok(())
-}
-
-/// The billing fields of an agreement.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct BillingState {
-    pub id: String,
-    pub anchor_date: Option<chrono::NaiveDate>,
-    pub next_period_index: Option<i32>,
-    pub next_due_date: Option<chrono::NaiveDate>,
-}
-
-pub async fn billing_state(db: &Db, id: &str) -> Result<Option<BillingState>, sqlx::Error> {
-    with_pool!(db, |p| {
-        sqlx::query_as("SELECT id, anchor_date, next_period_index, next_due_date FROM agreements WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p)
-            .await
-    })
 }
 
 /// What charging one of an agreement's periods needs: its status, Vipps id and billing

@@ -295,12 +295,7 @@ impl Tx {
     }
 }
 
-/// Milliseconds since the epoch, the representation of every `*_at` column.
-pub fn to_millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-/// The inverse of [`to_millis`].
+/// A `*_at` column (milliseconds since the epoch) as a time.
 pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }

@@ -32,15 +32,6 @@ impl Period {
         }
     }
 
-    /// The Vipps interval unit (with count 1).
-    pub fn vipps_unit(self) -> &'static str {
-        match self {
-            Period::Week => "WEEK",
-            Period::Month => "MONTH",
-            Period::Year => "YEAR",
-        }
-    }
-
     /// The due date of period `index` (0 = the initial charge on the anchor date).
     pub fn due_date(self, anchor: NaiveDate, index: u32) -> NaiveDate {
         match self {

@@ -115,10 +115,6 @@ impl Enqueuer {
         Self { db, wakers }
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// The wake-up channels workers of this process subscribe to.
     pub fn wakers(&self) -> &Wakers {
         &self.wakers

@@ -57,7 +57,6 @@ pub fn register_workers() -> WorkerSet {
         .queue::<sms::HandleInbound, _, _>(handlers::sms::handle_inbound)
         .queue::<sms::SendSms, _, _>(handlers::sms::send_sms)
         .queue::<a::DraftAgreement, _, _>(handlers::agreements::draft)
-        .queue::<a::SyncAgreement, _, _>(handlers::agreements::sync)
         .queue::<a::PollAgreement, _, _>(handlers::agreements::poll)
         .queue::<a::StopAgreement, _, _>(handlers::agreements::stop)
         .queue::<vipps::ProcessEvent, _, _>(handlers::vipps::process_event)

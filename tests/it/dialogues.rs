@@ -99,6 +99,36 @@ async fn a_valid_dialogue_is_stored_with_amount_in_ore_and_reply_info() {
     app.stop().await;
 }
 
+/// The API's segment count is `sms_text::analyze`'s: an escape that would straddle two parts
+/// opens the next one, so 306 septets with `€` at septet 153 are three parts, not two.
+#[tokio::test]
+async fn reply_message_info_never_splits_an_escape_across_parts() {
+    use dialogpay::domain::sms_text::{VIPPS_LINK_LENGTH, analyze, reply_info};
+    let (app, key, group) = setup().await;
+    // 152 septets, `€` (2), then enough to end at 306 with the link counted at its length.
+    let template = format!(
+        "{}€{}{{vipps_link}}",
+        "a".repeat(152),
+        "a".repeat(306 - 154 - VIPPS_LINK_LENGTH)
+    );
+    let (status, d) = app
+        .post(
+            "/api/v1/dialogues",
+            &key,
+            with(body(&group), "reply_message", json!(template)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    let info = &d["reply_message_info"];
+    assert_eq!(info["encoding"], "GSM-7");
+    assert_eq!(info["length"], 306);
+    assert_eq!(info["segments"], 3, "{info}");
+    assert_eq!(info["segments"], reply_info(&template).segments as i64);
+    let linked = template.replace("{vipps_link}", &"x".repeat(VIPPS_LINK_LENGTH));
+    assert_eq!(analyze(&linked).segments, 3);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn amounts_are_parsed_exactly() {
     let (app, key, group) = setup().await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dialogpay_jobs::{
     JobSpec,
-    agreements::{DraftAgreement, PollAgreement, StopAgreement, SyncAgreement},
+    agreements::{DraftAgreement, PollAgreement, StopAgreement},
 };
 
 use crate::{
@@ -180,18 +180,6 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
         .await
         .map_err(JobError::retry)?;
     Ok(())
-}
-
-/// Re-reads the agreement from Vipps and applies what changed.
-pub async fn sync(job: SyncAgreement, ctx: JobContext) -> Result<(), JobError> {
-    let actor = job
-        .trigger
-        .strip_prefix("event:")
-        .and_then(|rest| rest.split(':').nth(1))
-        .map(str::to_owned);
-    apply_vipps_state(&ctx, &job.agreement_id, actor.as_deref())
-        .await
-        .map(|_| ())
 }
 
 /// Fetches the agreement and moves ours forward. Returns the status we now hold.
