@@ -287,13 +287,27 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     let Some(c) = prepared.ready.into_iter().next() else {
         return Ok(()); // missed, already created, or nothing to charge
     };
-    let key = IdempotencyKey::new(order_id(&job.agreement_id, job.period_index))
+    let order = order_id(&job.agreement_id, job.period_index);
+    let key = IdempotencyKey::new(order.clone())
         .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
-    let created = ctx
+    let mut created = ctx
         .app
         .vipps
         .create_charge(&c.msn, &c.vipps_agreement_id, &c.request, key)
         .await;
+    if created.as_ref().is_err_and(order_id_taken) {
+        // Our orderId is deterministic per agreement and period, so the charge Vipps already
+        // has under it is this period's, created by another call (a batch re-run after a
+        // crash, racing this single create): read it back and record it, never CREATE_FAILED.
+        created = ctx
+            .app
+            .vipps
+            .get_charge(&c.msn, &c.vipps_agreement_id, &order)
+            .await
+            .map(|charge| crate::vipps::wire::ChargeReference {
+                charge_id: charge.id,
+            });
+    }
     let now = ctx.app.clock.now_ms();
     let mut tx = ctx.db.begin().await?;
     let result = match created {
@@ -310,6 +324,11 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     };
     tx.commit().await?;
     result
+}
+
+/// Vipps's answer when a charge with this orderId exists already (409 Conflict).
+fn order_id_taken(e: &crate::vipps::VippsError) -> bool {
+    e.status() == Some(409) && e.problem_kind() == Some(crate::vipps::wire::ProblemKind::Conflict)
 }
 
 /// Creates many periods' charges of one merchant in one batch call. The idempotency key is a
