@@ -16,6 +16,7 @@ pub mod messages;
 pub mod parked_reports;
 pub mod partners;
 pub mod stats;
+pub mod types;
 pub mod vipps_events;
 
 use std::{str::FromStr, time::Duration};

@@ -12,7 +12,10 @@ use crate::{
         agreements::{self, Agreement},
         audit, charges, dialogues,
     },
-    domain::money::AmountOre,
+    domain::{
+        money::AmountOre,
+        status::{AgreementStatus, ChargeStatus},
+    },
     http::{
         auth::PartnerAuth,
         crm::partner_audit,
@@ -111,13 +114,13 @@ enum StopResponse {
     Accepted(Json<AgreementView>),
 }
 
-fn charge_view(c: charges::Charge, history: &[charges::ChargeStatus]) -> ChargeView {
+fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ChargeView {
     ChargeView {
         history: history
             .iter()
             .filter(|h| h.charge_id == c.id)
             .map(|h| ChargeHistoryEntry {
-                status: h.status.clone(),
+                status: h.status.as_str().to_owned(),
                 at: ts(h.at),
             })
             .collect(),
@@ -127,7 +130,7 @@ fn charge_view(c: charges::Charge, history: &[charges::ChargeStatus]) -> ChargeV
         period_index: c.period_index,
         due_date: c.due_date,
         amount_ore: c.amount_ore,
-        status: c.status,
+        status: c.status.as_str().to_owned(),
         failure_reason: c.failure_reason,
         failure_description: c.failure_description,
         vipps_charge_id: c.vipps_charge_id,
@@ -146,8 +149,8 @@ pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
         id: a.id,
         dialogue_id: a.dialogue_id,
         phone: a.phone,
-        status: a.status,
-        stopped_by: a.stopped_by,
+        status: a.status.as_str().to_owned(),
+        stopped_by: a.stopped_by.map(|s| s.as_str().to_owned()),
         vipps_agreement_id: a.vipps_agreement_id,
         created_at: ts(a.created_at),
         activated_at: ts_opt(a.activated_at),
@@ -175,10 +178,10 @@ impl AgreementsApi {
             .ok_or_else(|| ApiError::not_found("dialogue"))?;
         let limit = pagination::limit(limit.0)?;
         let status = status.0.map(|s| match s {
-            AgreementStatusParam::Pending => "PENDING",
-            AgreementStatusParam::Active => "ACTIVE",
-            AgreementStatusParam::Stopped => "STOPPED",
-            AgreementStatusParam::Expired => "EXPIRED",
+            AgreementStatusParam::Pending => AgreementStatus::Pending,
+            AgreementStatusParam::Active => AgreementStatus::Active,
+            AgreementStatusParam::Stopped => AgreementStatus::Stopped,
+            AgreementStatusParam::Expired => AgreementStatus::Expired,
         });
         let rows = agreements::list_for_dialogue(
             &state.db,
@@ -211,9 +214,20 @@ impl AgreementsApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<PaymentPage>> {
         let limit = pagination::limit(limit.0)?;
+        // A status no charge can have matches no charge (as when the text was compared in SQL).
+        let status = match status.0.as_deref().map(str::parse::<ChargeStatus>) {
+            Some(Err(_)) => {
+                return Ok(Json(PaymentPage {
+                    items: Vec::new(),
+                    next_cursor: None,
+                }));
+            }
+            Some(Ok(s)) => Some(s),
+            None => None,
+        };
         let filter = charges::ChargeFilter {
             dialogue_id: dialogue_id.0.as_deref(),
-            status: status.0.as_deref(),
+            status,
             from: from.0,
             to: to.0,
             before_id: cursor.0.as_deref(),
@@ -257,7 +271,7 @@ impl AgreementsApi {
         let a = agreements::get_for_partner(&state.db, &partner.id, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("agreement"))?;
-        if a.status == "PENDING" || a.status == "ACTIVE" {
+        if a.status.is_open() {
             let now = state.clock.now_ms();
             let mut tx = state.db.begin().await?;
             state

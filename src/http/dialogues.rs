@@ -241,7 +241,7 @@ impl DialogueView {
             end_date: d.end_date,
             module_type: d.module_type,
             recurring: d.recurring,
-            period: d.period,
+            period: d.period.as_str().to_owned(),
             product_name: d.product_name,
             product_description: d.product_description,
             sender: d.sender,
@@ -286,7 +286,7 @@ fn fields_of(v: &ValidDialogue, crm_group_id: &str) -> dialogues::DialogueFields
         end_date: v.end_date,
         module_type: v.module_type.clone(),
         recurring: v.recurring,
-        period: v.period.as_str().to_owned(),
+        period: v.period,
         product_name: v.product_name.clone(),
         product_description: v.product_description.clone(),
         amount_ore: v.amount.0,
@@ -544,7 +544,7 @@ impl DialoguesApi {
         dialogues::update(&mut tx, &id, &fields, now).await?;
         let mut entry = partner_audit(partner, "dialogue.update", "dialogue", &id);
         entry.details = Some(
-            serde_json::json!({ "keyword": fields.keyword, "amount_ore": fields.amount_ore, "period": fields.period }),
+            serde_json::json!({ "keyword": fields.keyword, "amount_ore": fields.amount_ore, "period": fields.period.as_str() }),
         );
         audit::record_tx(&mut tx, &entry, now).await?;
         tx.commit().await?;

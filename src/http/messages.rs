@@ -61,7 +61,11 @@ impl From<Message> for MessageView {
             text: m.text,
             dialogue_id: m.dialogue_id,
             status: m.status,
-            outcome: m.outcome,
+            outcome: m
+                .inbound_outcome
+                .map(|o| o.as_str())
+                .or(m.reply_purpose.map(|p| p.as_str()))
+                .map(str::to_owned),
             error: m.error,
             segments: m.segments,
             encoding: m.encoding,

@@ -15,10 +15,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db::{agreements, charges, partners},
-    domain::period::Period,
+    domain::status::{AgreementStatus, ChargeStatus},
     vipps::{
         IdempotencyKey,
-        wire::{BatchChargeItem, ChargeStatus, CreateChargeRequest, TransactionType},
+        wire::{BatchChargeItem, CreateChargeRequest, TransactionType},
     },
     worker::{JobContext, JobError, handlers::agreements::vipps_failure},
 };
@@ -157,28 +157,29 @@ struct Plan<'a> {
     next_due: NaiveDate,
     /// The due date sent to Vipps (a late period is charged at the earliest allowed date).
     send_due: NaiveDate,
-    status: &'static str,
+    status: ChargeStatus,
 }
 
 /// Decides a period's charge; `None` when there is nothing to record: the agreement is no
 /// longer ACTIVE (never charged again), has not started billing, or the period is after the
 /// dialogue's end (the sweep stops the agreement).
 fn plan(basis: &agreements::ChargeBasis, k: u32, earliest: NaiveDate) -> Option<Plan<'_>> {
-    if basis.status != "ACTIVE" {
+    if basis.status != AgreementStatus::Active {
         return None;
     }
     let anchor = basis.anchor_date?;
-    let period = Period::parse(&basis.period).unwrap_or(Period::Month);
+    let period = basis.period;
     let (due, next_due) = (period.due_date(anchor, k), period.due_date(anchor, k + 1));
     if due > basis.end_date {
         return None;
     }
     let (status, send_due) = if due >= earliest {
-        ("PENDING", due)
+        (ChargeStatus::Pending, due)
     } else if earliest < next_due {
-        ("PENDING", earliest) // late, but within its interval: charged at the earliest allowed date
+        // Late, but within its interval: charged at the earliest allowed date.
+        (ChargeStatus::Pending, earliest)
     } else {
-        ("MISSED", due)
+        (ChargeStatus::Missed, due)
     };
     Some(Plan {
         basis,
@@ -233,7 +234,7 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
             )
             .await?;
             agreements::advance_billing(&mut tx, &b.id, p.period_index + 1, p.next_due).await?;
-            if row.status == "PENDING" && row.vipps_charge_id.is_none() {
+            if row.status == ChargeStatus::Pending && row.vipps_charge_id.is_none() {
                 ready.push(ready_for_vipps(ctx, p, row));
             }
         }
@@ -428,9 +429,13 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
         .get_charge(&p.vipps_msn, vipps_agreement, vipps_charge)
         .await
         .map_err(vipps_failure)?;
-    let status = match remote.status {
-        ChargeStatus::Unknown(_) => return Ok(()),
-        s => s.as_str().to_owned(),
+    let status = match ChargeStatus::try_from(&remote.status) {
+        Ok(status) => status,
+        Err(e) => {
+            // Vipps documents UNKNOWN as transient: the next re-read sees the real status.
+            tracing::info!(charge.id = %c.id, error = %e, "Vipps says a charge status we do not know; nothing changed");
+            return Ok(());
+        }
     };
     let reason = remote
         .failure_reason
@@ -440,7 +445,7 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
     charges::apply_status(
         &mut tx,
         &c.id,
-        &status,
+        status,
         reason.as_deref(),
         remote.failure_description.as_deref(),
         ctx.app.clock.now_ms(),

@@ -7,7 +7,8 @@ use crate::{
         agreements, charges,
         vipps_events::{self, VippsEvent},
     },
-    vipps::wire::{RegisterWebhookRequest, event_names},
+    domain::status::StopActor,
+    vipps::wire::{Actor, RegisterWebhookRequest, event_names},
     worker::{
         JobContext, JobError,
         handlers::agreements::{apply_vipps_state, vipps_failure},
@@ -46,11 +47,27 @@ pub async fn process_event(job: ProcessEvent, ctx: JobContext) -> Result<(), Job
         tracing::warn!(event.id = %event.id, event.kind = %event.event_type, "event for an unknown agreement skipped");
         return Ok(());
     };
-    let actor = (event.event_type == event_names::AGREEMENT_STOPPED
-        || event.event_type == event_names::AGREEMENT_REJECTED)
-        .then(|| event.actor.clone().unwrap_or_else(|| "USER".to_owned()));
-    apply_vipps_state(&ctx, &ours.id, actor.as_deref()).await?;
+    let stop_event = event.event_type == event_names::AGREEMENT_STOPPED
+        || event.event_type == event_names::AGREEMENT_REJECTED;
+    let actor = if stop_event { stop_actor(&event) } else { None };
+    apply_vipps_state(&ctx, &ours.id, actor).await?;
     Ok(())
+}
+
+/// Who a stop or reject event says stopped the agreement: USER when it names no one (the
+/// user stopped or rejected it in the app); an actor we do not know is logged and left to
+/// [`apply_vipps_state`] to decide from our own records.
+fn stop_actor(event: &VippsEvent) -> Option<StopActor> {
+    let Some(actor) = event.actor.as_deref() else {
+        return Some(StopActor::User);
+    };
+    match StopActor::try_from(&Actor::from(actor)) {
+        Ok(actor) => Some(actor),
+        Err(e) => {
+            tracing::warn!(event.id = %event.id, error = %e, "stop event with an actor we do not know");
+            None
+        }
+    }
 }
 
 /// A batch item Vipps accepted but could not create. If Vipps has the charge after all (a
