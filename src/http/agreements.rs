@@ -114,16 +114,18 @@ enum StopResponse {
     Accepted(Json<AgreementView>),
 }
 
-fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ChargeView {
-    ChargeView {
+fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ApiResult<ChargeView> {
+    Ok(ChargeView {
         history: history
             .iter()
             .filter(|h| h.charge_id == c.id)
-            .map(|h| ChargeHistoryEntry {
-                status: h.status.as_str().to_owned(),
-                at: ts(h.at),
+            .map(|h| {
+                Ok(ChargeHistoryEntry {
+                    status: h.status.as_str().to_owned(),
+                    at: ts(h.at)?,
+                })
             })
-            .collect(),
+            .collect::<ApiResult<_>>()?,
         amount: AmountOre(c.amount_ore).to_string(),
         id: c.id,
         charge_type: c.charge_type,
@@ -134,7 +136,7 @@ fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ChargeVi
         failure_reason: c.failure_reason,
         failure_description: c.failure_description,
         vipps_charge_id: c.vipps_charge_id,
-    }
+    })
 }
 
 /// An agreement with its charges and their history.
@@ -144,7 +146,7 @@ pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
         .await?
         .into_iter()
         .map(|c| charge_view(c, &history))
-        .collect();
+        .collect::<ApiResult<_>>()?;
     Ok(AgreementView {
         id: a.id,
         dialogue_id: a.dialogue_id,
@@ -152,10 +154,10 @@ pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
         status: a.status.as_str().to_owned(),
         stopped_by: a.stopped_by.map(|s| s.as_str().to_owned()),
         vipps_agreement_id: a.vipps_agreement_id,
-        created_at: ts(a.created_at),
-        activated_at: ts_opt(a.activated_at),
-        stopped_at: ts_opt(a.stopped_at),
-        expired_at: ts_opt(a.expired_at),
+        created_at: ts(a.created_at)?,
+        activated_at: ts_opt(a.activated_at)?,
+        stopped_at: ts_opt(a.stopped_at)?,
+        expired_at: ts_opt(a.expired_at)?,
         charges,
     })
 }
@@ -237,11 +239,13 @@ impl AgreementsApi {
         let (rows, next_cursor) = pagination::finish(rows, limit, |c| c.id.clone());
         let items = rows
             .into_iter()
-            .map(|c| PaymentView {
-                agreement_id: c.agreement_id.clone(),
-                charge: charge_view(c, &[]),
+            .map(|c| {
+                Ok(PaymentView {
+                    agreement_id: c.agreement_id.clone(),
+                    charge: charge_view(c, &[])?,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(PaymentPage { items, next_cursor }))
     }
 

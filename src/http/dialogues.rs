@@ -212,7 +212,7 @@ fn period_of(
 }
 
 impl DialogueView {
-    fn new(d: dialogues::Dialogue, today: NaiveDate) -> Self {
+    fn new(d: dialogues::Dialogue, today: NaiveDate) -> ApiResult<Self> {
         let info = reply_info(&d.reply_message);
         let status = if d.archived_at.is_some() {
             "archived"
@@ -225,7 +225,7 @@ impl DialogueView {
         } else {
             "live"
         };
-        DialogueView {
+        Ok(DialogueView {
             status: status.to_owned(),
             amount: AmountOre(d.amount_ore).to_string(),
             amount_ore: d.amount_ore,
@@ -247,11 +247,11 @@ impl DialogueView {
             sender: d.sender,
             reply_message: d.reply_message,
             keyword: d.keyword,
-            created_at: ts(d.created_at),
-            updated_at: ts(d.updated_at),
-            archived_at: ts_opt(d.archived_at),
+            created_at: ts(d.created_at)?,
+            updated_at: ts(d.updated_at)?,
+            archived_at: ts_opt(d.archived_at)?,
             stats: None,
-        }
+        })
     }
 }
 
@@ -405,7 +405,7 @@ impl DialoguesApi {
         let stored = dialogue_or_404(&state, &partner.id, &id).await?;
         Ok(DialogueCreated::Created(Json(DialogueView::new(
             stored, today,
-        ))))
+        )?)))
     }
 
     /// The partner's dialogues, newest first, each with its figures for the period.
@@ -442,7 +442,7 @@ impl DialoguesApi {
         let mut items = Vec::with_capacity(rows.len());
         for d in rows {
             let figures = stats.remove(&d.id).unwrap_or_default();
-            let mut view = DialogueView::new(d, today);
+            let mut view = DialogueView::new(d, today)?;
             view.stats = Some(StatsView::new(period, &figures));
             items.push(view);
         }
@@ -508,7 +508,7 @@ impl DialoguesApi {
         id: Path<String>,
     ) -> ApiResult<Json<DialogueView>> {
         let d = dialogue_or_404(&state, &auth.0.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())))
+        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
     }
 
     /// Replace a dialogue's fields. Period and amount cannot change once agreements exist.
@@ -549,7 +549,7 @@ impl DialoguesApi {
         audit::record_tx(&mut tx, &entry, now).await?;
         tx.commit().await?;
         let d = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())))
+        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
     }
 
     /// Archive a dialogue (its keyword is released). Refused while it has agreements.
@@ -582,6 +582,6 @@ impl DialoguesApi {
         }
         tx.commit().await?;
         let d = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())))
+        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
     }
 }
