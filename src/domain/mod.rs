@@ -2,6 +2,7 @@
 //! form, and the statuses of agreements and charges with their forward-only rules. No I/O;
 //! everything here is unit-tested beside the code.
 
+pub mod confirmation;
 pub mod dialogue;
 pub mod keyword;
 pub mod money;

@@ -13,11 +13,11 @@ use dialogpay_jobs::{
 use crate::{
     db::{agreements, charges, crm, dialogues, messages, partners},
     domain::{
-        sms_text::VIPPS_LINK_PLACEHOLDER,
+        confirmation::{ConfirmationUrl, link_reply},
         status::{AgreementStatus, ReplyPurpose, StopActor},
     },
     vipps::{
-        IdempotencyKey, Operation, VippsError,
+        IdempotencyKey, Operation, VippsError, validate,
         wire::{
             DraftAgreementRequest, InitialCharge, PhoneNumber, PricingRequest, TimePeriod,
             TransactionType,
@@ -91,14 +91,16 @@ fn clip(text: &str, max: usize) -> String {
 /// Longer throttle waits than this snooze the draft job instead of holding a worker slot.
 const SNOOZE_ABOVE: Duration = Duration::from_secs(1);
 
-/// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link.
+/// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link. A reply
+/// without a usable link is never queued: the job fails for good instead (the draft, if Vipps
+/// made one, is still polled, so our agreement expires with it).
 pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError> {
     let (a, d, p) = load(&ctx, &job.agreement_id).await?;
     if a.status != AgreementStatus::Pending {
         return Ok(());
     }
-    let confirmation_url = match &a.confirmation_url {
-        Some(url) if a.vipps_agreement_id.is_some() => url.clone(),
+    let link = match &a.confirmation_url {
+        Some(url) if a.vipps_agreement_id.is_some() => ConfirmationUrl::parse(Some(url)),
         _ => {
             let request = DraftAgreementRequest {
                 pricing: PricingRequest::legacy_nok(d.amount_ore),
@@ -137,27 +139,48 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
                 .draft_agreement(&p.vipps_msn, &request, key(format!("{}-draft", a.id))?)
                 .await
                 .map_err(vipps_failure)?;
-            let url = drafted.vipps_confirmation_url.clone().unwrap_or_default();
+            // Every later call names the agreement in its path: an id we cannot use there is
+            // never stored (and nothing is sent to the user).
+            if !validate::is_path_id(&drafted.agreement_id) {
+                return Err(JobError::permanent(anyhow::anyhow!(
+                    "agreement {}: Vipps drafted it without a usable agreement id ({:?}); no SMS sent",
+                    a.id,
+                    drafted.agreement_id
+                )));
+            }
+            let link = ConfirmationUrl::parse(drafted.vipps_confirmation_url.as_deref());
             agreements::set_vipps_ids(
                 &ctx.db,
                 &a.id,
                 &drafted.agreement_id,
-                Some(&url),
+                link.as_ref().ok().map(ConfirmationUrl::as_str),
                 ctx.app.clock.now_ms(),
             )
             .await?;
-            url
+            link
         }
     };
-    let inbound_id = a.inbound_message_id.clone().unwrap_or_default();
-    let Some(inbound) = messages::get(&ctx.db, &inbound_id).await? else {
+    let text = match link.and_then(|url| link_reply(&d.reply_message, &url)) {
+        Ok(text) => text,
+        Err(e) => {
+            enqueue_first_poll(&ctx, &a.id).await?;
+            return Err(JobError::permanent(anyhow::anyhow!(
+                "agreement {}: no SMS sent: {e}",
+                a.id
+            )));
+        }
+    };
+    let Some(inbound_id) = &a.inbound_message_id else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "agreement {} has no inbound message to reply to",
+            a.id
+        )));
+    };
+    let Some(inbound) = messages::get(&ctx.db, inbound_id).await? else {
         return Err(JobError::permanent(anyhow::anyhow!(
             "inbound message {inbound_id} not found"
         )));
     };
-    let text = d
-        .reply_message
-        .replace(VIPPS_LINK_PLACEHOLDER, &confirmation_url);
     let mut tx = ctx.db.begin().await?;
     queue_reply(
         &ctx,
@@ -172,8 +195,13 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
     .await?;
     tx.commit().await?;
     ctx.enqueuer.wake(dialogpay_jobs::sms::SendSms::QUEUE);
+    enqueue_first_poll(&ctx, &a.id).await
+}
+
+/// The first poll of a drafted agreement (later ones are scheduled by the poll itself).
+async fn enqueue_first_poll(ctx: &JobContext, agreement_id: &str) -> Result<(), JobError> {
     let first_poll = PollAgreement {
-        agreement_id: a.id.clone(),
+        agreement_id: agreement_id.to_owned(),
         n: 0,
     };
     ctx.enqueuer

@@ -10,6 +10,7 @@ use crate::{
     db::{Tx, agreements, crm, dialogues, messages, partners},
     delivery,
     domain::{
+        confirmation::{ConfirmationUrl, link_reply},
         keyword::{InboundCommand, parse_inbound},
         msisdn::Msisdn,
         replies,
@@ -175,7 +176,19 @@ async fn handle_keyword(
         }
         Some(a) if now - a.created_at < DRAFT_LIFETIME_MS => {
             // Still pending: never a second draft; re-send its link (or let the draft job send it).
-            let outcome = if a.confirmation_url.is_some() {
+            // A stored link that is not one is never sent.
+            let reply = a.confirmation_url.as_deref().map(|url| {
+                ConfirmationUrl::parse(Some(url)).and_then(|url| link_reply(&d.reply_message, &url))
+            });
+            let reply = match reply {
+                Some(Ok(text)) => Some(text),
+                Some(Err(e)) => {
+                    tracing::error!(agreement.id = %a.id, error = %e, "pending agreement has no usable link; not re-sent");
+                    None
+                }
+                None => None,
+            };
+            let outcome = if reply.is_some() {
                 InboundOutcome::LinkResent
             } else {
                 InboundOutcome::DraftInProgress
@@ -190,10 +203,7 @@ async fn handle_keyword(
                 now,
             )
             .await?;
-            if let Some(url) = &a.confirmation_url {
-                let text = d
-                    .reply_message
-                    .replace(crate::domain::sms_text::VIPPS_LINK_PLACEHOLDER, url);
+            if let Some(text) = &reply {
                 queue_reply(
                     ctx,
                     &mut tx,
@@ -201,7 +211,7 @@ async fn handle_keyword(
                     Some(&d.partner_id),
                     Some(&d.id),
                     ReplyPurpose::VippsLink,
-                    &text,
+                    text,
                     Some(&a.id),
                 )
                 .await?;
