@@ -85,12 +85,26 @@ async fn charge_creation_failed(ctx: &JobContext, event: &VippsEvent) -> Result<
     let Some(a) = agreements::get(&ctx.db, &charge.agreement_id).await? else {
         return Ok(());
     };
-    let msn = crate::db::partners::get(&ctx.db, &a.partner_id)
-        .await?
-        .map(|p| p.vipps_msn)
-        .unwrap_or_default();
-    let vipps_agreement = a.vipps_agreement_id.as_deref().unwrap_or_default();
-    match ctx.app.vipps.get_charge(&msn, vipps_agreement, order).await {
+    let Some(partner) = crate::db::partners::get(&ctx.db, &a.partner_id).await? else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {}: partner {} gone",
+            charge.id,
+            a.partner_id
+        )));
+    };
+    let Some(vipps_agreement) = a.vipps_agreement_id.as_deref() else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {}: agreement {} has no Vipps agreement id",
+            charge.id,
+            a.id
+        )));
+    };
+    match ctx
+        .app
+        .vipps
+        .get_charge(&partner.vipps_msn, vipps_agreement, order)
+        .await
+    {
         Ok(_) => {
             let job = dialogpay_jobs::billing::SyncCharge {
                 charge_id: charge.id,
