@@ -17,4 +17,5 @@ mod metrics;
 mod openapi;
 mod partners;
 mod stats;
+mod typed_rows;
 mod webhook_fuzz;
