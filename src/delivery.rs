@@ -110,7 +110,7 @@ pub async fn record_send(
     parked.sort_by_key(|p| p.id);
     parked.dedup_by_key(|p| p.id);
     for p in &parked {
-        if let Some(next) = apply(tx, &msg, &to_report(p), now_ms).await? {
+        if let Some(next) = apply(tx, &msg, &to_report(p)?, now_ms).await? {
             msg.status = next.as_str().to_owned();
         }
     }
@@ -136,7 +136,8 @@ pub async fn expire_parked(db: &Db, cutoff_ms: i64) -> Result<usize, sqlx::Error
             sms.gateway_id = %p.gateway_message_id,
             sms.part = p.part,
             sms.status = %p.status,
-            received_at = %crate::db::from_millis(p.received_at),
+            received_at = %crate::db::from_millis(p.received_at)
+                .map_or_else(|e| e.to_string(), |t| t.to_string()),
             "delivery report never matched a sent message: deleted after the retention"
         );
     }
@@ -195,15 +196,16 @@ fn to_parked<'a>(provider: &'a str, r: &'a DeliveryReport) -> NewParkedReport<'a
     }
 }
 
-fn to_report(p: &ParkedReport) -> DeliveryReport {
-    DeliveryReport {
+/// The parked report as it arrived; one whose time cannot be read is an error (decode).
+fn to_report(p: &ParkedReport) -> Result<DeliveryReport, crate::db::BadTimestamp> {
+    Ok(DeliveryReport {
         gateway_message_id: p.gateway_message_id.clone(),
         part: u32::try_from(p.part).ok(),
         // Only valid statuses are parked; an unreadable one would count as queued (no effect).
         status: DeliveryStatus::parse(&p.status).unwrap_or(DeliveryStatus::Queued),
-        at: p.reported_at.map(crate::db::from_millis),
+        at: p.reported_at.map(crate::db::from_millis).transpose()?,
         reason: p.reason.clone(),
         client_reference: p.client_reference.clone(),
         segments: p.segments.and_then(|n| u32::try_from(n).ok()),
-    }
+    })
 }

@@ -135,7 +135,7 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
             end_date: today + chrono::Days::new(365),
             module_type: "vipps_payments".into(),
             recurring: true,
-            period: "month".into(),
+            period: crate::domain::period::Period::Month,
             product_name: "Fast giver".into(),
             product_description: "100 kr i måneden til vårt arbeid".into(),
             amount_ore: 10_000,

@@ -355,7 +355,7 @@ pub async fn seed_dialogue(
         end_date: today + Days::new(400),
         module_type: "vipps_payments".into(),
         recurring: true,
-        period: "month".into(),
+        period: Period::Month,
         product_name: "Bench".into(),
         product_description: "Bench".into(),
         amount_ore: 10_000,

@@ -1,10 +1,14 @@
 //! Our agreements (one per dialogue, phone and sign-up) and their forward-only status.
 //!
 //! The row exists before Vipps is called; the Vipps ids are stored right after the draft.
-//! Status only moves forward: PENDING → ACTIVE → STOPPED, PENDING → EXPIRED | STOPPED.
+//! Status only moves forward ([`AgreementStatus::can_move_to`]).
 
 use crate::{
-    db::{Db, Tx, ids},
+    db::{Db, Tx, ids, types::placeholders},
+    domain::{
+        period::Period,
+        status::{AgreementStatus, StopActor},
+    },
     with_pool, with_tx,
 };
 
@@ -14,8 +18,8 @@ pub struct Agreement {
     pub partner_id: String,
     pub dialogue_id: String,
     pub phone: String,
-    pub status: String,
-    pub stopped_by: Option<String>,
+    pub status: AgreementStatus,
+    pub stopped_by: Option<StopActor>,
     pub vipps_agreement_id: Option<String>,
     pub confirmation_url: Option<String>,
     pub inbound_message_id: Option<String>,
@@ -32,22 +36,14 @@ pub struct Agreement {
 const COLUMNS: &str = "id, partner_id, dialogue_id, phone, status, stopped_by, vipps_agreement_id, confirmation_url, \
      inbound_message_id, manage_token, stop_requested, created_at, activated_at, stopped_at, expired_at, updated_at";
 
-/// Rank of a status in the forward-only order; unknown statuses never move anything.
-pub fn rank(status: &str) -> Option<u8> {
-    match status {
-        "PENDING" => Some(0),
-        "ACTIVE" => Some(1),
-        "STOPPED" | "EXPIRED" => Some(2),
-        _ => None,
-    }
-}
-
-/// Whether `from → to` is a forward move (a late or duplicate event changes nothing).
-pub fn can_move(from: &str, to: &str) -> bool {
-    match (rank(from), rank(to)) {
-        (Some(a), Some(b)) => b > a && !(from == "ACTIVE" && to == "EXPIRED"),
-        _ => false,
-    }
+/// The open statuses (PENDING, ACTIVE), for `status IN (…)` from parameter `$first` on.
+fn open_statuses(first: usize) -> (String, Vec<AgreementStatus>) {
+    let open: Vec<AgreementStatus> = AgreementStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| s.is_open())
+        .collect();
+    (placeholders(first, open.len()), open)
 }
 
 pub async fn create_pending(
@@ -62,7 +58,7 @@ pub async fn create_pending(
     with_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO agreements (id, partner_id, dialogue_id, phone, status, inbound_message_id, manage_token, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $7)",
+             VALUES ($1, $2, $3, $4, $8, $5, $6, $7, $7)",
         )
         .bind(&id)
         .bind(partner_id)
@@ -71,6 +67,7 @@ pub async fn create_pending(
         .bind(inbound_message_id)
         .bind(ids::secret_token(24))
         .bind(now_ms)
+        .bind(AgreementStatus::Pending)
         .execute(c)
         .await?.rows_affected()
     });
@@ -98,15 +95,17 @@ pub async fn set_vipps_ids(
     Ok(())
 }
 
-/// Moves the status forward; returns false when the move is not forward (nothing changed).
+/// Moves the status forward ([`AgreementStatus::can_move_to`]) and records when, and for a
+/// stop who stopped it (`stopped_by` is ignored for other moves). Returns false when the move
+/// is not forward (nothing changed).
 pub async fn transition(
     tx: &mut Tx,
     id: &str,
-    to: &str,
-    stopped_by: Option<&str>,
+    to: AgreementStatus,
+    stopped_by: Option<StopActor>,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let current: Option<String> = with_tx!(tx, |c| {
+    let current: Option<AgreementStatus> = with_tx!(tx, |c| {
         sqlx::query_scalar("SELECT status FROM agreements WHERE id = $1")
             .bind(id)
             .fetch_optional(c)
@@ -115,26 +114,31 @@ pub async fn transition(
     let Some(current) = current else {
         return Ok(false);
     };
-    if !can_move(&current, to) {
+    if !current.can_move_to(to) {
         return Ok(false);
     }
+    // The time column of the status reached.
+    let at_column = match to {
+        AgreementStatus::Active => "activated_at",
+        AgreementStatus::Stopped => "stopped_at",
+        AgreementStatus::Expired => "expired_at",
+        AgreementStatus::Pending => return Ok(false), // no move reaches it
+    };
+    let stopped_by = stopped_by.filter(|_| to == AgreementStatus::Stopped);
+    let sql = format!(
+        "UPDATE agreements SET status = $2, updated_at = $3, {at_column} = $3, \
+           stopped_by = COALESCE($4, stopped_by) WHERE id = $1 AND status = $5"
+    );
     let changed = with_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE agreements SET status = $2, updated_at = $3, \
-               activated_at = CASE WHEN $2 = 'ACTIVE' THEN $3 ELSE activated_at END, \
-               stopped_at = CASE WHEN $2 = 'STOPPED' THEN $3 ELSE stopped_at END, \
-               expired_at = CASE WHEN $2 = 'EXPIRED' THEN $3 ELSE expired_at END, \
-               stopped_by = CASE WHEN $2 = 'STOPPED' THEN $4 ELSE stopped_by END \
-             WHERE id = $1 AND status = $5",
-        )
-        .bind(id)
-        .bind(to)
-        .bind(now_ms)
-        .bind(stopped_by)
-        .bind(&current)
-        .execute(c)
-        .await?
-        .rows_affected()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(to)
+            .bind(now_ms)
+            .bind(stopped_by)
+            .bind(current)
+            .execute(c)
+            .await?
+            .rows_affected()
     });
     Ok(changed == 1)
 }
@@ -182,18 +186,23 @@ pub async fn open_for_phone(
     dialogue_id: &str,
     phone: &str,
 ) -> Result<Option<Agreement>, sqlx::Error> {
+    let (open, statuses) = open_statuses(3);
     let sql = format!(
-        "SELECT {COLUMNS} FROM agreements WHERE dialogue_id = $1 AND phone = $2 AND status IN ('PENDING', 'ACTIVE') \
+        "SELECT {COLUMNS} FROM agreements WHERE dialogue_id = $1 AND phone = $2 AND status IN ({open}) \
          ORDER BY id DESC LIMIT 1"
     );
-    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(dialogue_id)
-        .bind(phone)
-        .fetch_optional(c)
-        .await)
+    with_tx!(tx, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(dialogue_id)
+            .bind(phone);
+        for s in &statuses {
+            q = q.bind(*s);
+        }
+        q.fetch_optional(c).await
+    })
 }
 
-/// Every ACTIVE agreement of a phone on dialogues sent from `sender` (STOPP).
+/// Every open (ACTIVE or PENDING) agreement of a phone on dialogues sent from `sender` (STOPP).
 pub async fn active_for_phone_on_sender(
     db: &Db,
     phone: &str,
@@ -204,22 +213,27 @@ pub async fn active_for_phone_on_sender(
         .map(|c| format!("a.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let (open, statuses) = open_statuses(3);
     let sql = format!(
         "SELECT {cols} FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id \
-         WHERE a.phone = $1 AND d.sender = $2 AND a.status IN ('ACTIVE', 'PENDING') ORDER BY a.id"
+         WHERE a.phone = $1 AND d.sender = $2 AND a.status IN ({open}) ORDER BY a.id"
     );
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(phone)
-        .bind(sender)
-        .fetch_all(p)
-        .await)
+    with_pool!(db, |p| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(phone)
+            .bind(sender);
+        for s in &statuses {
+            q = q.bind(*s);
+        }
+        q.fetch_all(p).await
+    })
 }
 
 /// A dialogue's agreements, newest first.
 pub async fn list_for_dialogue(
     db: &Db,
     dialogue_id: &str,
-    status: Option<&str>,
+    status: Option<AgreementStatus>,
     before_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Agreement>, sqlx::Error> {
@@ -236,25 +250,6 @@ pub async fn list_for_dialogue(
             .fetch_all(p)
             .await
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::can_move;
-
-    #[test]
-    fn states_only_move_forward() {
-        assert!(can_move("PENDING", "ACTIVE"));
-        assert!(can_move("PENDING", "EXPIRED"));
-        assert!(can_move("PENDING", "STOPPED"));
-        assert!(can_move("ACTIVE", "STOPPED"));
-        assert!(!can_move("ACTIVE", "EXPIRED"));
-        assert!(!can_move("ACTIVE", "PENDING"));
-        assert!(!can_move("STOPPED", "ACTIVE"));
-        assert!(!can_move("EXPIRED", "ACTIVE"));
-        assert!(!can_move("ACTIVE", "ACTIVE"));
-        assert!(!can_move("ACTIVE", "WHATEVER"));
-    }
 }
 
 /// Records that we asked for a stop (before calling Vipps).
@@ -322,10 +317,10 @@ pub struct ChargeBasis {
     pub id: String,
     pub partner_id: String,
     pub dialogue_id: String,
-    pub status: String,
+    pub status: AgreementStatus,
     pub vipps_agreement_id: Option<String>,
     pub anchor_date: Option<chrono::NaiveDate>,
-    pub period: String,
+    pub period: Period,
     pub end_date: chrono::NaiveDate,
     pub amount_ore: i64,
     pub product_name: String,
@@ -375,9 +370,10 @@ pub async fn count_due_for_billing(
     horizon: chrono::NaiveDate,
 ) -> Result<i64, sqlx::Error> {
     with_pool!(db, |p| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM agreements WHERE status = 'ACTIVE' AND next_due_date <= $1"
+        "SELECT COUNT(*) FROM agreements WHERE status = $2 AND next_due_date <= $1"
     )
     .bind(horizon)
+    .bind(AgreementStatus::Active)
     .fetch_one(p)
     .await)
 }
@@ -403,13 +399,14 @@ pub async fn due_for_billing(
         sqlx::query_as(
             "SELECT a.id, a.next_period_index, a.next_due_date, p.vipps_msn AS msn \
              FROM agreements a JOIN partners p ON p.id = a.partner_id \
-             WHERE a.status = 'ACTIVE' AND a.next_due_date <= $1 AND (a.next_due_date, a.id) > ($2, $3) \
+             WHERE a.status = $5 AND a.next_due_date <= $1 AND (a.next_due_date, a.id) > ($2, $3) \
              ORDER BY a.next_due_date, a.id LIMIT $4",
         )
         .bind(horizon)
         .bind(after_date)
         .bind(after_id)
         .bind(limit)
+        .bind(AgreementStatus::Active)
         .fetch_all(p)
         .await
     })
@@ -424,11 +421,12 @@ pub async fn ended_and_run_out(
     with_pool!(db, |p| {
         sqlx::query_scalar(
             "SELECT a.id FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id \
-             WHERE a.status = 'ACTIVE' AND a.next_due_date <= $1 AND a.next_due_date > d.end_date AND a.stop_requested IS NULL \
+             WHERE a.status = $3 AND a.next_due_date <= $1 AND a.next_due_date > d.end_date AND a.stop_requested IS NULL \
              ORDER BY a.id LIMIT $2",
         )
         .bind(today)
         .bind(limit)
+        .bind(AgreementStatus::Active)
         .fetch_all(p)
         .await
     })

@@ -1,10 +1,11 @@
 //! Charges (one per agreement and period, guarded by a unique constraint) and their status
-//! history.
+//! history. Status only moves forward ([`ChargeStatus::can_move_to`]).
 
 use chrono::NaiveDate;
 
 use crate::{
-    db::{Db, Tx, ids},
+    db::{Db, Tx, ids, types::placeholders},
+    domain::status::ChargeStatus,
     with_pool, with_tx,
 };
 
@@ -16,7 +17,7 @@ pub struct Charge {
     pub charge_type: String,
     pub due_date: NaiveDate,
     pub amount_ore: i64,
-    pub status: String,
+    pub status: ChargeStatus,
     pub vipps_charge_id: Option<String>,
     pub order_id: String,
     pub failure_reason: Option<String>,
@@ -26,14 +27,24 @@ pub struct Charge {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ChargeStatus {
+pub struct StatusEntry {
     pub charge_id: String,
-    pub status: String,
+    pub status: ChargeStatus,
     pub at: i64,
 }
 
 const COLUMNS: &str = "id, agreement_id, period_index, charge_type, due_date, amount_ore, status, vipps_charge_id, \
      order_id, failure_reason, failure_description, created_at, updated_at";
+
+/// The statuses `keep` selects, for `status IN (…)` from parameter `$first` on.
+fn statuses(first: usize, keep: fn(ChargeStatus) -> bool) -> (String, Vec<ChargeStatus>) {
+    let list: Vec<ChargeStatus> = ChargeStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| keep(*s))
+        .collect();
+    (placeholders(first, list.len()), list)
+}
 
 /// The initial charge (period 0), recorded when the agreement is seen ACTIVE: Vipps captured it
 /// when the user confirmed. Idempotent: a second call finds the row and changes nothing.
@@ -53,7 +64,7 @@ pub async fn record_initial(
         sqlx::query(
             "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, \
                status, vipps_charge_id, order_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 0, 'INITIAL', $5, $6, 'CHARGED', $7, $8, $9, $9) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, 0, 'INITIAL', $5, $6, $10, $7, $8, $9, $9) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(agreement_id)
@@ -64,12 +75,13 @@ pub async fn record_initial(
         .bind(vipps_charge_id)
         .bind(dialogpay_jobs::billing::order_id(agreement_id, 0))
         .bind(now_ms)
+        .bind(ChargeStatus::Charged)
         .execute(&mut *c)
         .await?
         .rows_affected()
     });
     if inserted == 1 {
-        add_history(tx, &id, "CHARGED", now_ms).await?;
+        add_history(tx, &id, ChargeStatus::Charged, now_ms).await?;
     }
     Ok(inserted == 1)
 }
@@ -86,7 +98,7 @@ pub async fn for_agreement(db: &Db, agreement_id: &str) -> Result<Vec<Charge>, s
 pub async fn history_for_agreement(
     db: &Db,
     agreement_id: &str,
-) -> Result<Vec<ChargeStatus>, sqlx::Error> {
+) -> Result<Vec<StatusEntry>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_as(
             "SELECT h.charge_id, h.status, h.at FROM charge_status_history h JOIN charges c ON c.id = h.charge_id \
@@ -96,38 +108,6 @@ pub async fn history_for_agreement(
         .fetch_all(p)
         .await
     })
-}
-
-/// Rank of a charge status in the forward-only order (`None`: unknown, never applied).
-pub fn rank(status: &str) -> Option<u8> {
-    match status {
-        "PENDING" => Some(0),
-        "DUE" => Some(1),
-        "RESERVED" | "PROCESSING" => Some(2),
-        "CHARGED" | "FAILED" | "CANCELLED" | "PARTIALLY_CAPTURED" | "MISSED" | "CREATE_FAILED" => {
-            Some(3)
-        }
-        "PARTIALLY_REFUNDED" => Some(4),
-        "REFUNDED" => Some(5),
-        _ => None,
-    }
-}
-
-/// Whether `from → to` moves forward (a refund only follows a capture).
-pub fn can_move(from: &str, to: &str) -> bool {
-    let refund = matches!(to, "PARTIALLY_REFUNDED" | "REFUNDED");
-    if refund
-        && !matches!(
-            from,
-            "CHARGED" | "PARTIALLY_CAPTURED" | "PARTIALLY_REFUNDED"
-        )
-    {
-        return false;
-    }
-    if matches!(from, "FAILED" | "CANCELLED" | "MISSED" | "CREATE_FAILED") {
-        return false;
-    }
-    matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a)
 }
 
 /// A recurring charge row (before or after the Vipps call): inserted with its history when
@@ -141,7 +121,7 @@ pub async fn insert_recurring(
     period_index: u32,
     due_date: NaiveDate,
     amount_ore: i64,
-    status: &str,
+    status: ChargeStatus,
     now_ms: i64,
 ) -> Result<Charge, sqlx::Error> {
     let id = ids::new_id("chg");
@@ -179,7 +159,12 @@ pub async fn insert_recurring(
         .await)
 }
 
-async fn add_history(tx: &mut Tx, id: &str, status: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+async fn add_history(
+    tx: &mut Tx,
+    id: &str,
+    status: ChargeStatus,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query("INSERT INTO charge_status_history (charge_id, status, at) VALUES ($1, $2, $3)")
             .bind(id)
@@ -212,7 +197,8 @@ pub async fn set_vipps_id(
 }
 
 /// A create call Vipps refused (4xx, a refused batch item, a charge-creation-failed event):
-/// recorded on the charge, visible to partner and operator. Only a PENDING charge moves.
+/// recorded on the charge, visible to partner and operator. Only a charge that may still move
+/// to CREATE_FAILED (a PENDING one) moves.
 pub async fn set_create_failed(
     tx: &mut Tx,
     id: &str,
@@ -220,34 +206,40 @@ pub async fn set_create_failed(
     detail: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
+    let to = ChargeStatus::CreateFailed;
+    let (from, sources) = statuses(6, |s| s.can_move_to(ChargeStatus::CreateFailed));
+    let sql = format!(
+        "UPDATE charges SET status = $5, problem_type = $2, failure_description = $3, updated_at = $4 \
+         WHERE id = $1 AND status IN ({from})"
+    );
     let moved = with_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE charges SET status = 'CREATE_FAILED', problem_type = $2, failure_description = $3, updated_at = $4 \
-             WHERE id = $1 AND status = 'PENDING'",
-        )
-        .bind(id)
-        .bind(problem_type)
-        .bind(detail)
-        .bind(now_ms)
-        .execute(c)
-        .await?.rows_affected()
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(problem_type)
+            .bind(detail)
+            .bind(now_ms)
+            .bind(to);
+        for s in &sources {
+            q = q.bind(*s);
+        }
+        q.execute(c).await?.rows_affected()
     });
     if moved == 0 {
         return Ok(());
     }
-    add_history(tx, id, "CREATE_FAILED", now_ms).await
+    add_history(tx, id, to, now_ms).await
 }
 
 /// Applies a status read from Vipps if it moves forward; keeps failure details.
 pub async fn apply_status(
     tx: &mut Tx,
     id: &str,
-    status: &str,
+    status: ChargeStatus,
     failure_reason: Option<&str>,
     failure_description: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let current: Option<String> = with_tx!(tx, |c| {
+    let current: Option<ChargeStatus> = with_tx!(tx, |c| {
         sqlx::query_scalar("SELECT status FROM charges WHERE id = $1")
             .bind(id)
             .fetch_optional(c)
@@ -256,7 +248,7 @@ pub async fn apply_status(
     let Some(current) = current else {
         return Ok(false);
     };
-    if !can_move(&current, status) {
+    if !current.can_move_to(status) {
         return Ok(false);
     }
     with_tx!(tx, |c| {
@@ -269,7 +261,7 @@ pub async fn apply_status(
         .bind(failure_reason)
         .bind(failure_description)
         .bind(now_ms)
-        .bind(&current)
+        .bind(current)
         .execute(c)
         .await?.rows_affected()
     });
@@ -308,16 +300,20 @@ pub async fn open_ids(
     after_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
+    let (open, list) = statuses(4, ChargeStatus::is_open);
+    let sql = format!(
+        "SELECT id FROM charges WHERE status IN ({open}) AND vipps_charge_id IS NOT NULL \
+         AND ($1 IS NULL OR due_date <= $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
     with_pool!(db, |p| {
-        sqlx::query_scalar(
-            "SELECT id FROM charges WHERE status IN ('PENDING', 'DUE', 'RESERVED', 'PROCESSING') AND vipps_charge_id IS NOT NULL \
-             AND ($1 IS NULL OR due_date <= $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        )
-        .bind(due_by)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(p)
-        .await
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(due_by)
+            .bind(after_id)
+            .bind(limit);
+        for s in &list {
+            q = q.bind(*s);
+        }
+        q.fetch_all(p).await
     })
 }
 
@@ -327,16 +323,17 @@ pub async fn cancel_open_for_agreement(
     agreement_id: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
+    let (cancelled, list) = statuses(2, ChargeStatus::is_cancelled_on_stop);
+    let sql = format!("SELECT id FROM charges WHERE agreement_id = $1 AND status IN ({cancelled})");
     let ids: Vec<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "SELECT id FROM charges WHERE agreement_id = $1 AND status IN ('PENDING', 'DUE')",
-        )
-        .bind(agreement_id)
-        .fetch_all(c)
-        .await?
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(agreement_id);
+        for s in &list {
+            q = q.bind(*s);
+        }
+        q.fetch_all(c).await?
     });
     for id in ids {
-        apply_status(tx, &id, "CANCELLED", None, None, now_ms).await?;
+        apply_status(tx, &id, ChargeStatus::Cancelled, None, None, now_ms).await?;
     }
     Ok(())
 }
@@ -345,7 +342,7 @@ pub async fn cancel_open_for_agreement(
 #[derive(Debug, Default, Clone)]
 pub struct ChargeFilter<'a> {
     pub dialogue_id: Option<&'a str>,
-    pub status: Option<&'a str>,
+    pub status: Option<ChargeStatus>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub before_id: Option<&'a str>,

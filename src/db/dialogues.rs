@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 
 use crate::{
     db::{Db, Tx, ids},
+    domain::period::Period,
     with_pool, with_tx,
 };
 
@@ -17,7 +18,7 @@ pub struct Dialogue {
     pub end_date: NaiveDate,
     pub module_type: String,
     pub recurring: bool,
-    pub period: String,
+    pub period: Period,
     pub product_name: String,
     pub product_description: String,
     pub amount_ore: i64,
@@ -38,7 +39,7 @@ pub struct DialogueFields {
     pub end_date: NaiveDate,
     pub module_type: String,
     pub recurring: bool,
-    pub period: String,
+    pub period: Period,
     pub product_name: String,
     pub product_description: String,
     pub amount_ore: i64,
@@ -71,7 +72,7 @@ pub async fn insert(
         .bind(f.end_date)
         .bind(&f.module_type)
         .bind(f.recurring)
-        .bind(&f.period)
+        .bind(f.period)
         .bind(&f.product_name)
         .bind(&f.product_description)
         .bind(f.amount_ore)
@@ -104,7 +105,7 @@ pub async fn update(
         .bind(f.end_date)
         .bind(&f.module_type)
         .bind(f.recurring)
-        .bind(&f.period)
+        .bind(f.period)
         .bind(&f.product_name)
         .bind(&f.product_description)
         .bind(f.amount_ore)

@@ -2,9 +2,13 @@
 
 use crate::{
     db::{Db, Tx, ids},
+    domain::status::{InboundOutcome, ReplyPurpose},
     with_pool, with_tx,
 };
 
+/// A message in or out. The `outcome` column means what an inbound message led to, or why an
+/// outbound one is sent: it is read as one or the other by direction (the two sets share
+/// texts such as `help`), and a text of neither set fails the read.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Message {
     pub id: String,
@@ -17,7 +21,10 @@ pub struct Message {
     pub to_addr: String,
     pub text: String,
     pub status: String,
-    pub outcome: Option<String>,
+    /// Inbound: what it led to, once handled (`None` until then).
+    pub inbound_outcome: Option<InboundOutcome>,
+    /// Outbound: why it is sent (`None` for messages that are not replies).
+    pub reply_purpose: Option<ReplyPurpose>,
     pub error: Option<String>,
     pub segments: i32,
     pub encoding: String,
@@ -35,7 +42,9 @@ pub struct StatusEntry {
 }
 
 const COLUMNS: &str = "id, partner_id, dialogue_id, direction, provider, gateway_message_id, from_addr, to_addr, text, \
-     status, outcome, error, segments, encoding, in_reply_to, agreement_id, created_at, updated_at";
+     status, CASE WHEN direction = 'in' THEN outcome END AS inbound_outcome, \
+     CASE WHEN direction = 'out' THEN outcome END AS reply_purpose, \
+     error, segments, encoding, in_reply_to, agreement_id, created_at, updated_at";
 
 /// A message to insert.
 #[derive(Debug, Clone)]
@@ -49,13 +58,15 @@ pub struct NewMessage<'a> {
     pub to_addr: &'a str,
     pub text: &'a str,
     pub status: &'a str,
-    pub outcome: Option<&'a str>,
+    /// Why an outbound message is sent (an inbound one gets its outcome when handled,
+    /// [`set_inbound_outcome`]).
+    pub purpose: Option<ReplyPurpose>,
     pub in_reply_to: Option<&'a str>,
     pub agreement_id: Option<&'a str>,
 }
 
 /// Inserts a message and its first status. Returns `None` when a row with the same
-/// (provider, direction, gateway id) or the same (in_reply_to, outcome) exists: gateways retry
+/// (provider, direction, gateway id) or the same (in_reply_to, purpose) exists: gateways retry
 /// and jobs run twice, the message is stored once.
 pub async fn insert(
     tx: &mut Tx,
@@ -80,7 +91,7 @@ pub async fn insert(
         .bind(m.to_addr)
         .bind(m.text)
         .bind(m.status)
-        .bind(m.outcome)
+        .bind(m.purpose)
         .bind(info.segments as i32)
         .bind(info.encoding.as_str())
         .bind(m.in_reply_to)
@@ -142,7 +153,7 @@ pub async fn set_inbound_outcome(
     id: &str,
     partner_id: Option<&str>,
     dialogue_id: Option<&str>,
-    outcome: &str,
+    outcome: InboundOutcome,
     agreement_id: Option<&str>,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
@@ -160,7 +171,7 @@ pub async fn set_inbound_outcome(
         .execute(c)
         .await?.rows_affected()
     });
-    add_history(tx, id, "processed", Some(outcome), now_ms).await
+    add_history(tx, id, "processed", Some(outcome.as_str()), now_ms).await
 }
 
 /// Stores the gateway's id of a sent message.

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod parked_reports;
 pub mod partners;
 pub mod stats;
+pub mod types;
 pub mod vipps_events;
 
 use std::{str::FromStr, time::Duration};
@@ -295,13 +296,43 @@ impl Tx {
     }
 }
 
-/// A `*_at` column (milliseconds since the epoch) as a time.
-pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+/// A stored time that is no instant chrono can represent (hundreds of millennia away): the
+/// row is broken, and reading it is an error rather than a made-up date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable timestamp: {0} ms since the epoch is out of range")]
+pub struct BadTimestamp(pub i64);
+
+/// A broken timestamp is a decode error, like any other unreadable column.
+impl From<BadTimestamp> for sqlx::Error {
+    fn from(err: BadTimestamp) -> Self {
+        sqlx::Error::Decode(Box::new(err))
+    }
+}
+
+/// A `*_at` column (milliseconds since the epoch) as a time; an out-of-range value is an
+/// error, never the epoch.
+pub fn from_millis(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, BadTimestamp> {
+    chrono::DateTime::from_timestamp_millis(ms).ok_or(BadTimestamp(ms))
 }
 
 /// True when the error is a unique-constraint violation on either engine.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_out_of_range_ones_are_errors() {
+        let t = chrono::DateTime::from_timestamp_millis(1_767_225_600_123).unwrap();
+        assert_eq!(from_millis(t.timestamp_millis()), Ok(t));
+        assert_eq!(from_millis(0).unwrap().timestamp_millis(), 0);
+        let err = from_millis(i64::MAX).unwrap_err();
+        assert_eq!(err, BadTimestamp(i64::MAX));
+        assert!(err.to_string().contains(&i64::MAX.to_string()), "{err}");
+        assert!(from_millis(i64::MIN).is_err());
+    }
 }

@@ -237,7 +237,7 @@ pub async fn daily(
     }
     let index = |date: NaiveDate| usize::try_from((date - period.from).num_days()).ok();
     for h in &hourly {
-        if let Some((_, s)) = index(oslo_date_of_hour(h.hour)).and_then(|i| days.get_mut(i)) {
+        if let Some((_, s)) = index(oslo_date_of_hour(h.hour)?).and_then(|i| days.get_mut(i)) {
             s.add_hourly(h);
         }
     }
@@ -256,11 +256,11 @@ pub async fn daily(
 }
 
 /// The Europe/Oslo date of the UTC hour `hour` (hours since the epoch).
-fn oslo_date_of_hour(hour: i64) -> NaiveDate {
-    let utc = crate::db::from_millis(hour * HOUR_MS);
+fn oslo_date_of_hour(hour: i64) -> Result<NaiveDate, crate::db::BadTimestamp> {
+    let utc = crate::db::from_millis(hour.saturating_mul(HOUR_MS))?;
     let local = utc.with_timezone(&chrono_tz::Europe::Oslo);
     debug_assert_eq!(local.minute(), 0);
-    local.date_naive()
+    Ok(local.date_naive())
 }
 
 #[cfg(test)]
@@ -276,9 +276,9 @@ mod tests {
                 to: date,
             };
             let (start, end) = period.hours();
-            assert_eq!(oslo_date_of_hour(start), date);
-            assert_eq!(oslo_date_of_hour(end - 1), date);
-            assert_eq!(oslo_date_of_hour(end), date.succ_opt().unwrap());
+            assert_eq!(oslo_date_of_hour(start), Ok(date));
+            assert_eq!(oslo_date_of_hour(end - 1), Ok(date));
+            assert_eq!(oslo_date_of_hour(end), Ok(date.succ_opt().unwrap()));
         }
         // The spring-forward day has 23 hours, the fall-back day 25.
         let hours = |d: &str| {

@@ -13,6 +13,9 @@ pub struct VippsEvent {
     pub msn: Option<String>,
     pub agreement_id: Option<String>,
     pub charge_id: Option<String>,
+    /// Vipps's `actor` exactly as received (Vipps's vocabulary, kept even when we do not know
+    /// the value: the event is stored before it is understood). It becomes one of ours, a
+    /// [`crate::domain::status::StopActor`], only through `vipps::mapping`.
     pub actor: Option<String>,
     pub body: String,
     pub received_at: i64,

@@ -1,6 +1,8 @@
-//! Pure types and rules: money, keywords, senders, SMS text encoding, periods and the dialogue
-//! form. No I/O; everything here is unit-tested beside the code.
+//! Pure types and rules: money, keywords, senders, SMS text encoding, periods, the dialogue
+//! form, and the statuses of agreements and charges with their forward-only rules. No I/O;
+//! everything here is unit-tested beside the code.
 
+pub mod confirmation;
 pub mod dialogue;
 pub mod keyword;
 pub mod money;
@@ -9,3 +11,5 @@ pub mod period;
 pub mod replies;
 pub mod sender;
 pub mod sms_text;
+pub mod status;
+pub mod text_enum;

@@ -7,31 +7,19 @@
 
 use chrono::{Months, NaiveDate};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Period {
-    Week,
-    Month,
-    Year,
+use super::text_enum::text_enum;
+
+text_enum! {
+    /// A dialogue's billing interval (stored as `week`, `month`, `year`; the migrations check
+    /// the same three).
+    pub enum Period as "period" {
+        Week => "week",
+        Month => "month",
+        Year => "year",
+    }
 }
 
 impl Period {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "week" => Some(Period::Week),
-            "month" => Some(Period::Month),
-            "year" => Some(Period::Year),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Week => "week",
-            Period::Month => "month",
-            Period::Year => "year",
-        }
-    }
-
     /// The due date of period `index` (0 = the initial charge on the anchor date).
     pub fn due_date(self, anchor: NaiveDate, index: u32) -> NaiveDate {
         match self {
@@ -72,6 +60,18 @@ mod tests {
             ]
         );
         assert_eq!(Period::Month.due_date(d(2028, 1, 31), 1), d(2028, 2, 29));
+    }
+
+    #[test]
+    fn periods_round_trip_and_refuse_unknown_texts() {
+        for p in Period::ALL {
+            assert_eq!(p.as_str().parse::<Period>(), Ok(*p));
+        }
+        for text in ["", "Month", "day", "MONTH"] {
+            let err = text.parse::<Period>().unwrap_err();
+            assert_eq!(err.value, text);
+            assert!(err.to_string().starts_with("unknown period"), "{err}");
+        }
     }
 
     #[test]

@@ -12,7 +12,10 @@ use crate::{
         agreements::{self, Agreement},
         audit, charges, dialogues,
     },
-    domain::money::AmountOre,
+    domain::{
+        money::AmountOre,
+        status::{AgreementStatus, ChargeStatus},
+    },
     http::{
         auth::PartnerAuth,
         crm::partner_audit,
@@ -111,27 +114,29 @@ enum StopResponse {
     Accepted(Json<AgreementView>),
 }
 
-fn charge_view(c: charges::Charge, history: &[charges::ChargeStatus]) -> ChargeView {
-    ChargeView {
+fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ApiResult<ChargeView> {
+    Ok(ChargeView {
         history: history
             .iter()
             .filter(|h| h.charge_id == c.id)
-            .map(|h| ChargeHistoryEntry {
-                status: h.status.clone(),
-                at: ts(h.at),
+            .map(|h| {
+                Ok(ChargeHistoryEntry {
+                    status: h.status.as_str().to_owned(),
+                    at: ts(h.at)?,
+                })
             })
-            .collect(),
+            .collect::<ApiResult<_>>()?,
         amount: AmountOre(c.amount_ore).to_string(),
         id: c.id,
         charge_type: c.charge_type,
         period_index: c.period_index,
         due_date: c.due_date,
         amount_ore: c.amount_ore,
-        status: c.status,
+        status: c.status.as_str().to_owned(),
         failure_reason: c.failure_reason,
         failure_description: c.failure_description,
         vipps_charge_id: c.vipps_charge_id,
-    }
+    })
 }
 
 /// An agreement with its charges and their history.
@@ -141,18 +146,18 @@ pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
         .await?
         .into_iter()
         .map(|c| charge_view(c, &history))
-        .collect();
+        .collect::<ApiResult<_>>()?;
     Ok(AgreementView {
         id: a.id,
         dialogue_id: a.dialogue_id,
         phone: a.phone,
-        status: a.status,
-        stopped_by: a.stopped_by,
+        status: a.status.as_str().to_owned(),
+        stopped_by: a.stopped_by.map(|s| s.as_str().to_owned()),
         vipps_agreement_id: a.vipps_agreement_id,
-        created_at: ts(a.created_at),
-        activated_at: ts_opt(a.activated_at),
-        stopped_at: ts_opt(a.stopped_at),
-        expired_at: ts_opt(a.expired_at),
+        created_at: ts(a.created_at)?,
+        activated_at: ts_opt(a.activated_at)?,
+        stopped_at: ts_opt(a.stopped_at)?,
+        expired_at: ts_opt(a.expired_at)?,
         charges,
     })
 }
@@ -175,10 +180,10 @@ impl AgreementsApi {
             .ok_or_else(|| ApiError::not_found("dialogue"))?;
         let limit = pagination::limit(limit.0)?;
         let status = status.0.map(|s| match s {
-            AgreementStatusParam::Pending => "PENDING",
-            AgreementStatusParam::Active => "ACTIVE",
-            AgreementStatusParam::Stopped => "STOPPED",
-            AgreementStatusParam::Expired => "EXPIRED",
+            AgreementStatusParam::Pending => AgreementStatus::Pending,
+            AgreementStatusParam::Active => AgreementStatus::Active,
+            AgreementStatusParam::Stopped => AgreementStatus::Stopped,
+            AgreementStatusParam::Expired => AgreementStatus::Expired,
         });
         let rows = agreements::list_for_dialogue(
             &state.db,
@@ -211,9 +216,20 @@ impl AgreementsApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<PaymentPage>> {
         let limit = pagination::limit(limit.0)?;
+        // A status no charge can have matches no charge (as when the text was compared in SQL).
+        let status = match status.0.as_deref().map(str::parse::<ChargeStatus>) {
+            Some(Err(_)) => {
+                return Ok(Json(PaymentPage {
+                    items: Vec::new(),
+                    next_cursor: None,
+                }));
+            }
+            Some(Ok(s)) => Some(s),
+            None => None,
+        };
         let filter = charges::ChargeFilter {
             dialogue_id: dialogue_id.0.as_deref(),
-            status: status.0.as_deref(),
+            status,
             from: from.0,
             to: to.0,
             before_id: cursor.0.as_deref(),
@@ -223,11 +239,13 @@ impl AgreementsApi {
         let (rows, next_cursor) = pagination::finish(rows, limit, |c| c.id.clone());
         let items = rows
             .into_iter()
-            .map(|c| PaymentView {
-                agreement_id: c.agreement_id.clone(),
-                charge: charge_view(c, &[]),
+            .map(|c| {
+                Ok(PaymentView {
+                    agreement_id: c.agreement_id.clone(),
+                    charge: charge_view(c, &[])?,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(PaymentPage { items, next_cursor }))
     }
 
@@ -257,7 +275,7 @@ impl AgreementsApi {
         let a = agreements::get_for_partner(&state.db, &partner.id, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("agreement"))?;
-        if a.status == "PENDING" || a.status == "ACTIVE" {
+        if a.status.is_open() {
             let now = state.clock.now_ms();
             let mut tx = state.db.begin().await?;
             state

@@ -55,23 +55,25 @@ struct GroupView {
     created_at: DateTime<Utc>,
 }
 
-impl From<crm::CrmGroup> for GroupView {
-    fn from(g: crm::CrmGroup) -> Self {
+impl TryFrom<crm::CrmGroup> for GroupView {
+    type Error = ApiError;
+
+    fn try_from(g: crm::CrmGroup) -> ApiResult<Self> {
         let terms = match (g.terms_version, g.terms_text, g.terms_created_at) {
             (Some(version), Some(text), Some(at)) => Some(TermsView {
                 version,
                 text,
-                created_at: ts(at),
+                created_at: ts(at)?,
             }),
             _ => None,
         };
-        GroupView {
+        Ok(GroupView {
             id: g.id,
             name: g.name,
             terms,
             member_count: g.member_count,
-            created_at: ts(g.created_at),
-        }
+            created_at: ts(g.created_at)?,
+        })
     }
 }
 
@@ -178,7 +180,7 @@ impl CrmApi {
         .await?;
         tx.commit().await?;
         Ok(GroupCreated::Created(Json(
-            group_or_404(&state, &partner.id, &id).await?.into(),
+            group_or_404(&state, &partner.id, &id).await?.try_into()?,
         )))
     }
 
@@ -203,7 +205,10 @@ impl CrmApi {
         .await?;
         let (rows, next_cursor) = pagination::finish(rows, limit, |g| g.id.clone());
         Ok(Json(GroupPage {
-            items: rows.into_iter().map(GroupView::from).collect(),
+            items: rows
+                .into_iter()
+                .map(GroupView::try_from)
+                .collect::<ApiResult<_>>()?,
             next_cursor,
         }))
     }
@@ -216,7 +221,9 @@ impl CrmApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<GroupView>> {
-        Ok(Json(group_or_404(&state, &auth.0.id, &id).await?.into()))
+        Ok(Json(
+            group_or_404(&state, &auth.0.id, &id).await?.try_into()?,
+        ))
     }
 
     /// Set new Terms and Conditions: creates the next version; old versions are kept.
@@ -250,7 +257,7 @@ impl CrmApi {
         Ok(TermsCreated::Created(Json(TermsView {
             version,
             text: body.text.trim().to_owned(),
-            created_at: ts(now),
+            created_at: ts(now)?,
         })))
     }
 
@@ -266,12 +273,14 @@ impl CrmApi {
         let items = crm::list_terms(&state.db, &id)
             .await?
             .into_iter()
-            .map(|t| TermsView {
-                version: t.version,
-                text: t.text,
-                created_at: ts(t.created_at),
+            .map(|t| {
+                Ok(TermsView {
+                    version: t.version,
+                    text: t.text,
+                    created_at: ts(t.created_at)?,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(TermsList { items }))
     }
 
@@ -297,17 +306,19 @@ impl CrmApi {
         let (rows, next_cursor) = pagination::finish(rows, limit, |m| m.id.clone());
         let items = rows
             .into_iter()
-            .map(|m| MemberView {
-                id: m.id,
-                phone: m.phone,
-                joined_at: ts(m.joined_at),
-                left_at: ts_opt(m.left_at),
-                left_reason: m.left_reason,
-                terms_version: m.terms_version,
-                agreement_id: m.agreement_id,
-                inbound_message_id: m.inbound_message_id,
+            .map(|m| {
+                Ok(MemberView {
+                    id: m.id,
+                    phone: m.phone,
+                    joined_at: ts(m.joined_at)?,
+                    left_at: ts_opt(m.left_at)?,
+                    left_reason: m.left_reason,
+                    terms_version: m.terms_version,
+                    agreement_id: m.agreement_id,
+                    inbound_message_id: m.inbound_message_id,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(MemberPage { items, next_cursor }))
     }
 }

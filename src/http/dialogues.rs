@@ -212,7 +212,7 @@ fn period_of(
 }
 
 impl DialogueView {
-    fn new(d: dialogues::Dialogue, today: NaiveDate) -> Self {
+    fn new(d: dialogues::Dialogue, today: NaiveDate) -> ApiResult<Self> {
         let info = reply_info(&d.reply_message);
         let status = if d.archived_at.is_some() {
             "archived"
@@ -225,7 +225,7 @@ impl DialogueView {
         } else {
             "live"
         };
-        DialogueView {
+        Ok(DialogueView {
             status: status.to_owned(),
             amount: AmountOre(d.amount_ore).to_string(),
             amount_ore: d.amount_ore,
@@ -241,17 +241,17 @@ impl DialogueView {
             end_date: d.end_date,
             module_type: d.module_type,
             recurring: d.recurring,
-            period: d.period,
+            period: d.period.as_str().to_owned(),
             product_name: d.product_name,
             product_description: d.product_description,
             sender: d.sender,
             reply_message: d.reply_message,
             keyword: d.keyword,
-            created_at: ts(d.created_at),
-            updated_at: ts(d.updated_at),
-            archived_at: ts_opt(d.archived_at),
+            created_at: ts(d.created_at)?,
+            updated_at: ts(d.updated_at)?,
+            archived_at: ts_opt(d.archived_at)?,
             stats: None,
-        }
+        })
     }
 }
 
@@ -286,7 +286,7 @@ fn fields_of(v: &ValidDialogue, crm_group_id: &str) -> dialogues::DialogueFields
         end_date: v.end_date,
         module_type: v.module_type.clone(),
         recurring: v.recurring,
-        period: v.period.as_str().to_owned(),
+        period: v.period,
         product_name: v.product_name.clone(),
         product_description: v.product_description.clone(),
         amount_ore: v.amount.0,
@@ -405,7 +405,7 @@ impl DialoguesApi {
         let stored = dialogue_or_404(&state, &partner.id, &id).await?;
         Ok(DialogueCreated::Created(Json(DialogueView::new(
             stored, today,
-        ))))
+        )?)))
     }
 
     /// The partner's dialogues, newest first, each with its figures for the period.
@@ -442,7 +442,7 @@ impl DialoguesApi {
         let mut items = Vec::with_capacity(rows.len());
         for d in rows {
             let figures = stats.remove(&d.id).unwrap_or_default();
-            let mut view = DialogueView::new(d, today);
+            let mut view = DialogueView::new(d, today)?;
             view.stats = Some(StatsView::new(period, &figures));
             items.push(view);
         }
@@ -508,7 +508,7 @@ impl DialoguesApi {
         id: Path<String>,
     ) -> ApiResult<Json<DialogueView>> {
         let d = dialogue_or_404(&state, &auth.0.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())))
+        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
     }
 
     /// Replace a dialogue's fields. Period and amount cannot change once agreements exist.
@@ -544,12 +544,12 @@ impl DialoguesApi {
         dialogues::update(&mut tx, &id, &fields, now).await?;
         let mut entry = partner_audit(partner, "dialogue.update", "dialogue", &id);
         entry.details = Some(
-            serde_json::json!({ "keyword": fields.keyword, "amount_ore": fields.amount_ore, "period": fields.period }),
+            serde_json::json!({ "keyword": fields.keyword, "amount_ore": fields.amount_ore, "period": fields.period.as_str() }),
         );
         audit::record_tx(&mut tx, &entry, now).await?;
         tx.commit().await?;
         let d = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())))
+        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
     }
 
     /// Archive a dialogue (its keyword is released). Refused while it has agreements.
@@ -582,6 +582,6 @@ impl DialoguesApi {
         }
         tx.commit().await?;
         let d = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())))
+        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
     }
 }

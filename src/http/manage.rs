@@ -63,11 +63,11 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
                 "<tr><td>{}</td><td>{} kr</td><td>{}</td></tr>",
                 c.due_date,
                 AmountOre(c.amount_ore),
-                escape(&c.status)
+                escape(c.status.as_str())
             )
         })
         .collect();
-    let stop_form = if a.status == "ACTIVE" || a.status == "PENDING" {
+    let stop_form = if a.status.is_open() {
         format!(
             "<form method=post action=\"/my/agreements/{}/stop\"><button type=submit>Stop this agreement</button></form>",
             escape(&token)
@@ -83,8 +83,8 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
         product = escape(&d.product_name),
         description = escape(&d.product_description),
         amount = AmountOre(d.amount_ore),
-        period = escape(&d.period),
-        status = escape(&a.status),
+        period = escape(d.period.as_str()),
+        status = escape(a.status.as_str()),
     );
     Html(body).into_response()
 }
@@ -97,7 +97,7 @@ pub async fn stop(Path(token): Path<String>, state: Data<&AppState>) -> Response
         Ok(None) => return not_found(),
         Err(e) => return failed(e),
     };
-    if a.status == "ACTIVE" || a.status == "PENDING" {
+    if a.status.is_open() {
         let job = StopAgreement {
             agreement_id: a.id.clone(),
             reason: "manage_page".into(),

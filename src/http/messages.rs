@@ -51,9 +51,11 @@ struct MessageView {
     updated_at: DateTime<Utc>,
 }
 
-impl From<Message> for MessageView {
-    fn from(m: Message) -> Self {
-        MessageView {
+impl TryFrom<Message> for MessageView {
+    type Error = ApiError;
+
+    fn try_from(m: Message) -> ApiResult<Self> {
+        Ok(MessageView {
             id: m.id,
             direction: m.direction,
             from: m.from_addr,
@@ -61,13 +63,17 @@ impl From<Message> for MessageView {
             text: m.text,
             dialogue_id: m.dialogue_id,
             status: m.status,
-            outcome: m.outcome,
+            outcome: m
+                .inbound_outcome
+                .map(|o| o.as_str())
+                .or(m.reply_purpose.map(|p| p.as_str()))
+                .map(str::to_owned),
             error: m.error,
             segments: m.segments,
             encoding: m.encoding,
-            created_at: ts(m.created_at),
-            updated_at: ts(m.updated_at),
-        }
+            created_at: ts(m.created_at)?,
+            updated_at: ts(m.updated_at)?,
+        })
     }
 }
 
@@ -146,7 +152,10 @@ impl MessagesApi {
         let rows = messages::list(&state.db, &auth.0.id, &filter).await?;
         let (rows, next_cursor) = pagination::finish(rows, limit, |m| m.id.clone());
         Ok(Json(MessagePage {
-            items: rows.into_iter().map(MessageView::from).collect(),
+            items: rows
+                .into_iter()
+                .map(MessageView::try_from)
+                .collect::<ApiResult<_>>()?,
             next_cursor,
         }))
     }
@@ -165,16 +174,18 @@ impl MessagesApi {
         let history = messages::history(&state.db, &m.id)
             .await?
             .into_iter()
-            .map(|h| StatusView {
-                status: h.status,
-                at: ts(h.at),
-                detail: h.detail,
+            .map(|h| {
+                Ok(StatusView {
+                    status: h.status,
+                    at: ts(h.at)?,
+                    detail: h.detail,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(MessageDetails {
             agreement_id: m.agreement_id.clone(),
             in_reply_to: m.in_reply_to.clone(),
-            message: m.into(),
+            message: m.try_into()?,
             history,
         }))
     }

@@ -2,12 +2,16 @@
 
 use chrono::{DateTime, Utc};
 
-pub fn ts(ms: i64) -> DateTime<Utc> {
-    crate::db::from_millis(ms)
+use crate::http::error::ApiError;
+
+/// A stored time for a response. One that is no instant (a broken row) is an internal error,
+/// logged with its value, never shown as some other date.
+pub fn ts(ms: i64) -> Result<DateTime<Utc>, ApiError> {
+    crate::db::from_millis(ms).map_err(ApiError::internal)
 }
 
-pub fn ts_opt(ms: Option<i64>) -> Option<DateTime<Utc>> {
-    ms.map(ts)
+pub fn ts_opt(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    ms.map(ts).transpose()
 }
 
 /// apalis stores job times in whole seconds.

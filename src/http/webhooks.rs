@@ -115,7 +115,7 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
             to_addr: &sms.to,
             text: &sms.text,
             status: "received",
-            outcome: None,
+            purpose: None,
             in_reply_to: None,
             agreement_id: None,
         };
@@ -313,7 +313,7 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         ("msn", event.msn.as_deref()),
         ("agreementId", event.agreement_id.as_deref()),
         ("chargeId", event.charge_id.as_deref()),
-        ("actor", event.actor.as_deref()),
+        ("actor", event.actor.as_ref().map(|a| a.as_str())),
     ];
     if let Some((field, _)) = stored
         .iter()
@@ -332,7 +332,7 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         msn: event.msn.as_deref(),
         agreement_id: event.agreement_id.as_deref(),
         charge_id: event.charge_id.as_deref(),
-        actor: event.actor.as_deref(),
+        actor: event.actor.as_ref().map(|a| a.as_str()),
         body: &text,
     };
     let stored: anyhow::Result<Option<String>> = async {

@@ -786,6 +786,96 @@ mod tests {
         );
     }
 
+    fn draft() -> DraftAgreementRequest {
+        use super::super::wire::{InitialCharge, IntervalUnit, PricingRequest, TimePeriod};
+        DraftAgreementRequest {
+            pricing: PricingRequest::legacy_nok(9900),
+            interval: TimePeriod::new(IntervalUnit::Month, 1),
+            merchant_agreement_url: "https://example.com/a".into(),
+            merchant_redirect_url: "https://example.com/r".into(),
+            product_name: "Support".into(),
+            product_description: None,
+            phone_number: None,
+            initial_charge: Some(InitialCharge {
+                amount: 9900,
+                description: "First month".into(),
+                transaction_type: super::super::wire::TransactionType::DirectCapture,
+                order_id: None,
+                external_id: None,
+            }),
+            campaign: None,
+            external_id: None,
+            country_code: None,
+            scope: None,
+            is_app: None,
+            skip_landing_page: None,
+        }
+    }
+
+    fn charge() -> CreateChargeRequest {
+        CreateChargeRequest {
+            amount: 9900,
+            transaction_type: super::super::wire::TransactionType::DirectCapture,
+            description: "May".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            retry_days: 2,
+            order_id: Some("dp-1-1".into()),
+            external_id: None,
+            charge_type: None,
+            processing_mode: None,
+        }
+    }
+
+    fn refused_before_sending(result: Result<impl std::fmt::Debug, VippsError>, field: &str) {
+        // The client points at a closed port: anything that reached the network would be a
+        // connection error, not a validation error.
+        match result {
+            Err(VippsError::Validation(errors)) => {
+                assert!(
+                    errors.0.iter().any(|e| e.field == field),
+                    "{field}: {errors:?}"
+                )
+            }
+            other => panic!("{field}: expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_agreement_id_or_msn_never_reaches_vipps() {
+        let c = client();
+        let key = IdempotencyKey::new("k-1".to_owned()).unwrap();
+        refused_before_sending(c.get_agreement("123456", "").await, "agreementId");
+        refused_before_sending(c.stop_agreement("123456", "", &key).await, "agreementId");
+        refused_before_sending(
+            c.create_charge("123456", "", &charge(), &key).await,
+            "agreementId",
+        );
+        refused_before_sending(c.get_charge("123456", "", "chr_1").await, "agreementId");
+        refused_before_sending(c.get_agreement("", "agr_1").await, "Merchant-Serial-Number");
+        refused_before_sending(
+            c.draft_agreement("", &draft(), &key).await,
+            "Merchant-Serial-Number",
+        );
+        refused_before_sending(
+            c.create_charge("", "agr_1", &charge(), &key).await,
+            "Merchant-Serial-Number",
+        );
+        let item = BatchChargeItem {
+            agreement_id: String::new(),
+            amount: 9900,
+            transaction_type: super::super::wire::TransactionType::DirectCapture,
+            description: "May".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            retry_days: 2,
+            order_id: "dp-1-1".into(),
+            external_id: None,
+        };
+        refused_before_sending(
+            c.create_charges_batch("123456", &[item], &key).await,
+            "agreementId",
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_used_up_pool_holds_back_batch_calls_too() {
         let c = client();

@@ -3,6 +3,7 @@
 //! Layout, one job per module:
 //! - [`settings`] — the `[vipps]` configuration section;
 //! - [`wire`] — request/response bodies exactly as Vipps sends them (shared by client and simulator);
+//! - [`mapping`] — Vipps's statuses, actors and interval units to ours and back (`From`/`TryFrom`);
 //! - [`validate`] — the documented limits, checked before sending and by the simulator;
 //! - [`idempotency`] — the `Idempotency-Key` newtype every mutating call requires;
 //! - [`operation`] — the catalogue of API operations and their documented rate limits;
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod idempotency;
+pub mod mapping;
 pub mod operation;
 pub mod settings;
 pub mod signature;

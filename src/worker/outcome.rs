@@ -40,10 +40,21 @@ impl JobError {
     }
 }
 
-/// Database errors are transient from a job's point of view: the attempt runs again.
+/// Database errors are transient from a job's point of view: the attempt runs again. Except a
+/// row that cannot be read (a status outside its set, a timestamp out of range): reading it
+/// again gives the same answer, so the job stops at once and says which value it met.
 impl From<sqlx::Error> for JobError {
     fn from(err: sqlx::Error) -> Self {
-        JobError::retry(err)
+        match err {
+            // One message (not a context chain): the job's stored result shows only the
+            // outermost text, and it must name the value.
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                JobError::permanent(anyhow::anyhow!(
+                    "a stored row cannot be read (fix the row, then retry the job): {err}"
+                ))
+            }
+            err => JobError::retry(err),
+        }
     }
 }
 
@@ -59,6 +70,33 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_row_stops_the_job_and_names_the_value() {
+        let decode = sqlx::Error::ColumnDecode {
+            index: "\"status\"".into(),
+            source: Box::new(
+                "HALTED"
+                    .parse::<crate::domain::status::AgreementStatus>()
+                    .unwrap_err(),
+            ),
+        };
+        let err = JobError::from(decode);
+        assert!(matches!(err, JobError::Permanent(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("cannot be read"), "{text}");
+        assert!(text.contains("\"HALTED\""), "{text}");
+        let broken_time = sqlx::Error::from(crate::db::BadTimestamp(i64::MAX));
+        assert!(matches!(
+            JobError::from(broken_time),
+            JobError::Permanent(_)
+        ));
+        // Everything else is worth another attempt.
+        assert!(matches!(
+            JobError::from(sqlx::Error::PoolTimedOut),
+            JobError::Retry { .. }
+        ));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -452,7 +452,7 @@ async fn reports_racing_the_send_record_are_never_lost() {
             to_addr: "+4790000001",
             text: "Takk",
             status: "pending",
-            outcome: Some("race"),
+            purpose: None,
             in_reply_to: None,
             agreement_id: None,
         };

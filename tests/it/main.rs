@@ -20,4 +20,5 @@ mod scheduler;
 mod split;
 mod startup;
 mod stats;
+mod typed_rows;
 mod webhook_fuzz;

@@ -550,7 +550,7 @@ async fn outbound(app: &TestApp, provider: &str, gateway_id: &str) -> String {
             to_addr: "+4791234567",
             text: "Takk!",
             status: "sent",
-            outcome: None,
+            purpose: None,
             in_reply_to: None,
             agreement_id: None,
         },

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dialogpay::vipps::wire::{RegisterWebhookRequest, WebhookEvent, event_names as ev};
+use dialogpay::vipps::wire::{Actor, RegisterWebhookRequest, WebhookEvent, event_names as ev};
 use dialogpay::vipps::{WebhookHeaders, verify_webhook};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Request, Response, Route, Server, post};
@@ -134,7 +134,7 @@ async fn state_changes_are_delivered_signed_and_in_order() {
     assert_eq!(captured.amount_captured, Some(9900));
     assert_eq!(captured.msn.as_deref(), Some(MSN));
     let stopped = event(&all[3]);
-    assert_eq!(stopped.actor.as_deref(), Some("USER"));
+    assert_eq!(stopped.actor, Some(Actor::User));
     assert_eq!(
         stopped.agreement_external_id.as_deref(),
         Some("dp-agreement-1")
@@ -271,7 +271,7 @@ async fn only_subscribed_events_of_the_same_merchant_are_sent() {
     assert_eq!(all_now.len(), 1);
     let e = event(&all[0]);
     assert_eq!(e.event_type, ev::AGREEMENT_STOPPED);
-    assert_eq!(e.actor.as_deref(), Some("MERCHANT"));
+    assert_eq!(e.actor, Some(Actor::Merchant));
 }
 
 #[tokio::test]

@@ -71,17 +71,19 @@ impl AuditAdminApi {
         let (rows, next_cursor) = pagination::finish(rows, limit, |r| r.id.to_string());
         let items = rows
             .into_iter()
-            .map(|r| AuditEntryView {
-                id: r.id,
-                at: ts(r.at),
-                actor: r.actor,
-                partner_id: r.partner_id,
-                action: r.action,
-                target_type: r.target_type,
-                target_id: r.target_id,
-                details: r.details.and_then(|d| serde_json::from_str(&d).ok()),
+            .map(|r| {
+                Ok(AuditEntryView {
+                    id: r.id,
+                    at: ts(r.at)?,
+                    actor: r.actor,
+                    partner_id: r.partner_id,
+                    action: r.action,
+                    target_type: r.target_type,
+                    target_id: r.target_id,
+                    details: r.details.and_then(|d| serde_json::from_str(&d).ok()),
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(AuditPage { items, next_cursor }))
     }
 }

@@ -120,7 +120,7 @@ impl PartnersAdminApi {
             name: p.name.clone(),
             vipps_msn: p.vipps_msn.clone(),
             api_key: created.api_key.clone(),
-            created_at: ts(p.created_at),
+            created_at: ts(p.created_at)?,
         })))
     }
 
@@ -134,14 +134,16 @@ impl PartnersAdminApi {
         let items = partners::list(&state.db)
             .await?
             .into_iter()
-            .map(|p| PartnerView {
-                id: p.id,
-                name: p.name,
-                vipps_msn: p.vipps_msn,
-                api_key_hint: p.api_key_hint,
-                created_at: ts(p.created_at),
+            .map(|p| {
+                Ok(PartnerView {
+                    id: p.id,
+                    name: p.name,
+                    vipps_msn: p.vipps_msn,
+                    api_key_hint: p.api_key_hint,
+                    created_at: ts(p.created_at)?,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(Json(PartnerList { items }))
     }
 }

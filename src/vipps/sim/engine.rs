@@ -10,7 +10,7 @@ use rand::distributions::Alphanumeric;
 use super::model::{PendingDelivery, SimAgreement, SimCharge, State};
 use crate::vipps::validate;
 use crate::vipps::wire::{
-    AgreementPatch, AgreementStatus, AsyncChargeResponse, BatchChargeItem, CaptureRequest,
+    Actor, AgreementPatch, AgreementStatus, AsyncChargeResponse, BatchChargeItem, CaptureRequest,
     ChargeEventKind, ChargeReference, ChargeStatus, ChargeType, CreateChargeRequest,
     DraftAgreementRequest, DraftAgreementResponse, FailureReason, IntervalUnit, InvalidBatchCharge,
     Ore, PricingType, Problem, ProblemKind, RefundRequest, TimePeriod, TransactionType,
@@ -140,12 +140,12 @@ pub fn emit(state: &mut State, msn: &str, mut event: WebhookEvent) {
     }
 }
 
-fn agreement_event(a: &SimAgreement, event_type: &str, actor: Option<&str>) -> WebhookEvent {
+fn agreement_event(a: &SimAgreement, event_type: &str, actor: Option<Actor>) -> WebhookEvent {
     let mut e = WebhookEvent::new(event_type);
     e.agreement_id = Some(a.id.clone());
     e.agreement_uuid = Some(a.uuid.clone());
     e.agreement_external_id = a.draft.external_id.clone();
-    e.actor = actor.map(str::to_owned);
+    e.actor = actor;
     e
 }
 
@@ -427,7 +427,7 @@ pub fn reject(state: &mut State, msn: Option<&str>, id: &str) -> Res<()> {
     for c in &mut a.charges {
         cancel_charge_in(c, now, None);
     }
-    let e = agreement_event(a, ev::AGREEMENT_REJECTED, Some("USER"));
+    let e = agreement_event(a, ev::AGREEMENT_REJECTED, Some(Actor::User));
     let msn = a.msn.clone();
     emit(state, &msn, e);
     Ok(())
@@ -446,7 +446,11 @@ pub fn stop(state: &mut State, msn: Option<&str>, id: &str, by_user: bool) -> Re
     }
     a.status = AgreementStatus::Stopped;
     a.stop = Some(now);
-    let actor = if by_user { "USER" } else { "MERCHANT" };
+    let actor = if by_user {
+        Actor::User
+    } else {
+        Actor::Merchant
+    };
     let mut events = vec![agreement_event(a, ev::AGREEMENT_STOPPED, Some(actor))];
     let snapshot = Owner::of(a);
     for c in &mut a.charges {

@@ -33,6 +33,17 @@ pub mod event_names {
     ];
 }
 
+wire_enum!(
+    /// `actor` of agreement events: who stopped (or rejected) it. No official list is
+    /// published: `USER` and `MERCHANT` are documented by the official plugin, `ADMIN` by a
+    /// third party.
+    Actor {
+        User => "USER",
+        Merchant => "MERCHANT",
+        Admin => "ADMIN",
+    }
+);
+
 /// `RegisterRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -99,7 +110,7 @@ pub struct WebhookEvent {
     pub agreement_uuid: Option<String>,
     /// `MERCHANT` or `USER` (agreement events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
+    pub actor: Option<Actor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charge_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,7 +176,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.event_type, event_names::AGREEMENT_STOPPED);
-        assert_eq!(e.actor.as_deref(), Some("USER"));
+        assert_eq!(e.actor, Some(Actor::User));
         assert_eq!(e.agreement_uuid.as_deref(), Some("u"));
         assert!(e.extra.contains_key("somethingNew"));
         assert!(serde_json::from_str::<WebhookEvent>(r#"{"agreementId":"a"}"#).is_err());

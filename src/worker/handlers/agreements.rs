@@ -12,12 +12,15 @@ use dialogpay_jobs::{
 
 use crate::{
     db::{agreements, charges, crm, dialogues, messages, partners},
-    domain::{period::Period, sms_text::VIPPS_LINK_PLACEHOLDER},
+    domain::{
+        confirmation::{ConfirmationUrl, link_reply},
+        status::{AgreementStatus, ReplyPurpose, StopActor},
+    },
     vipps::{
-        IdempotencyKey, Operation, VippsError,
+        IdempotencyKey, Operation, VippsError, validate,
         wire::{
-            AgreementStatus, DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber,
-            PricingRequest, TimePeriod, TransactionType,
+            DraftAgreementRequest, InitialCharge, PhoneNumber, PricingRequest, TimePeriod,
+            TransactionType,
         },
     },
     worker::{JobContext, JobError, handlers::sms::queue_reply},
@@ -81,24 +84,20 @@ fn clip(text: &str, max: usize) -> String {
 /// Longer throttle waits than this snooze the draft job instead of holding a worker slot.
 const SNOOZE_ABOVE: Duration = Duration::from_secs(1);
 
-/// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link.
+/// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link. A reply
+/// without a usable link is never queued: the job fails for good instead (the draft, if Vipps
+/// made one, is still polled, so our agreement expires with it).
 pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError> {
     let (a, d, p) = load(&ctx, &job.agreement_id).await?;
-    if a.status != "PENDING" {
+    if a.status != AgreementStatus::Pending {
         return Ok(());
     }
-    let confirmation_url = match &a.confirmation_url {
-        Some(url) if a.vipps_agreement_id.is_some() => url.clone(),
+    let link = match &a.confirmation_url {
+        Some(url) if a.vipps_agreement_id.is_some() => ConfirmationUrl::parse(Some(url)),
         _ => {
-            let period = Period::parse(&d.period).unwrap_or(Period::Month);
-            let unit = match period {
-                Period::Week => IntervalUnit::Week,
-                Period::Month => IntervalUnit::Month,
-                Period::Year => IntervalUnit::Year,
-            };
             let request = DraftAgreementRequest {
                 pricing: PricingRequest::legacy_nok(d.amount_ore),
-                interval: TimePeriod::new(unit, 1),
+                interval: TimePeriod::new(d.period.into(), 1),
                 merchant_agreement_url: manage_url(&ctx, &a.manage_token),
                 merchant_redirect_url: format!("{}?from=vipps", manage_url(&ctx, &a.manage_token)),
                 product_name: clip(&d.product_name, 45),
@@ -133,27 +132,48 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
                 .draft_agreement(&p.vipps_msn, &request, key(format!("{}-draft", a.id))?)
                 .await
                 .map_err(vipps_failure)?;
-            let url = drafted.vipps_confirmation_url.clone().unwrap_or_default();
+            // Every later call names the agreement in its path: an id we cannot use there is
+            // never stored (and nothing is sent to the user).
+            if !validate::is_path_id(&drafted.agreement_id) {
+                return Err(JobError::permanent(anyhow::anyhow!(
+                    "agreement {}: Vipps drafted it without a usable agreement id ({:?}); no SMS sent",
+                    a.id,
+                    drafted.agreement_id
+                )));
+            }
+            let link = ConfirmationUrl::parse(drafted.vipps_confirmation_url.as_deref());
             agreements::set_vipps_ids(
                 &ctx.db,
                 &a.id,
                 &drafted.agreement_id,
-                Some(&url),
+                link.as_ref().ok().map(ConfirmationUrl::as_str),
                 ctx.app.clock.now_ms(),
             )
             .await?;
-            url
+            link
         }
     };
-    let inbound_id = a.inbound_message_id.clone().unwrap_or_default();
-    let Some(inbound) = messages::get(&ctx.db, &inbound_id).await? else {
+    let text = match link.and_then(|url| link_reply(&d.reply_message, &url)) {
+        Ok(text) => text,
+        Err(e) => {
+            enqueue_first_poll(&ctx, &a.id).await?;
+            return Err(JobError::permanent(anyhow::anyhow!(
+                "agreement {}: no SMS sent: {e}",
+                a.id
+            )));
+        }
+    };
+    let Some(inbound_id) = &a.inbound_message_id else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "agreement {} has no inbound message to reply to",
+            a.id
+        )));
+    };
+    let Some(inbound) = messages::get(&ctx.db, inbound_id).await? else {
         return Err(JobError::permanent(anyhow::anyhow!(
             "inbound message {inbound_id} not found"
         )));
     };
-    let text = d
-        .reply_message
-        .replace(VIPPS_LINK_PLACEHOLDER, &confirmation_url);
     let mut tx = ctx.db.begin().await?;
     queue_reply(
         &ctx,
@@ -161,15 +181,20 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
         &inbound,
         Some(&d.partner_id),
         Some(&d.id),
-        "vipps_link",
+        ReplyPurpose::VippsLink,
         &text,
         Some(&a.id),
     )
     .await?;
     tx.commit().await?;
     ctx.enqueuer.wake(dialogpay_jobs::sms::SendSms::QUEUE);
+    enqueue_first_poll(&ctx, &a.id).await
+}
+
+/// The first poll of a drafted agreement (later ones are scheduled by the poll itself).
+async fn enqueue_first_poll(ctx: &JobContext, agreement_id: &str) -> Result<(), JobError> {
     let first_poll = PollAgreement {
-        agreement_id: a.id.clone(),
+        agreement_id: agreement_id.to_owned(),
         n: 0,
     };
     ctx.enqueuer
@@ -182,12 +207,14 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
     Ok(())
 }
 
-/// Fetches the agreement and moves ours forward. Returns the status we now hold.
+/// Fetches the agreement and moves ours forward. Returns the status we now hold. A stop is
+/// recorded with `actor_hint` as who stopped it; without one, MERCHANT if we had asked for
+/// the stop, else USER.
 pub async fn apply_vipps_state(
     ctx: &JobContext,
     agreement_id: &str,
-    actor_hint: Option<&str>,
-) -> Result<String, JobError> {
+    actor_hint: Option<StopActor>,
+) -> Result<AgreementStatus, JobError> {
     let (a, d, p) = load(ctx, agreement_id).await?;
     let Some(vipps_id) = &a.vipps_agreement_id else {
         return Ok(a.status); // not drafted yet
@@ -199,28 +226,34 @@ pub async fn apply_vipps_state(
         .await
         .map_err(vipps_failure)?;
     let now = ctx.app.clock.now_ms();
-    let target = match remote.status {
-        AgreementStatus::Active => "ACTIVE",
-        AgreementStatus::Stopped => "STOPPED",
-        AgreementStatus::Expired => "EXPIRED",
-        _ => return Ok(a.status),
+    let target = match AgreementStatus::try_from(&remote.status) {
+        Ok(AgreementStatus::Pending) => return Ok(a.status),
+        Ok(target) => target,
+        Err(e) => {
+            tracing::warn!(agreement.id = %a.id, error = %e, "Vipps says a status we do not know; nothing changed");
+            return Ok(a.status);
+        }
     };
-    let stopped_by = match (target, actor_hint) {
-        ("STOPPED", Some(actor)) => Some(actor.to_owned()),
-        ("STOPPED", None) if a.stop_requested.is_some() => Some("MERCHANT".to_owned()),
-        ("STOPPED", None) => Some("USER".to_owned()),
-        _ => None,
-    };
+    let stopped_by = (target == AgreementStatus::Stopped).then(|| {
+        actor_hint.unwrap_or(if a.stop_requested.is_some() {
+            StopActor::Merchant
+        } else {
+            StopActor::User
+        })
+    });
     let mut tx = ctx.db.begin().await?;
     // Skipping a state (PENDING → STOPPED after an activation we never saw) still records the
     // activation when Vipps says it happened.
-    if target == "STOPPED" && a.status == "PENDING" && remote.start.is_some() {
+    if target == AgreementStatus::Stopped
+        && a.status == AgreementStatus::Pending
+        && remote.start.is_some()
+    {
         activate(ctx, &mut tx, &a, &d, now).await?;
     }
-    if target == "ACTIVE" {
+    if target == AgreementStatus::Active {
         activate(ctx, &mut tx, &a, &d, now).await?;
-    } else if agreements::transition(&mut tx, &a.id, target, stopped_by.as_deref(), now).await?
-        && target == "STOPPED"
+    } else if agreements::transition(&mut tx, &a.id, target, stopped_by, now).await?
+        && target == AgreementStatus::Stopped
     {
         let reason = a
             .stop_requested
@@ -230,7 +263,7 @@ pub async fn apply_vipps_state(
         charges::cancel_open_for_agreement(&mut tx, &a.id, now).await?;
     }
     tx.commit().await?;
-    Ok(target.to_owned())
+    Ok(target)
 }
 
 /// PENDING → ACTIVE: the initial charge was captured; the phone joins the CRM group with the
@@ -242,7 +275,7 @@ async fn activate(
     d: &dialogues::Dialogue,
     now: i64,
 ) -> Result<(), JobError> {
-    if !agreements::transition(tx, &a.id, "ACTIVE", None, now).await? {
+    if !agreements::transition(tx, &a.id, AgreementStatus::Active, None, now).await? {
         return Ok(());
     }
     let anchor = ctx.app.clock.today_oslo();
@@ -257,8 +290,7 @@ async fn activate(
         now,
     )
     .await?;
-    let period = Period::parse(&d.period).unwrap_or(Period::Month);
-    agreements::start_billing(tx, &a.id, anchor, period.due_date(anchor, 1)).await?;
+    agreements::start_billing(tx, &a.id, anchor, d.period.due_date(anchor, 1)).await?;
     crm::add_member(
         tx,
         &d.crm_group_id,
@@ -282,11 +314,11 @@ pub async fn poll(job: PollAgreement, ctx: JobContext) -> Result<(), JobError> {
         Ok(status) => status,
         Err(JobError::Retry { error, .. }) if !last => {
             tracing::warn!(agreement.id = %job.agreement_id, poll = job.n, error = %error, "poll failed; the next poll checks again");
-            "PENDING".to_owned()
+            AgreementStatus::Pending
         }
         Err(e) => return Err(e),
     };
-    if status == "PENDING" && !last {
+    if status == AgreementStatus::Pending && !last {
         let next = PollAgreement {
             agreement_id: job.agreement_id.clone(),
             n: job.n + 1,
@@ -309,12 +341,19 @@ pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
     let mut tx = ctx.db.begin().await?;
     agreements::mark_stop_requested(&mut tx, &a.id, &job.reason, now).await?;
     tx.commit().await?;
-    if a.status == "STOPPED" || a.status == "EXPIRED" {
+    if !a.status.is_open() {
         return Ok(());
     }
     let Some(vipps_id) = &a.vipps_agreement_id else {
         let mut tx = ctx.db.begin().await?;
-        agreements::transition(&mut tx, &a.id, "STOPPED", Some("MERCHANT"), now).await?;
+        agreements::transition(
+            &mut tx,
+            &a.id,
+            AgreementStatus::Stopped,
+            Some(StopActor::Merchant),
+            now,
+        )
+        .await?;
         crm::leave_by_agreement(&mut tx, &a.id, &job.reason, now).await?;
         tx.commit().await?;
         return Ok(());
@@ -330,6 +369,6 @@ pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
         Err(e) if !e.is_retryable() && e.status().is_some_and(|s| s == 400 || s == 409) => {}
         Err(e) => return Err(vipps_failure(e)),
     }
-    apply_vipps_state(&ctx, &a.id, Some("MERCHANT")).await?;
+    apply_vipps_state(&ctx, &a.id, Some(StopActor::Merchant)).await?;
     Ok(())
 }

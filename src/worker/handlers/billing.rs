@@ -15,10 +15,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db::{agreements, charges, partners},
-    domain::period::Period,
+    domain::status::{AgreementStatus, ChargeStatus},
     vipps::{
         IdempotencyKey,
-        wire::{BatchChargeItem, ChargeStatus, CreateChargeRequest, TransactionType},
+        wire::{BatchChargeItem, CreateChargeRequest, TransactionType},
     },
     worker::{JobContext, JobError, handlers::agreements::vipps_failure},
 };
@@ -143,51 +143,73 @@ struct Prepared {
     request: CreateChargeRequest,
 }
 
-/// What preparing a set of periods found: those to send, and agreements that do not exist.
+/// What preparing a set of periods found: those to send, agreements that do not exist, and
+/// ACTIVE agreements without a Vipps id (nothing can be sent for them).
 struct Preparation {
     ready: Vec<Prepared>,
     unknown: Vec<String>,
+    not_in_vipps: Vec<String>,
 }
 
 /// A period's charge as decided from its agreement's [`agreements::ChargeBasis`].
 struct Plan<'a> {
     basis: &'a agreements::ChargeBasis,
+    vipps_agreement_id: &'a str,
     period_index: u32,
     due: NaiveDate,
     next_due: NaiveDate,
     /// The due date sent to Vipps (a late period is charged at the earliest allowed date).
     send_due: NaiveDate,
-    status: &'static str,
+    status: ChargeStatus,
 }
 
-/// Decides a period's charge; `None` when there is nothing to record: the agreement is no
+/// An ACTIVE agreement without a Vipps agreement id: nothing can be charged for it.
+#[derive(Debug, PartialEq, Eq)]
+struct NotInVipps;
+
+/// Decides a period's charge; `Ok(None)` when there is nothing to record: the agreement is no
 /// longer ACTIVE (never charged again), has not started billing, or the period is after the
 /// dialogue's end (the sweep stops the agreement).
-fn plan(basis: &agreements::ChargeBasis, k: u32, earliest: NaiveDate) -> Option<Plan<'_>> {
-    if basis.status != "ACTIVE" {
-        return None;
+fn plan(
+    basis: &agreements::ChargeBasis,
+    k: u32,
+    earliest: NaiveDate,
+) -> Result<Option<Plan<'_>>, NotInVipps> {
+    if basis.status != AgreementStatus::Active {
+        return Ok(None);
     }
-    let anchor = basis.anchor_date?;
-    let period = Period::parse(&basis.period).unwrap_or(Period::Month);
+    let Some(vipps_agreement_id) = basis
+        .vipps_agreement_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+    else {
+        return Err(NotInVipps);
+    };
+    let Some(anchor) = basis.anchor_date else {
+        return Ok(None);
+    };
+    let period = basis.period;
     let (due, next_due) = (period.due_date(anchor, k), period.due_date(anchor, k + 1));
     if due > basis.end_date {
-        return None;
+        return Ok(None);
     }
     let (status, send_due) = if due >= earliest {
-        ("PENDING", due)
+        (ChargeStatus::Pending, due)
     } else if earliest < next_due {
-        ("PENDING", earliest) // late, but within its interval: charged at the earliest allowed date
+        // Late, but within its interval: charged at the earliest allowed date.
+        (ChargeStatus::Pending, earliest)
     } else {
-        ("MISSED", due)
+        (ChargeStatus::Missed, due)
     };
-    Some(Plan {
+    Ok(Some(Plan {
         basis,
+        vipps_agreement_id,
         period_index: k,
         due,
         next_due,
         send_due,
         status,
-    })
+    }))
 }
 
 /// Inserts the periods' charge rows (the unique constraint is the money guard) and moves the
@@ -207,10 +229,14 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
             .collect();
     let earliest = today(ctx) + chrono::Days::new(u64::from(ctx.app.settings.vipps.min_lead_days));
     let mut unknown = Vec::new();
+    let mut not_in_vipps = Vec::new();
     let mut plans = Vec::with_capacity(items.len());
     for item in items {
         match bases.get(&item.agreement_id) {
-            Some(basis) => plans.extend(plan(basis, item.period_index, earliest)),
+            Some(basis) => match plan(basis, item.period_index, earliest) {
+                Ok(p) => plans.extend(p),
+                Err(NotInVipps) => not_in_vipps.push(item.agreement_id.clone()),
+            },
             None => unknown.push(item.agreement_id.clone()),
         }
     }
@@ -233,13 +259,17 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
             )
             .await?;
             agreements::advance_billing(&mut tx, &b.id, p.period_index + 1, p.next_due).await?;
-            if row.status == "PENDING" && row.vipps_charge_id.is_none() {
+            if row.status == ChargeStatus::Pending && row.vipps_charge_id.is_none() {
                 ready.push(ready_for_vipps(ctx, p, row));
             }
         }
         tx.commit().await?;
     }
-    Ok(Preparation { ready, unknown })
+    Ok(Preparation {
+        ready,
+        unknown,
+        not_in_vipps,
+    })
 }
 
 /// The create request for a recorded PENDING period.
@@ -262,7 +292,7 @@ fn ready_for_vipps(ctx: &JobContext, p: &Plan<'_>, row: charges::Charge) -> Prep
     Prepared {
         row,
         msn: p.basis.msn.clone(),
-        vipps_agreement_id: p.basis.vipps_agreement_id.clone().unwrap_or_default(),
+        vipps_agreement_id: p.vipps_agreement_id.to_owned(),
         request,
     }
 }
@@ -281,6 +311,12 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     if !prepared.unknown.is_empty() {
         return Err(JobError::permanent(anyhow::anyhow!(
             "agreement {} not found",
+            job.agreement_id
+        )));
+    }
+    if !prepared.not_in_vipps.is_empty() {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "agreement {} is ACTIVE but has no Vipps agreement id: nothing can be charged",
             job.agreement_id
         )));
     }
@@ -339,11 +375,18 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
     let Preparation {
         ready: prepared,
         unknown,
+        not_in_vipps,
     } = prepare(&ctx, &job.items).await?;
     if !unknown.is_empty() {
         tracing::warn!(
             unknown = unknown.len(),
             "charge batch names agreements that do not exist; skipped"
+        );
+    }
+    for id in &not_in_vipps {
+        tracing::error!(
+            agreement.id = %id,
+            "ACTIVE agreement without a Vipps agreement id: nothing can be charged; skipped"
         );
     }
     if prepared.is_empty() {
@@ -440,16 +483,26 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
     let p = partners::get(&ctx.db, &a.partner_id)
         .await?
         .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
-    let vipps_agreement = a.vipps_agreement_id.as_deref().unwrap_or_default();
+    let Some(vipps_agreement) = a.vipps_agreement_id.as_deref() else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {}: agreement {} has no Vipps agreement id",
+            c.id,
+            a.id
+        )));
+    };
     let remote = ctx
         .app
         .vipps
         .get_charge(&p.vipps_msn, vipps_agreement, vipps_charge)
         .await
         .map_err(vipps_failure)?;
-    let status = match remote.status {
-        ChargeStatus::Unknown(_) => return Ok(()),
-        s => s.as_str().to_owned(),
+    let status = match ChargeStatus::try_from(&remote.status) {
+        Ok(status) => status,
+        Err(e) => {
+            // Vipps documents UNKNOWN as transient: the next re-read sees the real status.
+            tracing::info!(charge.id = %c.id, error = %e, "Vipps says a charge status we do not know; nothing changed");
+            return Ok(());
+        }
     };
     let reason = remote
         .failure_reason
@@ -459,7 +512,7 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
     charges::apply_status(
         &mut tx,
         &c.id,
-        &status,
+        status,
         reason.as_deref(),
         remote.failure_description.as_deref(),
         ctx.app.clock.now_ms(),
@@ -495,4 +548,61 @@ pub async fn reconcile(job: Reconcile, ctx: JobContext) -> Result<(), JobError> 
     }
     ctx.enqueuer.wake(SyncCharge::QUEUE);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::period::Period;
+
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn basis(status: AgreementStatus, vipps_id: Option<&str>) -> agreements::ChargeBasis {
+        agreements::ChargeBasis {
+            id: "agr_1".into(),
+            partner_id: "prt_1".into(),
+            dialogue_id: "dlg_1".into(),
+            status,
+            vipps_agreement_id: vipps_id.map(str::to_owned),
+            anchor_date: Some(d(2027, 1, 31)),
+            period: Period::Month,
+            end_date: d(2028, 1, 31),
+            amount_ore: 10_000,
+            product_name: "Fast giver".into(),
+            msn: "123456".into(),
+        }
+    }
+
+    #[test]
+    fn an_active_agreement_without_a_vipps_id_is_never_planned() {
+        let earliest = d(2027, 1, 1);
+        for id in [None, Some("")] {
+            let b = basis(AgreementStatus::Active, id);
+            assert_eq!(plan(&b, 1, earliest).err(), Some(NotInVipps), "{id:?}");
+        }
+        // Not ACTIVE: nothing to charge, whatever its ids.
+        let stopped = basis(AgreementStatus::Stopped, None);
+        assert!(matches!(plan(&stopped, 1, earliest), Ok(None)));
+        let b = basis(AgreementStatus::Active, Some("agr_vipps_1"));
+        let p = plan(&b, 1, earliest).unwrap().unwrap();
+        assert_eq!(p.vipps_agreement_id, "agr_vipps_1");
+        assert_eq!((p.due, p.status), (d(2027, 2, 28), ChargeStatus::Pending));
+    }
+
+    #[test]
+    fn late_periods_follow_the_policy_with_typed_statuses() {
+        let b = basis(AgreementStatus::Active, Some("agr_vipps_1"));
+        // Within its interval: charged at the earliest allowed date.
+        let p = plan(&b, 1, d(2027, 3, 2)).unwrap().unwrap();
+        assert_eq!(
+            (p.status, p.send_due),
+            (ChargeStatus::Pending, d(2027, 3, 2))
+        );
+        // A whole interval late: recorded as missed.
+        let p = plan(&b, 1, d(2027, 3, 31)).unwrap().unwrap();
+        assert_eq!(p.status, ChargeStatus::Missed);
+    }
 }

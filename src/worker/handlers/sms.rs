@@ -10,9 +10,11 @@ use crate::{
     db::{Tx, agreements, crm, dialogues, messages, partners},
     delivery,
     domain::{
+        confirmation::{ConfirmationUrl, link_reply},
         keyword::{InboundCommand, parse_inbound},
         msisdn::Msisdn,
         replies,
+        status::{AgreementStatus, InboundOutcome, ReplyPurpose},
     },
     monitoring::{self, SmsEvent},
     sms::{OutboundSms, SmsError},
@@ -30,7 +32,7 @@ pub async fn queue_reply(
     inbound: &messages::Message,
     partner_id: Option<&str>,
     dialogue_id: Option<&str>,
-    purpose: &str,
+    purpose: ReplyPurpose,
     text: &str,
     agreement_id: Option<&str>,
 ) -> Result<Option<String>, JobError> {
@@ -44,7 +46,7 @@ pub async fn queue_reply(
         to_addr: &inbound.from_addr,
         text,
         status: "pending",
-        outcome: Some(purpose),
+        purpose: Some(purpose),
         in_reply_to: Some(&inbound.id),
         agreement_id,
     };
@@ -72,13 +74,13 @@ pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), J
             job.message_id
         )));
     };
-    if msg.outcome.is_some() {
+    if msg.inbound_outcome.is_some() {
         return Ok(()); // already handled (a retry after a crash)
     }
     match parse_inbound(&msg.text) {
         InboundCommand::Stop => handle_stop(&ctx, &msg).await?,
         InboundCommand::Help => handle_help(&ctx, &msg).await?,
-        InboundCommand::Empty => record_only(&ctx, &msg, "empty").await?,
+        InboundCommand::Empty => record_only(&ctx, &msg, InboundOutcome::Empty).await?,
         InboundCommand::Keyword(keyword) => handle_keyword(&ctx, &msg, &keyword).await?,
     }
     ctx.enqueuer.wake(SendSms::QUEUE);
@@ -90,7 +92,7 @@ pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), J
 async fn record_only(
     ctx: &JobContext,
     msg: &messages::Message,
-    outcome: &str,
+    outcome: InboundOutcome,
 ) -> Result<(), JobError> {
     let mut tx = ctx.db.begin().await?;
     messages::set_inbound_outcome(
@@ -116,7 +118,7 @@ async fn handle_keyword(
     let today = ctx.app.clock.today_oslo();
     let candidates = dialogues::find_for_keyword(&ctx.db, &msg.to_addr, keyword, today).await?;
     let Some(dialogue) = candidates.into_iter().next() else {
-        return record_only(ctx, msg, "unknown_keyword").await;
+        return record_only(ctx, msg, InboundOutcome::UnknownKeyword).await;
     };
     let d = &dialogue;
     let mut tx = ctx.db.begin().await?;
@@ -127,7 +129,7 @@ async fn handle_keyword(
             &msg.id,
             Some(&d.partner_id),
             Some(&d.id),
-            "not_live",
+            InboundOutcome::NotLive,
             None,
             now,
         )
@@ -139,7 +141,7 @@ async fn handle_keyword(
             msg,
             Some(&d.partner_id),
             Some(&d.id),
-            "not_live",
+            ReplyPurpose::NotLive,
             &text,
             None,
         )
@@ -148,13 +150,13 @@ async fn handle_keyword(
         return Ok(());
     }
     match agreements::open_for_phone(&mut tx, &d.id, &msg.from_addr).await? {
-        Some(a) if a.status == "ACTIVE" => {
+        Some(a) if a.status == AgreementStatus::Active => {
             messages::set_inbound_outcome(
                 &mut tx,
                 &msg.id,
                 Some(&d.partner_id),
                 Some(&d.id),
-                "already_member",
+                InboundOutcome::AlreadyMember,
                 Some(&a.id),
                 now,
             )
@@ -166,7 +168,7 @@ async fn handle_keyword(
                 msg,
                 Some(&d.partner_id),
                 Some(&d.id),
-                "already_member",
+                ReplyPurpose::AlreadyMember,
                 &text,
                 Some(&a.id),
             )
@@ -174,10 +176,22 @@ async fn handle_keyword(
         }
         Some(a) if now - a.created_at < DRAFT_LIFETIME_MS => {
             // Still pending: never a second draft; re-send its link (or let the draft job send it).
-            let outcome = if a.confirmation_url.is_some() {
-                "link_resent"
+            // A stored link that is not one is never sent.
+            let reply = a.confirmation_url.as_deref().map(|url| {
+                ConfirmationUrl::parse(Some(url)).and_then(|url| link_reply(&d.reply_message, &url))
+            });
+            let reply = match reply {
+                Some(Ok(text)) => Some(text),
+                Some(Err(e)) => {
+                    tracing::error!(agreement.id = %a.id, error = %e, "pending agreement has no usable link; not re-sent");
+                    None
+                }
+                None => None,
+            };
+            let outcome = if reply.is_some() {
+                InboundOutcome::LinkResent
             } else {
-                "draft_in_progress"
+                InboundOutcome::DraftInProgress
             };
             messages::set_inbound_outcome(
                 &mut tx,
@@ -189,18 +203,15 @@ async fn handle_keyword(
                 now,
             )
             .await?;
-            if let Some(url) = &a.confirmation_url {
-                let text = d
-                    .reply_message
-                    .replace(crate::domain::sms_text::VIPPS_LINK_PLACEHOLDER, url);
+            if let Some(text) = &reply {
                 queue_reply(
                     ctx,
                     &mut tx,
                     msg,
                     Some(&d.partner_id),
                     Some(&d.id),
-                    "vipps_link",
-                    &text,
+                    ReplyPurpose::VippsLink,
+                    text,
                     Some(&a.id),
                 )
                 .await?;
@@ -222,7 +233,7 @@ async fn handle_keyword(
                 &msg.id,
                 Some(&d.partner_id),
                 Some(&d.id),
-                "agreement_drafted",
+                InboundOutcome::AgreementDrafted,
                 Some(&agreement),
                 now,
             )
@@ -271,7 +282,7 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
         &msg.id,
         partner_id.as_deref(),
         None,
-        "stop",
+        InboundOutcome::Stop,
         open.first().map(|a| a.id.as_str()),
         now,
     )
@@ -283,7 +294,7 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
         msg,
         partner_id.as_deref(),
         None,
-        "stop_confirmation",
+        ReplyPurpose::StopConfirmation,
         &text,
         None,
     )
@@ -302,10 +313,29 @@ async fn handle_help(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
     };
     let mut tx = ctx.db.begin().await?;
     let partner_id = partner.as_ref().map(|p| p.id.as_str());
-    messages::set_inbound_outcome(&mut tx, &msg.id, partner_id, None, "help", None, now).await?;
+    messages::set_inbound_outcome(
+        &mut tx,
+        &msg.id,
+        partner_id,
+        None,
+        InboundOutcome::Help,
+        None,
+        now,
+    )
+    .await?;
     if let Some(p) = &partner {
         let text = replies::help(&p.name, p.help_text.as_deref(), &msg.to_addr);
-        queue_reply(ctx, &mut tx, msg, partner_id, None, "help", &text, None).await?;
+        queue_reply(
+            ctx,
+            &mut tx,
+            msg,
+            partner_id,
+            None,
+            ReplyPurpose::Help,
+            &text,
+            None,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -7,7 +7,8 @@ use crate::{
         agreements, charges,
         vipps_events::{self, VippsEvent},
     },
-    vipps::wire::{RegisterWebhookRequest, event_names},
+    domain::status::StopActor,
+    vipps::wire::{Actor, RegisterWebhookRequest, event_names},
     worker::{
         JobContext, JobError,
         handlers::agreements::{apply_vipps_state, vipps_failure},
@@ -46,11 +47,27 @@ pub async fn process_event(job: ProcessEvent, ctx: JobContext) -> Result<(), Job
         tracing::warn!(event.id = %event.id, event.kind = %event.event_type, "event for an unknown agreement skipped");
         return Ok(());
     };
-    let actor = (event.event_type == event_names::AGREEMENT_STOPPED
-        || event.event_type == event_names::AGREEMENT_REJECTED)
-        .then(|| event.actor.clone().unwrap_or_else(|| "USER".to_owned()));
-    apply_vipps_state(&ctx, &ours.id, actor.as_deref()).await?;
+    let stop_event = event.event_type == event_names::AGREEMENT_STOPPED
+        || event.event_type == event_names::AGREEMENT_REJECTED;
+    let actor = if stop_event { stop_actor(&event) } else { None };
+    apply_vipps_state(&ctx, &ours.id, actor).await?;
     Ok(())
+}
+
+/// Who a stop or reject event says stopped the agreement: USER when it names no one (the
+/// user stopped or rejected it in the app); an actor we do not know is logged and left to
+/// [`apply_vipps_state`] to decide from our own records.
+fn stop_actor(event: &VippsEvent) -> Option<StopActor> {
+    let Some(actor) = event.actor.as_deref() else {
+        return Some(StopActor::User);
+    };
+    match StopActor::try_from(&Actor::from(actor)) {
+        Ok(actor) => Some(actor),
+        Err(e) => {
+            tracing::warn!(event.id = %event.id, error = %e, "stop event with an actor we do not know");
+            None
+        }
+    }
 }
 
 /// A batch item Vipps accepted but could not create. If Vipps has the charge after all (a
@@ -68,12 +85,26 @@ async fn charge_creation_failed(ctx: &JobContext, event: &VippsEvent) -> Result<
     let Some(a) = agreements::get(&ctx.db, &charge.agreement_id).await? else {
         return Ok(());
     };
-    let msn = crate::db::partners::get(&ctx.db, &a.partner_id)
-        .await?
-        .map(|p| p.vipps_msn)
-        .unwrap_or_default();
-    let vipps_agreement = a.vipps_agreement_id.as_deref().unwrap_or_default();
-    match ctx.app.vipps.get_charge(&msn, vipps_agreement, order).await {
+    let Some(partner) = crate::db::partners::get(&ctx.db, &a.partner_id).await? else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {}: partner {} gone",
+            charge.id,
+            a.partner_id
+        )));
+    };
+    let Some(vipps_agreement) = a.vipps_agreement_id.as_deref() else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {}: agreement {} has no Vipps agreement id",
+            charge.id,
+            a.id
+        )));
+    };
+    match ctx
+        .app
+        .vipps
+        .get_charge(&partner.vipps_msn, vipps_agreement, order)
+        .await
+    {
         Ok(_) => {
             let job = dialogpay_jobs::billing::SyncCharge {
                 charge_id: charge.id,
