@@ -395,6 +395,54 @@ async fn a_create_charge_rerun_after_the_vipps_call_creates_no_second_charge() {
     b.app.stop().await;
 }
 
+/// Another call (a crashed batch re-run) created the period's charge under our orderId first:
+/// the single create that Vipps refuses with 409 records that charge, not CREATE_FAILED.
+#[tokio::test]
+async fn a_create_that_finds_its_order_id_taken_records_the_charge_vipps_has() {
+    let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();
+    let b = active_agreement("month", anchor, 400).await;
+    let due = Period::Month.due_date(anchor, 1);
+    b.set_day(due - chrono::Days::new(2));
+    let order = dialogpay_jobs::billing::order_id(&b.agreement, 1);
+    let request = dialogpay::vipps::wire::CreateChargeRequest {
+        amount: 5000,
+        transaction_type: dialogpay::vipps::wire::TransactionType::DirectCapture,
+        description: "Fast giver".into(),
+        due,
+        retry_days: 3,
+        order_id: Some(order.clone()),
+        external_id: None,
+        charge_type: None,
+        processing_mode: None,
+    };
+    let other_key = dialogpay::vipps::IdempotencyKey::new("another-call".to_owned()).unwrap();
+    b.app
+        .state
+        .vipps
+        .create_charge("123456", &b.vipps_id, &request, other_key)
+        .await
+        .expect("the other call creates the charge");
+    let job = dialogpay_jobs::billing::CreateCharge {
+        agreement_id: b.agreement.clone(),
+        period_index: 1,
+    };
+    dialogpay::worker::handlers::billing::create_charge(job, b.app.state.job_context())
+        .await
+        .expect("the refused create records the existing charge");
+    let a = b.agreement_where("final", |_| true).await;
+    let charge = &a["charges"][1];
+    assert_eq!(charge["vipps_charge_id"], order.as_str(), "{charge}");
+    assert_ne!(charge["status"], "CREATE_FAILED", "{charge}");
+    assert_eq!(
+        b.sim_charges()
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count(),
+        1
+    );
+    b.app.stop().await;
+}
+
 #[tokio::test]
 async fn vipps_503_and_429_delay_charges_but_lose_none() {
     let anchor = NaiveDate::from_ymd_opt(2027, 5, 10).unwrap();

@@ -326,24 +326,21 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     let order = order_id(&job.agreement_id, job.period_index);
     let key = IdempotencyKey::new(order.clone())
         .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
-    let mut created = ctx
+    let created = match ctx
         .app
         .vipps
         .create_charge(&c.msn, &c.vipps_agreement_id, &c.request, key)
-        .await;
-    if created.as_ref().is_err_and(order_id_taken) {
-        // Our orderId is deterministic per agreement and period, so the charge Vipps already
-        // has under it is this period's, created by another call (a batch re-run after a
-        // crash, racing this single create): read it back and record it, never CREATE_FAILED.
-        created = ctx
-            .app
-            .vipps
-            .get_charge(&c.msn, &c.vipps_agreement_id, &order)
-            .await
-            .map(|charge| crate::vipps::wire::ChargeReference {
-                charge_id: charge.id,
-            });
-    }
+        .await
+    {
+        // Refused, but Vipps may hold this period's charge under our orderId all the same.
+        Err(e)
+            if !e.is_retryable()
+                && vipps_has_charge(&ctx, &c.msn, &c.vipps_agreement_id, &order).await? =>
+        {
+            Ok(crate::vipps::wire::ChargeReference { charge_id: order })
+        }
+        other => other,
+    };
     let now = ctx.app.clock.now_ms();
     let mut tx = ctx.db.begin().await?;
     let result = match created {
@@ -362,9 +359,27 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     result
 }
 
-/// Vipps's answer when a charge with this orderId exists already (409 Conflict).
-fn order_id_taken(e: &crate::vipps::VippsError) -> bool {
-    e.status() == Some(409) && e.problem_kind() == Some(crate::vipps::wire::ProblemKind::Conflict)
+/// Whether Vipps holds a charge under our `order_id`, asked before a period is recorded
+/// CREATE_FAILED. Our orderIds are deterministic per agreement and period, so such a charge is
+/// this period's, created by another call: a crashed batch re-run racing a single create, or a
+/// second submission of the same orderId (which Vipps refuses with 409 or a
+/// `charge-creation-failed` event).
+pub async fn vipps_has_charge(
+    ctx: &JobContext,
+    msn: &str,
+    vipps_agreement_id: &str,
+    order_id: &str,
+) -> Result<bool, JobError> {
+    match ctx
+        .app
+        .vipps
+        .get_charge(msn, vipps_agreement_id, order_id)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.status() == Some(404) => Ok(false),
+        Err(e) => Err(vipps_failure(e)),
+    }
 }
 
 /// Creates many periods' charges of one merchant in one batch call. The idempotency key is a

@@ -11,7 +11,10 @@ use crate::{
     vipps::wire::{Actor, RegisterWebhookRequest, event_names},
     worker::{
         JobContext, JobError,
-        handlers::agreements::{apply_vipps_state, vipps_failure},
+        handlers::{
+            agreements::{apply_vipps_state, vipps_failure},
+            billing::vipps_has_charge,
+        },
     },
 };
 
@@ -99,47 +102,37 @@ async fn charge_creation_failed(ctx: &JobContext, event: &VippsEvent) -> Result<
             a.id
         )));
     };
-    match ctx
-        .app
-        .vipps
-        .get_charge(&partner.vipps_msn, vipps_agreement, order)
-        .await
-    {
-        Ok(_) => {
-            let job = dialogpay_jobs::billing::SyncCharge {
-                charge_id: charge.id,
-                trigger: format!("event-{}", event.id),
-            };
-            ctx.enqueuer.enqueue(&job).await.map_err(JobError::retry)?;
-            Ok(())
-        }
-        Err(e) if e.status() == Some(404) => {
-            let body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
-            let detail = body["errors"]
-                .as_array()
-                .map(|errors| {
-                    errors
-                        .iter()
-                        .filter_map(|e| e.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "Vipps could not create the charge".to_owned());
-            let mut tx = ctx.db.begin().await?;
-            charges::set_create_failed(
-                &mut tx,
-                &charge.id,
-                "charge-creation-failed",
-                &detail,
-                ctx.app.clock.now_ms(),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        Err(e) => Err(vipps_failure(e)),
+    if vipps_has_charge(ctx, &partner.vipps_msn, vipps_agreement, order).await? {
+        let job = dialogpay_jobs::billing::SyncCharge {
+            charge_id: charge.id,
+            trigger: format!("event-{}", event.id),
+        };
+        ctx.enqueuer.enqueue(&job).await.map_err(JobError::retry)?;
+        return Ok(());
     }
+    let body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+    let detail = body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "Vipps could not create the charge".to_owned());
+    let mut tx = ctx.db.begin().await?;
+    charges::set_create_failed(
+        &mut tx,
+        &charge.id,
+        "charge-creation-failed",
+        &detail,
+        ctx.app.clock.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Registers our webhook URL for one merchant and stores the secret Vipps returns (shown once).
