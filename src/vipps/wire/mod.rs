@@ -21,6 +21,9 @@ macro_rules! wire_enum {
         }
 
         impl $name {
+            /// Every value this version knows, as sent on the wire.
+            pub const KNOWN: &'static [&'static str] = &[$($wire),+];
+
             /// The wire value.
             pub fn as_str(&self) -> &str {
                 match self {
