@@ -755,6 +755,7 @@ fn decode<T: DeserializeOwned>(op: Operation, answer: &Answer) -> Result<T, Vipp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vipps::validate::tests::{charge, draft};
 
     fn client() -> VippsClient {
         VippsClient::with_base_url(&VippsSettings::default(), "http://127.0.0.1:9").expect("client")
@@ -784,46 +785,6 @@ mod tests {
             keys(&c, Operation::DraftAgreement),
             vec![("draft_agreement|123456".to_owned(), 300)]
         );
-    }
-
-    fn draft() -> DraftAgreementRequest {
-        use super::super::wire::{InitialCharge, IntervalUnit, PricingRequest, TimePeriod};
-        DraftAgreementRequest {
-            pricing: PricingRequest::legacy_nok(9900),
-            interval: TimePeriod::new(IntervalUnit::Month, 1),
-            merchant_agreement_url: "https://example.com/a".into(),
-            merchant_redirect_url: "https://example.com/r".into(),
-            product_name: "Support".into(),
-            product_description: None,
-            phone_number: None,
-            initial_charge: Some(InitialCharge {
-                amount: 9900,
-                description: "First month".into(),
-                transaction_type: super::super::wire::TransactionType::DirectCapture,
-                order_id: None,
-                external_id: None,
-            }),
-            campaign: None,
-            external_id: None,
-            country_code: None,
-            scope: None,
-            is_app: None,
-            skip_landing_page: None,
-        }
-    }
-
-    fn charge() -> CreateChargeRequest {
-        CreateChargeRequest {
-            amount: 9900,
-            transaction_type: super::super::wire::TransactionType::DirectCapture,
-            description: "May".into(),
-            due: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-            retry_days: 2,
-            order_id: Some("dp-1-1".into()),
-            external_id: None,
-            charge_type: None,
-            processing_mode: None,
-        }
     }
 
     fn refused_before_sending(result: Result<impl std::fmt::Debug, VippsError>, field: &str) {

@@ -444,14 +444,15 @@ pub fn path_id(field: &str, value: &str) -> Result<(), ValidationErrors> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::vipps::wire::{
         Currency, IntervalUnit, PhoneNumber, PricingRequest, PricingUpdate, TransactionType,
     };
     use chrono::NaiveDate;
 
-    fn draft() -> DraftAgreementRequest {
+    /// A valid draft request (the client's tests use it too).
+    pub(crate) fn draft() -> DraftAgreementRequest {
         DraftAgreementRequest {
             pricing: PricingRequest::legacy_nok(9900),
             interval: TimePeriod::new(IntervalUnit::Month, 1),
@@ -476,7 +477,8 @@ mod tests {
         }
     }
 
-    fn charge() -> CreateChargeRequest {
+    /// A valid charge request (the client's tests use it too).
+    pub(crate) fn charge() -> CreateChargeRequest {
         CreateChargeRequest {
             amount: 9900,
             transaction_type: TransactionType::DirectCapture,
