@@ -22,19 +22,15 @@ async fn setup() -> Journey {
     let app = TestApp::spawn_with(Options::default()).await;
     let (_, key) = app.partner("Charity").await;
     let group = app.crm_group_with_terms(&key, "Donors").await;
-    let today = app.state.clock.today_oslo();
-    let body = json!({
-        "name": "Monthly giver", "crm_group_id": group,
-        "start_date": today.to_string(), "end_date": (today + chrono::Days::new(365)).to_string(),
-        "module_type": "vipps_payments", "recurring": true, "period": "month",
-        "product_name": "Fast giver", "product_description": "Monthly support",
-        "amount": "100", "sender": "2160",
-        "reply_message": "Takk! Bli fast giver: {vipps_link} Send STOPP til 2160 for å avslutte.", "keyword": "GIVE"
-    });
-    let (status, d) = app.post("/api/v1/dialogues", &key, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{d}");
+    let dialogue = app
+        .monthly_give_dialogue(
+            &key,
+            &group,
+            "Takk! Bli fast giver: {vipps_link} Send STOPP til 2160 for å avslutte.",
+        )
+        .await;
     Journey {
-        dialogue: d["id"].as_str().unwrap().to_owned(),
+        dialogue,
         app,
         key,
         group,

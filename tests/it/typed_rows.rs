@@ -13,7 +13,6 @@ use dialogpay::{
 };
 use dialogpay_jobs::agreements::DraftAgreement;
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::support::{Options, TestApp};
 
@@ -32,19 +31,11 @@ async fn setup(workers: bool) -> Fixture {
     .await;
     let (partner, key) = app.partner("Charity").await;
     let group = app.crm_group_with_terms(&key, "Donors").await;
-    let today = app.state.clock.today_oslo();
-    let body = json!({
-        "name": "Monthly giver", "crm_group_id": group,
-        "start_date": today.to_string(), "end_date": (today + chrono::Days::new(365)).to_string(),
-        "module_type": "vipps_payments", "recurring": true, "period": "month",
-        "product_name": "Fast giver", "product_description": "Monthly support",
-        "amount": "100", "sender": "2160",
-        "reply_message": "Takk! {vipps_link} Send STOPP til 2160.", "keyword": "GIVE"
-    });
-    let (status, d) = app.post("/api/v1/dialogues", &key, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{d}");
+    let dialogue = app
+        .monthly_give_dialogue(&key, &group, "Takk! {vipps_link} Send STOPP til 2160.")
+        .await;
     Fixture {
-        dialogue: d["id"].as_str().unwrap().to_owned(),
+        dialogue,
         app,
         key,
         partner,
@@ -66,6 +57,23 @@ struct RawAgreement<'a> {
 impl Fixture {
     fn db(&self) -> &Db {
         &self.app.state.db
+    }
+
+    /// Runs the draft job of `agreement`: it must fail for good on its first attempt; returns
+    /// the error it recorded.
+    async fn draft_fails_at_once(&self, agreement: &str) -> String {
+        let job = self
+            .app
+            .enqueue(&DraftAgreement {
+                agreement_id: agreement.into(),
+            })
+            .await;
+        let row = self
+            .app
+            .wait_job(&job, "failed", Duration::from_secs(20))
+            .await;
+        assert_eq!(row.attempts, 1, "not retried");
+        row.last_result.unwrap_or_default()
     }
 
     async fn insert_agreement(&self, a: RawAgreement<'_>) {
@@ -292,18 +300,7 @@ async fn a_job_that_meets_an_unreadable_row_stops_at_once_and_says_why() {
         created_at: f.app.state.clock.now_ms(),
     })
     .await;
-    let job = f
-        .app
-        .enqueue(&DraftAgreement {
-            agreement_id: "agr_halted".into(),
-        })
-        .await;
-    let row = f
-        .app
-        .wait_job(&job, "failed", Duration::from_secs(20))
-        .await;
-    assert_eq!(row.attempts, 1, "not retried");
-    let result = row.last_result.unwrap_or_default();
+    let result = f.draft_fails_at_once("agr_halted").await;
     assert!(result.contains("HALTED"), "{result}");
     f.app.stop().await;
 }
@@ -324,18 +321,7 @@ async fn a_draft_without_a_usable_link_sends_no_sms() {
         created_at: f.app.state.clock.now_ms(),
     })
     .await;
-    let job = f
-        .app
-        .enqueue(&DraftAgreement {
-            agreement_id: "agr_no_link".into(),
-        })
-        .await;
-    let row = f
-        .app
-        .wait_job(&job, "failed", Duration::from_secs(20))
-        .await;
-    assert_eq!(row.attempts, 1, "not retried");
-    let result = row.last_result.unwrap_or_default();
+    let result = f.draft_fails_at_once("agr_no_link").await;
     assert!(result.contains("no SMS sent"), "{result}");
     let replies: i64 = with_pool!(f.db(), |p| sqlx::query_scalar(
         "SELECT COUNT(*) FROM messages WHERE direction = 'out'"

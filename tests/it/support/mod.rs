@@ -236,6 +236,24 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A live monthly `GIVE` dialogue on 2160 (100 NOK, a year from today) in `group`, with
+    /// `reply` as its reply text; returns its id.
+    pub async fn monthly_give_dialogue(&self, key: &str, group: &str, reply: &str) -> String {
+        let today = self.state.clock.today_oslo();
+        let body = json!({
+            "name": "Monthly giver", "crm_group_id": group,
+            "start_date": today.to_string(), "end_date": (today + chrono::Days::new(365)).to_string(),
+            "module_type": "vipps_payments", "recurring": true, "period": "month",
+            "product_name": "Fast giver", "product_description": "Monthly support",
+            "amount": "100", "sender": "2160", "reply_message": reply, "keyword": "GIVE"
+        });
+        let (status, d) = self.post("/api/v1/dialogues", key, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+        d["id"].as_str().unwrap().to_owned()
+    }
+}
+
 /// A partner with a live `GIVE` dialogue on 2160, created through the API of the server at
 /// `base` (a child process; [`TestApp`] has its own helpers); returns the dialogue id.
 pub async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
