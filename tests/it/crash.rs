@@ -14,11 +14,10 @@ use std::{
 };
 
 use dialogpay::{
-    app::AppState,
     config::Settings,
     db::Db,
     sms::fake::{FAKE_TOKEN, FakeGateway},
-    vipps::{settings::RateLimits, sim::AgreementDump},
+    vipps::sim::AgreementDump,
     worker::Enqueuer,
 };
 use dialogpay_jobs::testing::Flaky;
@@ -113,23 +112,6 @@ async fn job_state(db: &Db, id: &str) -> Option<(String, i64)> {
         .map(|r| (r.status.as_str().to_owned(), r.attempts))
 }
 
-/// Jobs of `queue` that are not done.
-pub(crate) async fn undone_jobs(db: &Db, queue: &str) -> i64 {
-    let table = if db.is_postgres() {
-        "apalis.jobs"
-    } else {
-        "Jobs"
-    };
-    let sql = format!("SELECT COUNT(*) FROM {table} WHERE job_type = $1 AND status <> 'Done'");
-    dialogpay::with_pool!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
-        sql
-    ))
-    .bind(queue)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
 async fn jobs_done(db: &Db, queue: &str) -> i64 {
     let table = if db.is_postgres() {
         "apalis.jobs"
@@ -205,19 +187,7 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
         .unwrap();
 
     // n ACTIVE agreements in the simulator and our database, period 1 due (seeded from here).
-    let mut settings = Settings::with_overrides(&[
-        ("database.url", test_db.url.clone().into()),
-        ("vipps.mode", "live".into()),
-        ("vipps.base_url", sim.clone().into()),
-        ("vipps.client_id", "simulator".into()),
-        ("vipps.client_secret", "simulator".into()),
-        ("vipps.subscription_key", "simulator".into()),
-        ("server.public_base_url", "http://127.0.0.1:9".into()),
-        ("log.level", "warn".into()),
-    ])
-    .unwrap();
-    settings.vipps.rate_limits = RateLimits::unlimited();
-    let seeder = AppState::build(settings, None).await.expect("state builds");
+    let seeder = support::seeder_for(&test_db, &sim, "http://127.0.0.1:9").await;
     let dialogue = dialogpay::bench::billing::seed(&seeder, n as u64)
         .await
         .expect("seeds ACTIVE agreements");
@@ -265,15 +235,8 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
 
     checks::assert_one_charge_per_agreement(&db, &dialogue, n, &sim_agreements(&http, &sim).await)
         .await;
-    // Runs over billing.batch_threshold (500) go through the batch endpoint, 2,000 a call; a
-    // sweep after the restart may batch the rest differently, and the killed process's batch
-    // finds its items done when it runs again. Every create job ends done.
-    eventually(Duration::from_secs(60), "every create job done", || async {
-        let undone = undone_jobs(&db, "billing.create_charge").await
-            + undone_jobs(&db, "billing.create_charge_batch").await;
-        (undone == 0).then_some(())
-    })
-    .await;
+    // Runs over billing.batch_threshold (500) go through the batch endpoint, 2,000 a call.
+    checks::wait_create_jobs_done(&db).await;
     assert!(
         jobs_done(&db, "billing.create_charge_batch").await >= 1,
         "the run was batched"
@@ -351,13 +314,7 @@ async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() 
     let port = process::free_port();
     let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
     let dialogue = support::keyword_dialogue(&http, &base).await;
-    let db = Db::connect(
-        &Settings::with_overrides(&[("database.url", test_db.url.clone().into())])
-            .unwrap()
-            .database,
-    )
-    .await
-    .unwrap();
+    let db = test_db.connect().await;
 
     let phones: Vec<String> = (0..n).map(|i| format!("+4791{i:06}")).collect();
     let poster = {

@@ -14,10 +14,7 @@ use std::{
 };
 
 use dialogpay::{
-    app::AppState,
-    config::Settings,
     sms::fake::{FAKE_TOKEN, FakeGateway},
-    vipps::settings::RateLimits,
     with_pool,
 };
 use reqwest::StatusCode;
@@ -156,13 +153,7 @@ async fn api_and_two_workers_in_production_bill_by_cron_alone_through_a_kill_min
         (r.status() == StatusCode::OK).then_some(())
     })
     .await;
-    let db = dialogpay::db::Db::connect(
-        &Settings::with_overrides(&[("database.url", test_db.url.clone().into())])
-            .unwrap()
-            .database,
-    )
-    .await
-    .unwrap();
+    let db = test_db.connect().await;
 
     // Keyword journeys: webhook at the api, draft and reply by the workers, confirmation in
     // the "app", activation through the simulator's webhook to the api.
@@ -209,19 +200,7 @@ async fn api_and_two_workers_in_production_bill_by_cron_alone_through_a_kill_min
     );
 
     // Billing: n ACTIVE agreements whose period 1 is due, seeded here; nobody sweeps.
-    let mut seed_settings = Settings::with_overrides(&[
-        ("database.url", test_db.url.clone().into()),
-        ("vipps.mode", "live".into()),
-        ("vipps.base_url", sim.clone().into()),
-        ("vipps.client_id", "simulator".into()),
-        ("vipps.client_secret", "simulator".into()),
-        ("vipps.subscription_key", "simulator".into()),
-        ("server.public_base_url", public.clone().into()),
-        ("log.level", "warn".into()),
-    ])
-    .unwrap();
-    seed_settings.vipps.rate_limits = RateLimits::unlimited();
-    let seeder = AppState::build(seed_settings, None).await.unwrap();
+    let seeder = support::seeder_for(&test_db, &sim, &public).await;
     let billed = dialogpay::bench::billing::seed(&seeder, n as u64)
         .await
         .expect("seeds ACTIVE agreements");
@@ -236,12 +215,7 @@ async fn api_and_two_workers_in_production_bill_by_cron_alone_through_a_kill_min
         (checks::charges_sent(&db, &billed).await == n as i64).then_some(())
     })
     .await;
-    eventually(Duration::from_secs(60), "every create job done", || async {
-        let undone = crate::crash::undone_jobs(&db, "billing.create_charge").await
-            + crate::crash::undone_jobs(&db, "billing.create_charge_batch").await;
-        (undone == 0).then_some(())
-    })
-    .await;
+    checks::wait_create_jobs_done(&db).await;
     checks::assert_one_charge_per_agreement(&db, &billed, n, &sim_agreements(&http, &sim).await)
         .await;
     checks::assert_no_failed_jobs(&db).await;

@@ -272,14 +272,7 @@ async fn links_carry_the_public_address_while_the_simulator_is_reached_at_the_li
 #[tokio::test]
 async fn the_schema_check_accepts_a_newer_schema_and_refuses_an_older_one() {
     let test_db = TestDb::create().await;
-    let settings = dialogpay::config::Settings::with_overrides(&[(
-        "database.url",
-        test_db.url.clone().into(),
-    )])
-    .unwrap();
-    let db = dialogpay::db::Db::connect(&settings.database)
-        .await
-        .unwrap();
+    let db = test_db.connect().await;
     let err = db.check_schema().await.unwrap_err().to_string();
     assert!(err.contains("version none"), "{err}");
     db.migrate().await.unwrap();

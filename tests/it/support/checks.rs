@@ -227,3 +227,36 @@ pub async fn assert_one_agreement_and_reply_per_message(
         assert_eq!(to.len() as i64, n, "one SMS per phone");
     }
 }
+
+/// Waits until every charge-creation job (single and batch) has ended done: after a crash the
+/// killed process's batch runs again and finds its items done, and a sweep after the restart
+/// may batch the rest differently.
+pub async fn wait_create_jobs_done(db: &Db) {
+    super::eventually(
+        std::time::Duration::from_secs(60),
+        "every create job done",
+        || async {
+            let undone = undone_jobs(db, "billing.create_charge").await
+                + undone_jobs(db, "billing.create_charge_batch").await;
+            (undone == 0).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Jobs of `queue` that are not done.
+pub async fn undone_jobs(db: &Db, queue: &str) -> i64 {
+    let table = if db.is_postgres() {
+        "apalis.jobs"
+    } else {
+        "Jobs"
+    };
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE job_type = $1 AND status <> 'Done'");
+    with_pool!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
+        sql
+    ))
+    .bind(queue)
+    .fetch_one(p)
+    .await)
+    .expect("reads the job table")
+}

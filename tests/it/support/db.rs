@@ -123,6 +123,18 @@ fn is_leftover(name: &str, now: SystemTime) -> bool {
 }
 
 impl TestDb {
+    /// A pool on this database, as the service's default settings open it.
+    pub async fn connect(&self) -> dialogpay::db::Db {
+        let settings = dialogpay::config::Settings::with_overrides(&[(
+            "database.url",
+            self.url.clone().into(),
+        )])
+        .expect("test settings are valid");
+        dialogpay::db::Db::connect(&settings.database)
+            .await
+            .expect("connects to the test database")
+    }
+
     pub async fn create() -> Self {
         let server = std::env::var("TEST_DATABASE_URL")
             .ok()

@@ -254,6 +254,27 @@ impl TestApp {
     }
 }
 
+/// An in-test state on `db` that talks to a standalone `dialogpay vipps-sim` at `sim` as if it
+/// were Vipps, unthrottled: what seeds ACTIVE agreements (`bench::billing::seed`) for the
+/// real-process tests. Its drafts carry `public` in their links.
+pub async fn seeder_for(db: &db::TestDb, sim: &str, public: &str) -> AppState {
+    let mut settings = Settings::with_overrides(&[
+        ("database.url", db.url.clone().into()),
+        ("vipps.mode", "live".into()),
+        ("vipps.base_url", sim.into()),
+        ("vipps.client_id", "simulator".into()),
+        ("vipps.client_secret", "simulator".into()),
+        ("vipps.subscription_key", "simulator".into()),
+        ("server.public_base_url", public.into()),
+        ("log.level", "warn".into()),
+    ])
+    .expect("seeder settings are valid");
+    settings.vipps.rate_limits = dialogpay::vipps::settings::RateLimits::unlimited();
+    AppState::build(settings, None)
+        .await
+        .expect("the seeder's state builds")
+}
+
 /// A partner with a live `GIVE` dialogue on 2160, created through the API of the server at
 /// `base` (a child process; [`TestApp`] has its own helpers); returns the dialogue id.
 pub async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
