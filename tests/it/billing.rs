@@ -114,6 +114,14 @@ impl Billing {
         sim(&self.app).set_now(Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).unwrap()));
     }
 
+    /// The agreement's RECURRING charges in the simulator.
+    fn recurring_in_vipps(&self) -> usize {
+        self.sim_charges()
+            .iter()
+            .filter(|c| c.charge_type.as_str() == "RECURRING")
+            .count()
+    }
+
     fn sim_charges(&self) -> Vec<dialogpay::vipps::wire::ChargeResponse> {
         sim(&self.app)
             .agreements()
@@ -168,12 +176,7 @@ impl Billing {
             "one charge per period, the initial one included"
         );
         // Vipps has exactly one recurring charge per period too.
-        let recurring = self
-            .sim_charges()
-            .into_iter()
-            .filter(|c| c.charge_type.as_str() == "RECURRING")
-            .count();
-        assert_eq!(recurring as u32, periods);
+        assert_eq!(self.recurring_in_vipps() as u32, periods);
     }
 }
 
@@ -239,13 +242,7 @@ async fn sweeping_twice_creates_no_duplicate() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let a = b.agreement_where("final", |_| true).await;
     assert_eq!(a["charges"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        b.sim_charges()
-            .iter()
-            .filter(|c| c.charge_type.as_str() == "RECURRING")
-            .count(),
-        1
-    );
+    assert_eq!(b.recurring_in_vipps(), 1);
     b.app.stop().await;
 }
 
@@ -385,13 +382,7 @@ async fn a_create_charge_rerun_after_the_vipps_call_creates_no_second_charge() {
         first_id.as_str(),
         "the same charge, by the same idempotency key"
     );
-    assert_eq!(
-        b.sim_charges()
-            .iter()
-            .filter(|c| c.charge_type.as_str() == "RECURRING")
-            .count(),
-        1
-    );
+    assert_eq!(b.recurring_in_vipps(), 1);
     b.app.stop().await;
 }
 
@@ -433,13 +424,7 @@ async fn a_create_that_finds_its_order_id_taken_records_the_charge_vipps_has() {
     let charge = &a["charges"][1];
     assert_eq!(charge["vipps_charge_id"], order.as_str(), "{charge}");
     assert_ne!(charge["status"], "CREATE_FAILED", "{charge}");
-    assert_eq!(
-        b.sim_charges()
-            .iter()
-            .filter(|c| c.charge_type.as_str() == "RECURRING")
-            .count(),
-        1
-    );
+    assert_eq!(b.recurring_in_vipps(), 1);
     b.app.stop().await;
 }
 
@@ -469,13 +454,7 @@ async fn vipps_503_and_429_delay_charges_but_lose_none() {
             .any(|c| c["vipps_charge_id"].is_string() && c["period_index"] == 1)
     })
     .await;
-    assert_eq!(
-        b.sim_charges()
-            .iter()
-            .filter(|c| c.charge_type.as_str() == "RECURRING")
-            .count(),
-        1
-    );
+    assert_eq!(b.recurring_in_vipps(), 1);
     b.app.stop().await;
 }
 
@@ -562,13 +541,7 @@ async fn two_workers_creating_the_same_period_at_once_make_one_charge() {
         2,
         "one row for period 1 (UNIQUE (agreement_id, period_index))"
     );
-    assert_eq!(
-        b.sim_charges()
-            .iter()
-            .filter(|c| c.charge_type.as_str() == "RECURRING")
-            .count(),
-        1
-    );
+    assert_eq!(b.recurring_in_vipps(), 1);
     b.app.stop().await;
 }
 
