@@ -1,4 +1,5 @@
-//! Injected time: production reads the system clock; tests and the simulator setup can move it.
+//! Injected time: the business clock reads a [`TimeSource`] (the system clock in production,
+//! the Vipps simulator's clock in simulator mode) plus an offset tests can move.
 
 use std::sync::{
     Arc,
@@ -7,13 +8,18 @@ use std::sync::{
 
 use chrono::{DateTime, Utc};
 
+/// Where "now" comes from when it is not the system clock.
+pub trait TimeSource: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
 /// The business clock. Cloning shares the offset.
 #[derive(Clone, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
-    /// In simulator mode the business clock follows the simulator's, so that advancing the
-    /// simulator walks agreements through their periods.
-    simulator: Option<crate::vipps::sim::Simulator>,
+    /// `None`: the system clock. In simulator mode the business clock follows the
+    /// simulator's, so that advancing the simulator walks agreements through their periods.
+    source: Option<Arc<dyn TimeSource>>,
 }
 
 impl std::fmt::Debug for Clock {
@@ -27,17 +33,17 @@ impl Clock {
         Self::default()
     }
 
-    /// A clock that reads the simulator's time.
-    pub fn following(simulator: crate::vipps::sim::Simulator) -> Self {
+    /// A clock that reads `source`'s time.
+    pub fn following(source: Arc<dyn TimeSource>) -> Self {
         Self {
             offset_ms: Arc::default(),
-            simulator: Some(simulator),
+            source: Some(source),
         }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         let base = self
-            .simulator
+            .source
             .as_ref()
             .map(|s| s.now())
             .unwrap_or_else(Utc::now);

@@ -9,11 +9,10 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    app::{self, AppState, Roles},
+    app::{self, AppState, Application, Roles},
     config::Settings,
     db::{self, Db, crm, partners},
     with_pool,
-    worker::register_workers,
 };
 
 const DEMO_PARTNER: &str = "Demo charity";
@@ -44,8 +43,8 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     for warning in crate::preflight::check(&settings, crate::preflight::Role::Demo, &db).await? {
         tracing::warn!("{warning}");
     }
-    let (acceptor, addr) = app::bind(&settings).await?;
-    let state = AppState::build_on(db, settings, Some(addr)).await?;
+    let app = Application::build_on(db, settings, Roles::SERVE).await?;
+    let state = app.state().clone();
     let base = state.public_base_url.to_string();
     let key = ensure_demo_data(&state).await?;
     let inbound = state.settings.sms.inbound_token.expose_secret().to_owned();
@@ -70,14 +69,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     );
     println!("   curl -s {base}/api/v1/messages -H 'Authorization: Bearer {key}'\n");
     let watcher = tokio::spawn(watch(state.db.clone()));
-    let result = app::run(
-        state,
-        Roles::SERVE,
-        register_workers(),
-        Some(acceptor),
-        app::shutdown_signal(),
-    )
-    .await;
+    let result = app.run_until_stopped(app::shutdown_signal()).await;
     watcher.abort();
     result
 }

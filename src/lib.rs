@@ -16,6 +16,7 @@ pub mod http;
 pub mod monitoring;
 pub mod preflight;
 pub mod sms;
+pub mod state;
 pub mod telemetry;
 pub mod vipps;
 pub mod worker;

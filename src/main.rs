@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dialogpay::{
-    app::{self, AppState, Roles},
+    app::{self, Application, Roles},
     config::{ConfigSource, LogFormat, Settings},
     db::{Db, partners},
     preflight::Role,
@@ -146,15 +146,10 @@ async fn serve(settings: Settings, role: Role) -> anyhow::Result<()> {
     for warning in dialogpay::preflight::check(&settings, role, &db).await? {
         tracing::warn!("{warning}");
     }
-    let http = if roles.http {
-        Some(app::bind(&settings).await?)
-    } else {
-        None
-    };
-    let metrics = app::bind_metrics(&settings).await?;
-    let state = AppState::build_on(db, settings, http.as_ref().map(|(_, addr)| *addr)).await?;
+    let mut app = Application::build_on(db, settings, roles).await?;
+    let state = app.state();
     let pretty = state.settings.log.format == LogFormat::Pretty;
-    if let Some((_, addr)) = &http {
+    if let Some(addr) = app.address() {
         tracing::info!(%addr, public_base_url = %state.public_base_url, "listening");
         // JSON logs go to stdout too, where every line must be JSON for the log shipper.
         if pretty {
@@ -166,8 +161,8 @@ async fn serve(settings: Settings, role: Role) -> anyhow::Result<()> {
             );
         }
     }
-    match &metrics {
-        Some((_, addr)) => {
+    match app.metrics_address() {
+        Some(addr) => {
             tracing::info!(%addr, "metrics listening");
             if pretty {
                 println!("dialogpay metrics listening on http://{addr}");
@@ -178,25 +173,10 @@ async fn serve(settings: Settings, role: Role) -> anyhow::Result<()> {
         ),
         None => {}
     }
-    let mut workers = register_workers();
     if std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1") {
-        workers = dialogpay::worker::with_test_jobs(workers);
+        app = app.with_workers(dialogpay::worker::with_test_jobs(register_workers()));
     }
-    let shutdown = app::shutdown_signal();
-    let service = app::run(
-        state.clone(),
-        roles,
-        workers,
-        http.map(|(acceptor, _)| acceptor),
-        shutdown.clone(),
-    );
-    match metrics {
-        Some((acceptor, _)) => {
-            tokio::try_join!(service, app::serve_metrics(state, acceptor, shutdown))?;
-            Ok(())
-        }
-        None => service.await,
-    }
+    app.run_until_stopped(app::shutdown_signal()).await
 }
 
 /// `dialogpay vipps webhooks …`; a new registration is stored in the database, so every `api`

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Days;
 use dialogpay_jobs::billing::Sweep;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use crate::{
-    app::{self, AppState, Roles},
+    app::{AppState, Application},
+    bench::{Running, SERVE_WITHOUT_SCHEDULER},
     config::Settings,
     db::{self, Db, crm, partners},
     domain::period::Period,
@@ -19,14 +20,13 @@ use crate::{
         IdempotencyKey, VippsClient,
         operation::MerchantPool,
         settings::{RateLimits, VippsSettings},
-        sim::Faults,
+        sim::{Faults, Simulator},
         wire::{
             DraftAgreementRequest, InitialCharge, IntervalUnit, PhoneNumber, PricingRequest,
             TimePeriod, TransactionType,
         },
     },
     with_pool,
-    worker::register_workers,
 };
 
 #[derive(Debug, clap::Args)]
@@ -62,9 +62,9 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     // The run walks agreements through periods by moving the simulator's clock itself.
     settings.vipps.simulator.clock = crate::vipps::settings::SimClockMode::Frozen;
     settings.server.port = 0;
-    let (acceptor, addr) = app::bind(&settings).await?;
-    let state = AppState::build(settings, Some(addr)).await?;
-    let sim = state.simulator.clone().context("simulator")?;
+    let app = Application::build(settings, SERVE_WITHOUT_SCHEDULER).await?;
+    let state = app.state().clone();
+    let sim = app.simulator().cloned().context("simulator")?;
     let engine = if state.db.is_postgres() {
         "PostgreSQL"
     } else {
@@ -75,27 +75,10 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
         args.agreements
     );
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stop_rx.await;
-    }
-    .boxed()
-    .shared();
-    // Billing runs when the benchmark says so, not on the cron.
-    let roles = Roles {
-        scheduler: false,
-        ..Roles::SERVE
-    };
-    let runner = tokio::spawn(app::run(
-        state.clone(),
-        roles,
-        register_workers(),
-        Some(acceptor),
-        shutdown,
-    ));
+    let running = Running::start(app);
 
     let t = Instant::now();
-    let dialogue = seed(&state, args.agreements).await?;
+    let dialogue = seed(&state, Some(&sim), args.agreements).await?;
     println!(
         "  seeded {} ACTIVE agreements in {:.1} s (RSS now {} MiB, most of it the embedded simulator's state)",
         args.agreements,
@@ -193,8 +176,7 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
             args.stats_charges, times[2], times[4]
         );
     }
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    running.stop().await;
     Ok(())
 }
 
@@ -294,13 +276,13 @@ fn draft_request(base: &str, phone: &str) -> DraftAgreementRequest {
 /// pointed at a standalone simulator (`dialogpay vipps-sim`), its `/_sim/` control API.
 #[derive(Clone)]
 enum Approver {
-    Embedded(crate::vipps::sim::Simulator),
+    Embedded(Simulator),
     Remote { http: reqwest::Client, base: String },
 }
 
 impl Approver {
-    fn for_state(state: &AppState) -> anyhow::Result<Self> {
-        Ok(match &state.simulator {
+    fn new(state: &AppState, simulator: Option<&Simulator>) -> anyhow::Result<Self> {
+        Ok(match simulator {
             Some(sim) => Self::Embedded(sim.clone()),
             None => Self::Remote {
                 http: reqwest::Client::builder()
@@ -370,12 +352,17 @@ pub async fn seed_dialogue(
 
 /// N agreements drafted in the simulator (64 at a time), approved, and inserted as ACTIVE rows
 /// whose period 1 is due in 2 days. Used by the benchmark and by tests that need many; works
-/// with the embedded simulator or, in live mode, against a standalone `dialogpay vipps-sim`.
-pub async fn seed(state: &AppState, n: u64) -> anyhow::Result<String> {
+/// with the embedded `simulator` or, in live mode (`None`), against a standalone
+/// `dialogpay vipps-sim`.
+pub async fn seed(
+    state: &AppState,
+    simulator: Option<&Simulator>,
+    n: u64,
+) -> anyhow::Result<String> {
     let (partner, dialogue) = seed_dialogue(state, "BENCH").await?;
     let now = state.clock.now_ms();
     let today = state.clock.today_oslo();
-    let approver = Approver::for_state(state)?;
+    let approver = Approver::new(state, simulator)?;
     let base = state.public_base_url.to_string();
     // The agreements exist already as far as the run is concerned: drafted without the
     // client-side throttle, whatever the service's own client is limited to.

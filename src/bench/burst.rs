@@ -5,13 +5,14 @@
 //! `--draft-limit` the simulator enforces that many drafts a minute (and so does our client),
 //! and the drain time is compared with the floor (messages ÷ limit).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use crate::{
-    app::{self, AppState, Roles},
+    app::Application,
+    bench::{Running, SERVE_WITHOUT_SCHEDULER},
     bench::{
         billing::{peak_rss_mib, seed_dialogue, wait},
         noop_ceiling,
@@ -20,7 +21,6 @@ use crate::{
     db::Db,
     vipps::settings::RateLimits,
     with_pool,
-    worker::register_workers,
 };
 
 #[derive(Debug, clap::Args)]
@@ -51,8 +51,9 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
     settings.server.port = 0;
     let token = "bench-inbound-token";
     settings.sms.inbound_token = token.to_owned().into();
-    let (acceptor, addr) = app::bind(&settings).await?;
-    let state = AppState::build(settings, Some(addr)).await?;
+    let app = Application::build(settings, SERVE_WITHOUT_SCHEDULER).await?;
+    let addr = app.address().context("the benchmark's listener")?;
+    let state = app.state().clone();
     let engine = if state.db.is_postgres() {
         "PostgreSQL"
     } else {
@@ -66,24 +67,7 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
             n => format!("{n}/min"),
         }
     );
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stop_rx.await;
-    }
-    .boxed()
-    .shared();
-    // Billing runs when the benchmark says so, not on the cron.
-    let roles = Roles {
-        scheduler: false,
-        ..Roles::SERVE
-    };
-    let runner = tokio::spawn(app::run(
-        state.clone(),
-        roles,
-        register_workers(),
-        Some(acceptor),
-        shutdown,
-    ));
+    let running = Running::start(app);
     seed_dialogue(&state, "GIVE").await?;
     let ceiling = if args.ceiling_jobs > 0 {
         let jobs_per_sec = noop_ceiling(&state, 0, args.ceiling_jobs).await?;
@@ -178,8 +162,7 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
         );
     }
     println!("  peak RSS {} MiB", peak_rss_mib());
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    running.stop().await;
     Ok(())
 }
 

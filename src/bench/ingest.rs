@@ -6,14 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
+use anyhow::Context;
+use futures::StreamExt;
 
 use crate::{
-    app::{self, AppState, Roles},
+    app::Application,
     bench::billing::peak_rss_mib,
+    bench::{Running, SERVE_WITHOUT_SCHEDULER},
     config::Settings,
     vipps::{settings::RateLimits, sign_webhook},
-    worker::register_workers,
 };
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -44,8 +45,9 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
     settings.vipps.webhook_secret = SECRET.to_owned().into();
     settings.sms.inbound_token = TOKEN.to_owned().into();
     settings.server.port = 0;
-    let (acceptor, addr) = app::bind(&settings).await?;
-    let state = AppState::build(settings, Some(addr)).await?;
+    let app = Application::build(settings, SERVE_WITHOUT_SCHEDULER).await?;
+    let addr = app.address().context("the benchmark's listener")?;
+    let state = app.state().clone();
     let engine = if state.db.is_postgres() {
         "PostgreSQL"
     } else {
@@ -55,24 +57,7 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
         "webhook ingest on {engine}: {:?} at {}/s for {} s",
         args.kind, args.rate, args.seconds
     );
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stop_rx.await;
-    }
-    .boxed()
-    .shared();
-    // Billing runs when the benchmark says so, not on the cron.
-    let roles = Roles {
-        scheduler: false,
-        ..Roles::SERVE
-    };
-    let runner = tokio::spawn(app::run(
-        state.clone(),
-        roles,
-        register_workers(),
-        Some(acceptor),
-        shutdown,
-    ));
+    let running = Running::start(app);
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
@@ -111,8 +96,7 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
         pct(1.0)
     );
     println!("  peak RSS {} MiB", peak_rss_mib());
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    running.stop().await;
     Ok(())
 }
 

@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use dialogpay_jobs::maintenance::Noop;
-use futures::FutureExt;
 
 use crate::{
-    app::{self, AppState, Roles},
+    app::{self, AppState, Application, Roles},
     config::Settings,
     db::Db,
     with_pool,
@@ -35,7 +34,15 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
     // Only no-op jobs run: no Vipps (so no simulator, which needs a listener) and no links.
     settings.vipps.mode = crate::vipps::VippsMode::Live;
     settings.server.public_base_url = Some("http://127.0.0.1".to_owned());
-    let state = AppState::build(settings, None).await?;
+    let app = Application::build(
+        settings,
+        Roles {
+            scheduler: false,
+            ..Roles::WORKER
+        },
+    )
+    .await?;
+    let state = app.state().clone();
     let db = state.db.clone();
     let engine = if db.is_postgres() {
         "PostgreSQL"
@@ -68,24 +75,9 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
         args.jobs as f64 / enqueue_secs
     );
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stop_rx.await;
-    }
-    .boxed()
-    .shared();
     let workers = WorkerSet::default().queue::<Noop, _, _>(handlers::maintenance::noop);
     let started = Instant::now();
-    let runner = tokio::spawn(app::run(
-        state.clone(),
-        Roles {
-            scheduler: false,
-            ..Roles::WORKER
-        },
-        workers,
-        None,
-        shutdown,
-    ));
+    let running = Running::start(app.with_workers(workers));
     let mut last_report = Instant::now();
     loop {
         let left = pending(&db).await?;
@@ -102,8 +94,7 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(30), runner).await;
+    running.stop().await;
     println!(
         "  drained {} jobs in {:.2} s: {:.0} jobs/s (batch {}, concurrency {})",
         args.jobs,
@@ -164,3 +155,28 @@ async fn preload_done(db: &Db, n: u64) -> Result<(), sqlx::Error> {
     }
     crate::worker::maintenance::analyze(db).await
 }
+
+/// A benchmark's service, running in this process until [`Running::stop`].
+pub(crate) struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub(crate) fn start(app: Application) -> Self {
+        let (stop, shutdown) = app::manual_shutdown();
+        let task = tokio::spawn(app.run_until_stopped(shutdown));
+        Self { stop, task }
+    }
+
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+    }
+}
+
+/// `serve`'s roles without the scheduler: billing runs when the benchmark says so.
+pub(crate) const SERVE_WITHOUT_SCHEDULER: Roles = Roles {
+    scheduler: false,
+    ..Roles::SERVE
+};

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod charges;
 pub mod crm;
 pub mod dialogues;
+pub mod enqueue;
 pub mod ids;
 pub mod jobs;
 pub mod messages;

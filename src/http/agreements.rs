@@ -7,7 +7,6 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    app::AppState,
     db::{
         agreements::{self, Agreement},
         audit, charges, dialogues,
@@ -24,6 +23,7 @@ use crate::{
         pagination,
         time::{ts, ts_opt},
     },
+    state::AppState,
 };
 
 pub struct AgreementsApi;

@@ -8,9 +8,9 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use secrecy::ExposeSecret;
 
 use crate::{
-    app::AppState,
     db::{ids::hash_secret, partners},
     http::error::ApiError,
+    state::AppState,
 };
 
 /// The authenticated partner of a request.

@@ -5,7 +5,6 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    app::AppState,
     db::{audit, crm},
     http::text::Text,
     http::{
@@ -15,6 +14,7 @@ use crate::{
         pagination,
         time::{ts, ts_opt},
     },
+    state::AppState,
 };
 
 pub struct CrmApi;

@@ -9,7 +9,6 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    app::AppState,
     db::{
         Tx, audit, crm, dialogues,
         partners::Partner,
@@ -30,6 +29,7 @@ use crate::{
         text::Text,
         time::{ts, ts_opt},
     },
+    state::AppState,
 };
 
 pub struct DialoguesApi;

@@ -118,8 +118,8 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<crate::worker::enqueue::EnqueueError> for ApiError {
-    fn from(err: crate::worker::enqueue::EnqueueError) -> Self {
+impl From<crate::db::enqueue::EnqueueError> for ApiError {
+    fn from(err: crate::db::enqueue::EnqueueError) -> Self {
         ApiError::internal(err)
     }
 }

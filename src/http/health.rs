@@ -3,7 +3,7 @@
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub struct HealthApi;
 

@@ -10,9 +10,9 @@ use poem::{
 };
 
 use crate::{
-    app::AppState,
     db::{agreements, charges, dialogues},
     domain::money::AmountOre,
+    state::AppState,
 };
 
 fn escape(text: &str) -> String {

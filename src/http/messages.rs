@@ -6,7 +6,6 @@ use poem::web::Data;
 use poem_openapi::{Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    app::AppState,
     db::messages::{self, Message, MessageFilter},
     http::{
         auth::PartnerAuth,
@@ -15,6 +14,7 @@ use crate::{
         pagination,
         time::{oslo_day_start_ms, ts},
     },
+    state::AppState,
 };
 
 pub struct MessagesApi;

@@ -17,7 +17,7 @@ use poem::{
     web::Data,
 };
 
-use crate::{app::AppState, db, monitoring};
+use crate::{db, monitoring, state::AppState};
 
 /// The route label of requests no route matched (404s from routing).
 pub const UNMATCHED: &str = "unmatched";

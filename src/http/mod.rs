@@ -24,7 +24,7 @@ pub mod webhooks;
 use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The OpenAPI service with every API; also used to print or snapshot the document.
 pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
@@ -47,10 +47,15 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
     .server(public_base_url.to_owned())
 }
 
-/// All routes with their middleware. The embedded Vipps simulator is mounted beside them,
-/// outside our middleware, so that it answers exactly as Vipps would (and its requests are not
-/// counted in our HTTP metrics).
-pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
+/// An endpoint mounted beside ours, outside our middleware (the embedded Vipps simulator, so
+/// that it answers exactly as Vipps would and its requests are not counted in our metrics).
+pub struct Mounted {
+    pub prefix: &'static str,
+    pub endpoint: poem::endpoint::BoxEndpoint<'static>,
+}
+
+/// All routes with their middleware, and `mounted` beside them.
+pub fn routes(state: AppState, mounted: Option<Mounted>) -> poem::endpoint::BoxEndpoint<'static> {
     let api = openapi(&state.public_base_url);
     let route_names = metrics::RouteNames::from_spec(&api.spec());
     let docs = api.swagger_ui();
@@ -68,7 +73,6 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
             .with("/my/agreements/:token/stop", "POST"),
     );
     let limit = state.settings.server.body_limit_bytes;
-    let simulator = state.simulator.clone();
     let mut app = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
@@ -91,11 +95,11 @@ pub fn routes(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         .with(poem::middleware::CatchPanic::new())
         .around(metrics::measure)
         .data(state);
-    match simulator {
-        Some(sim) => Route::new()
-            .nest(crate::app::SIMULATOR_PREFIX, sim.endpoint())
+    match mounted {
+        Some(Mounted { prefix, endpoint }) => Route::new()
+            .nest(prefix, endpoint)
             .nest("/", app)
-            .around(|ep, req| error::normalize_errors_except(ep, req, crate::app::SIMULATOR_PREFIX))
+            .around(move |ep, req| error::normalize_errors_except(ep, req, prefix))
             .boxed(),
         None => app.boxed(),
     }

@@ -10,8 +10,8 @@ use poem::{EndpointExt, Route, handler, web::Json};
 use serde_json::{Value, json};
 
 use crate::{
-    app::AppState,
     http::{allow, error, metrics},
+    state::AppState,
 };
 
 /// `GET /healthz`: the process is alive (the same answer as the API's).

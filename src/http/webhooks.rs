@@ -13,10 +13,10 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::{
-    app::AppState,
     db::{ids::hash_secret, messages, vipps_events},
     http::error::{ErrorBody, FieldError},
     sms::{DeliveryReport, InboundError, InboundSms},
+    state::AppState,
     vipps::{WebhookHeaders, signature::check_date, verify_webhook, wire::WebhookEvent},
 };
 

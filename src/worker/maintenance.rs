@@ -31,7 +31,7 @@ pub struct MaintenanceSettings {
 }
 
 impl MaintenanceSettings {
-    pub fn from_state(state: &crate::app::AppState) -> Self {
+    pub fn from_state(state: &crate::state::AppState) -> Self {
         Self {
             jobs: state.settings.jobs.clone(),
             report_retention_hours: state.settings.sms.unmatched_report_retention_hours,

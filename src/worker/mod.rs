@@ -1,7 +1,6 @@
 //! Background work: `register_workers()` is THE list of queues and their handlers; the runtime
 //! (apalis with our fixes), enqueueing, outcomes, and the maintenance loop live beside it.
 
-pub mod enqueue;
 pub mod handlers;
 pub mod maintenance;
 pub mod outcome;
@@ -13,29 +12,75 @@ use std::sync::Arc;
 
 use dialogpay_jobs::maintenance::Noop;
 
-pub use enqueue::{Enqueuer, Wakers};
+pub use crate::db::enqueue::{Enqueuer, Wakers};
 pub use outcome::JobError;
 pub use runtime::{RuntimeParts, WorkerSet};
 
-use crate::{app::AppState, db::Db};
+use crate::{
+    clock::Clock,
+    config::{BillingSettings, JobSettings},
+    db::Db,
+    sms::SmsGateway,
+    state::AppState,
+    vipps::VippsClient,
+};
 
-/// What a handler gets besides its payload.
+/// What a handler gets besides its payload: the parts of the shared state jobs use, not the
+/// whole of it.
 #[derive(Clone)]
 pub struct JobContext {
-    pub app: AppState,
     pub db: Db,
     pub enqueuer: Enqueuer,
+    pub vipps: VippsClient,
+    pub sms: SmsGateway,
+    pub clock: Clock,
+    pub settings: Arc<JobSettingsView>,
     /// The running job's id and attempt (1 for the first run).
     pub job_id: Arc<str>,
     pub attempt: u32,
 }
 
+/// The settings handlers read.
+#[derive(Debug, Clone)]
+pub struct JobSettingsView {
+    pub jobs: JobSettings,
+    pub billing: BillingSettings,
+    /// `vipps.min_lead_days`: how far ahead a charge's due date must be when it is created.
+    pub vipps_min_lead_days: u32,
+    /// `vipps.retry_days`: how long Vipps retries a charge.
+    pub vipps_retry_days: u32,
+    /// Where links in SMS and Vipps's `merchantAgreementUrl` point; no trailing `/`.
+    pub public_base_url: Arc<str>,
+}
+
+impl JobSettingsView {
+    /// The URL Vipps posts webhooks to.
+    pub fn vipps_webhook_url(&self) -> String {
+        format!("{}/webhooks/vipps", self.public_base_url)
+    }
+
+    /// The end user's page for an agreement (in the reply SMS and in Vipps).
+    pub fn manage_url(&self, token: &str) -> String {
+        format!("{}/my/agreements/{token}", self.public_base_url)
+    }
+}
+
 impl JobContext {
-    pub fn new(app: AppState) -> Self {
+    pub fn from_state(state: &AppState) -> Self {
+        let settings = &state.settings;
         Self {
-            db: app.db.clone(),
-            enqueuer: app.enqueuer.clone(),
-            app,
+            db: state.db.clone(),
+            enqueuer: state.enqueuer.clone(),
+            vipps: state.vipps.clone(),
+            sms: state.sms.clone(),
+            clock: state.clock.clone(),
+            settings: Arc::new(JobSettingsView {
+                jobs: settings.jobs.clone(),
+                billing: settings.billing.clone(),
+                vipps_min_lead_days: settings.vipps.min_lead_days,
+                vipps_retry_days: settings.vipps.retry_days,
+                public_base_url: state.public_base_url.clone(),
+            }),
             job_id: Arc::from(""),
             attempt: 0,
         }

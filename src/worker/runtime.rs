@@ -188,7 +188,7 @@ async fn run_job<J: JobSpec>(
         tracing::info_span!("job", job.id = %id, job.queue = J::QUEUE, job.attempt = attempt);
     let started = Instant::now();
     let ctx = runner.ctx.clone().for_job(&id, attempt);
-    let settings = &ctx.app.settings.jobs;
+    let settings = &ctx.settings.jobs;
     let deadline = Duration::from_secs(settings.attempt_timeout_secs);
     let run = AssertUnwindSafe((runner.handler)(job, ctx.clone())).catch_unwind();
     let outcome = match tokio::time::timeout(deadline, run)

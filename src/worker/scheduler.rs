@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use dialogpay_jobs::billing::{Reconcile, Sweep};
 
-use crate::{app::AppState, app::Shutdown};
+use crate::{config::BillingSettings, db::enqueue::Enqueuer, state::Shutdown};
 
 /// What a tick enqueues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +21,11 @@ enum Task {
 }
 
 /// Runs until shutdown: billing sweep and charge reconciliation on their cron expressions.
-pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
-    let billing = &state.settings.billing;
+pub async fn run(
+    enqueuer: Enqueuer,
+    billing: BillingSettings,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let schedules = [
         (Task::Sweep, cron::Schedule::from_str(&billing.sweep_cron)?),
         (
@@ -56,7 +59,7 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         }
         last = at;
         for (task, _) in next.iter().filter(|(_, t)| *t == at) {
-            enqueue(&state, *task, at).await;
+            enqueue(&enqueuer, *task, at).await;
         }
     }
 }
@@ -65,13 +68,12 @@ fn next_tick(schedule: &cron::Schedule, after: DateTime<Utc>) -> Option<DateTime
     schedule.after(&after).next()
 }
 
-async fn enqueue(state: &AppState, task: Task, at: DateTime<Utc>) {
+async fn enqueue(enqueuer: &Enqueuer, task: Task, at: DateTime<Utc>) {
     let tick = at.timestamp().to_string();
     let result = match task {
-        Task::Sweep => state.enqueuer.enqueue(&Sweep { tick }).await,
+        Task::Sweep => enqueuer.enqueue(&Sweep { tick }).await,
         Task::Reconcile => {
-            state
-                .enqueuer
+            enqueuer
                 .enqueue(&Reconcile {
                     tick,
                     all_open: false,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use dialogpay::domain::period::Period;
+use dialogpay::{domain::period::Period, worker::JobContext};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ pub(crate) struct Billing {
 }
 
 fn sim(app: &TestApp) -> &dialogpay::vipps::sim::Simulator {
-    app.state.simulator.as_ref().unwrap()
+    app.simulator.as_ref().unwrap()
 }
 
 /// Starts at `start` (simulator time), creates a dialogue of `period` and an ACTIVE agreement;
@@ -369,7 +369,7 @@ async fn a_create_charge_rerun_after_the_vipps_call_creates_no_second_charge() {
         agreement_id: b.agreement.clone(),
         period_index: 1,
     };
-    dialogpay::worker::handlers::billing::create_charge(job, b.app.state.job_context())
+    dialogpay::worker::handlers::billing::create_charge(job, JobContext::from_state(&b.app.state))
         .await
         .expect("the rerun succeeds");
     let a = b
@@ -417,7 +417,7 @@ async fn a_create_that_finds_its_order_id_taken_records_the_charge_vipps_has() {
         agreement_id: b.agreement.clone(),
         period_index: 1,
     };
-    dialogpay::worker::handlers::billing::create_charge(job, b.app.state.job_context())
+    dialogpay::worker::handlers::billing::create_charge(job, JobContext::from_state(&b.app.state))
         .await
         .expect("the refused create records the existing charge");
     let a = b.agreement_where("final", |_| true).await;
@@ -527,8 +527,8 @@ async fn two_workers_creating_the_same_period_at_once_make_one_charge() {
     };
     let create = dialogpay::worker::handlers::billing::create_charge;
     let (first, second) = tokio::join!(
-        create(job.clone(), b.app.state.job_context()),
-        create(job, b.app.state.job_context())
+        create(job.clone(), JobContext::from_state(&b.app.state)),
+        create(job, JobContext::from_state(&b.app.state))
     );
     assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
     let a = b
@@ -549,7 +549,7 @@ async fn two_workers_creating_the_same_period_at_once_make_one_charge() {
 async fn two_worker_processes_sweeping_at_once_create_no_duplicate() {
     const AGREEMENTS: u64 = 150;
     let one = TestApp::spawn_with(Options::manual_billing()).await;
-    let dialogue = dialogpay::bench::billing::seed(&one.state, AGREEMENTS)
+    let dialogue = dialogpay::bench::billing::seed(&one.state, one.simulator.as_ref(), AGREEMENTS)
         .await
         .expect("seeds ACTIVE agreements");
     // A second process on the same database, talking to the first one's simulator as if it were
@@ -651,7 +651,7 @@ async fn batch_app(threshold: u32, size: u32, n: u64) -> (TestApp, String) {
         ..Options::manual_billing()
     })
     .await;
-    let dialogue = dialogpay::bench::billing::seed(&app.state, n)
+    let dialogue = dialogpay::bench::billing::seed(&app.state, app.simulator.as_ref(), n)
         .await
         .expect("seeds ACTIVE agreements");
     // Vipps events reach us only once our webhook is registered (a job at start-up, which a

@@ -188,7 +188,7 @@ async fn kill_minus_nine_mid_billing_run_charges_every_agreement_exactly_once() 
 
     // n ACTIVE agreements in the simulator and our database, period 1 due (seeded from here).
     let seeder = support::seeder_for(&test_db, &sim, "http://127.0.0.1:9").await;
-    let dialogue = dialogpay::bench::billing::seed(&seeder, n as u64)
+    let dialogue = dialogpay::bench::billing::seed(&seeder, None, n as u64)
         .await
         .expect("seeds ACTIVE agreements");
     let db = seeder.db.clone();

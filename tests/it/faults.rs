@@ -47,7 +47,7 @@ fn no_rate_limits() -> Vec<(&'static str, toml::Value)> {
 }
 
 fn sim(app: &TestApp) -> dialogpay::vipps::sim::Simulator {
-    app.state.simulator.clone().expect("the embedded simulator")
+    app.simulator.clone().expect("the embedded simulator")
 }
 
 /// A partner with a live `GIVE` dialogue on 2160; returns its id.
@@ -162,9 +162,10 @@ async fn vipps_faults_during_a_billing_run_and_a_keyword_burst_lose_and_double_n
         ..Options::manual_billing()
     })
     .await;
-    let billing = dialogpay::bench::billing::seed(&app.state, AGREEMENTS as u64)
-        .await
-        .expect("seeds ACTIVE agreements");
+    let billing =
+        dialogpay::bench::billing::seed(&app.state, app.simulator.as_ref(), AGREEMENTS as u64)
+            .await
+            .expect("seeds ACTIVE agreements");
     let keyword = keyword_dialogue(&app).await;
     let sim = sim(&app);
     // 20 % 503, every request 200 ms slow, 1 % of connections dropped unanswered and 2 %
@@ -293,9 +294,10 @@ async fn a_postgres_restart_mid_run_loses_and_doubles_nothing() {
         },
     )
     .await;
-    let billing = dialogpay::bench::billing::seed(&app.state, AGREEMENTS as u64)
-        .await
-        .expect("seeds ACTIVE agreements");
+    let billing =
+        dialogpay::bench::billing::seed(&app.state, app.simulator.as_ref(), AGREEMENTS as u64)
+            .await
+            .expect("seeds ACTIVE agreements");
     let keyword = keyword_dialogue(&app).await;
     // Vipps slow enough that the run is still going when the database goes away.
     sim(&app).add_faults(Faults {

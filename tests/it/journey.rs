@@ -118,7 +118,7 @@ impl Journey {
     }
 
     fn simulator(&self) -> &dialogpay::vipps::sim::Simulator {
-        self.app.state.simulator.as_ref().expect("simulator mode")
+        self.app.simulator.as_ref().expect("simulator mode")
     }
 }
 

@@ -209,7 +209,7 @@ async fn jobs_are_counted_by_queue_and_status_and_timed_by_outcome() {
 #[tokio::test]
 async fn vipps_calls_are_counted_by_operation_and_outcome() {
     let app = TestApp::spawn().await;
-    let sim = app.state.simulator.as_ref().expect("simulator mode");
+    let sim = app.simulator.as_ref().expect("simulator mode");
     let vipps = &app.state.vipps;
     let agreement = format!("agr_metrics{}", &ulid::Ulid::new().to_string()[..8]);
     let before = scrape(&app).await;

@@ -201,7 +201,7 @@ async fn api_and_two_workers_in_production_bill_by_cron_alone_through_a_kill_min
 
     // Billing: n ACTIVE agreements whose period 1 is due, seeded here; nobody sweeps.
     let seeder = support::seeder_for(&test_db, &sim, &public).await;
-    let billed = dialogpay::bench::billing::seed(&seeder, n as u64)
+    let billed = dialogpay::bench::billing::seed(&seeder, None, n as u64)
         .await
         .expect("seeds ACTIVE agreements");
     eventually(budget(n), "a third of the charges, by the cron", || async {

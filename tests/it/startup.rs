@@ -228,14 +228,7 @@ async fn links_carry_the_public_address_while_the_simulator_is_reached_at_the_li
     let agreement = eventually(
         Duration::from_secs(30),
         "the draft at the simulator",
-        || async {
-            app.state
-                .simulator
-                .as_ref()?
-                .agreements()
-                .into_iter()
-                .next()
-        },
+        || async { app.simulator.as_ref()?.agreements().into_iter().next() },
     )
     .await;
     // Read back through the state's own client: it reaches the simulator at the listener.

@@ -31,7 +31,7 @@ const SLACK_MS: i64 = 10_000;
 #[tokio::test]
 async fn a_ticking_clock_follows_real_time_and_keeps_an_advance_on_top() {
     let sim = Simulator::new(ticking()).unwrap();
-    let business = Clock::following(sim.clone());
+    let business = Clock::following(std::sync::Arc::new(sim.clone()));
     let t0 = sim.now();
     assert!(ms(t0, Utc::now()).abs() < SLACK_MS, "starts at real time");
     tokio::time::sleep(Duration::from_millis(1_500)).await;

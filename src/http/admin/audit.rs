@@ -5,7 +5,6 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use crate::{
-    app::AppState,
     db::audit,
     http::{
         auth::OperatorAuth,
@@ -14,6 +13,7 @@ use crate::{
         pagination,
         time::ts,
     },
+    state::AppState,
 };
 
 pub struct AuditAdminApi;

@@ -8,9 +8,9 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::{
-    app::AppState,
     db::audit,
     http::{auth::OperatorAuth, error::ApiResult, health::ApiTags},
+    state::AppState,
 };
 
 pub struct BillingAdminApi;

@@ -5,7 +5,6 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    app::AppState,
     db::{
         audit,
         jobs::{self, ActionRefused, JobFilter, JobRow, JobStatus},
@@ -17,6 +16,7 @@ use crate::{
         pagination,
         time::ts_secs_opt,
     },
+    state::AppState,
 };
 
 pub struct JobsAdminApi;

@@ -5,7 +5,6 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::{
-    app::AppState,
     db::{audit, partners},
     http::text::Text,
     http::{
@@ -14,6 +13,7 @@ use crate::{
         health::ApiTags,
         time::ts,
     },
+    state::AppState,
 };
 
 pub struct PartnersAdminApi;
@@ -94,7 +94,7 @@ impl PartnersAdminApi {
         let now = state.clock.now_ms();
         let created = partners::create(&state.db, body.name.trim(), &body.vipps_msn, now).await?;
         let p = &created.partner;
-        if state.simulator.is_some() {
+        if state.simulated_vipps() {
             state
                 .enqueuer
                 .enqueue(&dialogpay_jobs::vipps::RegisterWebhook {

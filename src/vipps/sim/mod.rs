@@ -562,3 +562,10 @@ pub fn sim_routes(sim: Simulator) -> BoxEndpoint<'static> {
         .data(sim)
         .boxed()
 }
+
+/// The business clock follows the simulator's in simulator mode.
+impl crate::clock::TimeSource for Simulator {
+    fn now(&self) -> DateTime<Utc> {
+        Simulator::now(self)
+    }
+}

@@ -73,7 +73,7 @@ async fn load(
 }
 
 fn manage_url(ctx: &JobContext, token: &str) -> String {
-    format!("{}/my/agreements/{token}", ctx.app.public_base_url)
+    ctx.settings.manage_url(token)
 }
 
 /// At most `max` characters (Vipps counts characters).
@@ -120,14 +120,12 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
             // Behind the merchant's draft limit: give the worker slot back and come back when
             // the slot is free, so other merchants' keywords are not stuck behind this queue.
             let wait = ctx
-                .app
                 .vipps
                 .throttle_wait(Operation::DraftAgreement, &p.vipps_msn);
             if wait > SNOOZE_ABOVE {
                 return Err(JobError::Snooze(wait));
             }
             let drafted = ctx
-                .app
                 .vipps
                 .draft_agreement(&p.vipps_msn, &request, key(format!("{}-draft", a.id))?)
                 .await
@@ -147,7 +145,7 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
                 &a.id,
                 &drafted.agreement_id,
                 link.as_ref().ok().map(ConfirmationUrl::as_str),
-                ctx.app.clock.now_ms(),
+                ctx.clock.now_ms(),
             )
             .await?;
             link
@@ -220,12 +218,11 @@ pub async fn apply_vipps_state(
         return Ok(a.status); // not drafted yet
     };
     let remote = ctx
-        .app
         .vipps
         .get_agreement(&p.vipps_msn, vipps_id)
         .await
         .map_err(vipps_failure)?;
-    let now = ctx.app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let target = match AgreementStatus::try_from(&remote.status) {
         Ok(AgreementStatus::Pending) => return Ok(a.status),
         Ok(target) => target,
@@ -278,7 +275,7 @@ async fn activate(
     if !agreements::transition(tx, &a.id, AgreementStatus::Active, None, now).await? {
         return Ok(());
     }
-    let anchor = ctx.app.clock.today_oslo();
+    let anchor = ctx.clock.today_oslo();
     charges::record_initial(
         tx,
         &a.id,
@@ -337,7 +334,7 @@ pub async fn poll(job: PollAgreement, ctx: JobContext) -> Result<(), JobError> {
 /// Stops the agreement in Vipps (idempotent), then records the result.
 pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
     let (a, _, p) = load(&ctx, &job.agreement_id).await?;
-    let now = ctx.app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let mut tx = ctx.db.begin().await?;
     agreements::mark_stop_requested(&mut tx, &a.id, &job.reason, now).await?;
     tx.commit().await?;
@@ -359,7 +356,6 @@ pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
         return Ok(());
     };
     match ctx
-        .app
         .vipps
         .stop_agreement(&p.vipps_msn, vipps_id, key(format!("{}-stop", a.id))?)
         .await

@@ -27,7 +27,7 @@ use crate::{
 const PAGE: i64 = 1000;
 
 fn today(ctx: &JobContext) -> NaiveDate {
-    ctx.app.clock.today_oslo()
+    ctx.clock.today_oslo()
 }
 
 /// Finds due periods page by page and enqueues their creation (duplicates are dropped by their
@@ -35,7 +35,7 @@ fn today(ctx: &JobContext) -> NaiveDate {
 /// larger than `billing.batch_threshold`; stops agreements whose dialogue ended.
 pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
     let today = today(&ctx);
-    let billing = &ctx.app.settings.billing;
+    let billing = &ctx.settings.billing;
     let horizon = today + chrono::Days::new(u64::from(billing.create_ahead_days));
     let due = agreements::count_due_for_billing(&ctx.db, horizon).await?;
     let batched = billing.batches(u64::try_from(due).unwrap_or(0));
@@ -227,7 +227,7 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
             .into_iter()
             .map(|b| (b.id.clone(), b))
             .collect();
-    let earliest = today(ctx) + chrono::Days::new(u64::from(ctx.app.settings.vipps.min_lead_days));
+    let earliest = today(ctx) + chrono::Days::new(u64::from(ctx.settings.vipps_min_lead_days));
     let mut unknown = Vec::new();
     let mut not_in_vipps = Vec::new();
     let mut plans = Vec::with_capacity(items.len());
@@ -240,7 +240,7 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
             None => unknown.push(item.agreement_id.clone()),
         }
     }
-    let now = ctx.app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let mut ready = Vec::with_capacity(plans.len());
     for chunk in plans.chunks(PREPARE_PER_TX) {
         let mut tx = ctx.db.begin().await?;
@@ -283,7 +283,7 @@ fn ready_for_vipps(ctx: &JobContext, p: &Plan<'_>, row: charges::Charge) -> Prep
         transaction_type: TransactionType::DirectCapture,
         description,
         due: p.send_due,
-        retry_days: ctx.app.settings.vipps.retry_days,
+        retry_days: ctx.settings.vipps_retry_days,
         order_id: Some(row.order_id.clone()),
         external_id: Some(row.id.clone()),
         charge_type: None,
@@ -327,7 +327,6 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     let key = IdempotencyKey::new(order.clone())
         .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
     let created = match ctx
-        .app
         .vipps
         .create_charge(&c.msn, &c.vipps_agreement_id, &c.request, key)
         .await
@@ -341,7 +340,7 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
         }
         other => other,
     };
-    let now = ctx.app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let mut tx = ctx.db.begin().await?;
     let result = match created {
         Ok(created) => {
@@ -371,7 +370,6 @@ pub async fn vipps_has_charge(
     order_id: &str,
 ) -> Result<bool, JobError> {
     match ctx
-        .app
         .vipps
         .get_charge(msn, vipps_agreement_id, order_id)
         .await
@@ -427,12 +425,8 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
     }
     let key = IdempotencyKey::new(format!("batch-{}", hex::encode(&hash.finalize()[..16])))
         .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
-    let answer = ctx
-        .app
-        .vipps
-        .create_charges_batch(&job.msn, &items, key)
-        .await;
-    let now = ctx.app.clock.now_ms();
+    let answer = ctx.vipps.create_charges_batch(&job.msn, &items, key).await;
+    let now = ctx.clock.now_ms();
     let by_order: std::collections::HashMap<&str, &Prepared> = prepared
         .iter()
         .map(|c| (c.row.order_id.as_str(), c))
@@ -506,7 +500,6 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
         )));
     };
     let remote = ctx
-        .app
         .vipps
         .get_charge(&p.vipps_msn, vipps_agreement, vipps_charge)
         .await
@@ -530,7 +523,7 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
         status,
         reason.as_deref(),
         remote.failure_description.as_deref(),
-        ctx.app.clock.now_ms(),
+        ctx.clock.now_ms(),
     )
     .await?;
     tx.commit().await?;

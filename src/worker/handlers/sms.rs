@@ -40,7 +40,7 @@ pub async fn queue_reply(
         partner_id,
         dialogue_id,
         direction: "out",
-        provider: ctx.app.sms.provider(),
+        provider: ctx.sms.provider(),
         gateway_message_id: None,
         from_addr: &inbound.to_addr,
         to_addr: &inbound.from_addr,
@@ -50,7 +50,7 @@ pub async fn queue_reply(
         in_reply_to: Some(&inbound.id),
         agreement_id,
     };
-    let id = messages::insert(tx, &reply, ctx.app.clock.now_ms()).await?;
+    let id = messages::insert(tx, &reply, ctx.clock.now_ms()).await?;
     if let Some(id) = &id {
         ctx.enqueuer
             .enqueue_tx(
@@ -102,7 +102,7 @@ async fn record_only(
         None,
         outcome,
         None,
-        ctx.app.clock.now_ms(),
+        ctx.clock.now_ms(),
     )
     .await?;
     tx.commit().await?;
@@ -114,8 +114,8 @@ async fn handle_keyword(
     msg: &messages::Message,
     keyword: &str,
 ) -> Result<(), JobError> {
-    let now = ctx.app.clock.now_ms();
-    let today = ctx.app.clock.today_oslo();
+    let now = ctx.clock.now_ms();
+    let today = ctx.clock.today_oslo();
     let candidates = dialogues::find_for_keyword(&ctx.db, &msg.to_addr, keyword, today).await?;
     let Some(dialogue) = candidates.into_iter().next() else {
         return record_only(ctx, msg, InboundOutcome::UnknownKeyword).await;
@@ -254,7 +254,7 @@ async fn handle_keyword(
 }
 
 async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
-    let now = ctx.app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let open =
         agreements::active_for_phone_on_sender(&ctx.db, &msg.from_addr, &msg.to_addr).await?;
     let context = dialogues::any_on_sender(&ctx.db, &msg.to_addr).await?;
@@ -305,7 +305,7 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
 }
 
 async fn handle_help(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
-    let now = ctx.app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let context = dialogues::any_on_sender(&ctx.db, &msg.to_addr).await?;
     let partner = match &context {
         Some(d) => partners::get(&ctx.db, &d.partner_id).await?,
@@ -367,8 +367,8 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
         text: msg.text.clone(),
         mo_reference_id: mo_reference,
     };
-    let now = ctx.app.clock.now_ms();
-    match ctx.app.sms.send(&outbound).await {
+    let now = ctx.clock.now_ms();
+    match ctx.sms.send(&outbound).await {
         Ok(receipt) => {
             // Reports the gateway posted before this point were parked; they apply here.
             let mut tx = ctx.db.begin().await?;
@@ -381,7 +381,7 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
             )
             .await?;
             tx.commit().await?;
-            let provider = ctx.app.sms.provider();
+            let provider = ctx.sms.provider();
             monitoring::sms(provider, SmsEvent::Sent);
             if let Some(status) = changed {
                 monitoring::sms_status(provider, status);
@@ -399,7 +399,7 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
                 let mut tx = ctx.db.begin().await?;
                 messages::set_status(&mut tx, &msg.id, "failed", Some(&detail), now).await?;
                 tx.commit().await?;
-                monitoring::sms(ctx.app.sms.provider(), SmsEvent::Failed);
+                monitoring::sms(ctx.sms.provider(), SmsEvent::Failed);
                 Err(JobError::permanent(err))
             }
         }

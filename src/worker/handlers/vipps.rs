@@ -128,7 +128,7 @@ async fn charge_creation_failed(ctx: &JobContext, event: &VippsEvent) -> Result<
         &charge.id,
         "charge-creation-failed",
         &detail,
-        ctx.app.clock.now_ms(),
+        ctx.clock.now_ms(),
     )
     .await?;
     tx.commit().await?;
@@ -137,7 +137,7 @@ async fn charge_creation_failed(ctx: &JobContext, event: &VippsEvent) -> Result<
 
 /// Registers our webhook URL for one merchant and stores the secret Vipps returns (shown once).
 pub async fn register_webhook(job: RegisterWebhook, ctx: JobContext) -> Result<(), JobError> {
-    let url = ctx.app.vipps_webhook_url();
+    let url = ctx.settings.vipps_webhook_url();
     if vipps_events::registered_msns(&ctx.db, &url)
         .await?
         .contains(&job.msn)
@@ -152,7 +152,6 @@ pub async fn register_webhook(job: RegisterWebhook, ctx: JobContext) -> Result<(
             .collect(),
     };
     let registered = ctx
-        .app
         .vipps
         .register_webhook(&job.msn, &request)
         .await
@@ -163,7 +162,7 @@ pub async fn register_webhook(job: RegisterWebhook, ctx: JobContext) -> Result<(
         &job.msn,
         &url,
         &registered.secret,
-        ctx.app.clock.now_ms(),
+        ctx.clock.now_ms(),
     )
     .await?;
     Ok(())

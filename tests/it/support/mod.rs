@@ -12,11 +12,10 @@ pub mod process;
 use std::time::Duration;
 
 use dialogpay::{
-    app::{self, AppState, Roles},
+    app::{self, AppState, Application, Roles},
     config::Settings,
     worker::{WorkerSet, register_workers},
 };
-use futures::FutureExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -29,6 +28,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub state: AppState,
+    /// The embedded Vipps simulator (every test app runs in simulator mode unless overridden).
+    pub simulator: Option<dialogpay::vipps::sim::Simulator>,
     pub test_db: db::TestDb,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -107,29 +108,20 @@ impl TestApp {
             settings.sms = sms;
         }
         dialogpay::telemetry::init(&settings.log);
-        // Bind first, as `serve` does: links and the embedded simulator follow the listener.
-        let (acceptor, addr) = app::bind(&settings).await.expect("binds");
-        let state = AppState::build(settings, Some(addr))
-            .await
-            .expect("app state builds");
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let shutdown = async move {
-            let _ = stop_rx.await;
-        }
-        .boxed()
-        .shared();
         let roles = Roles {
             http: true,
             workers: options.workers,
             scheduler: options.workers && options.scheduler,
         };
-        let handle = tokio::spawn(app::run(
-            state.clone(),
-            roles,
-            test_workers(),
-            Some(acceptor),
-            shutdown,
-        ));
+        // Started as `serve` starts: build (binding port 0) → the bound address → run.
+        let app = Application::build(settings, roles)
+            .await
+            .expect("the app builds")
+            .with_workers(test_workers());
+        let addr = app.address().expect("an HTTP listener");
+        let (state, simulator) = (app.state().clone(), app.simulator().cloned());
+        let (stop_tx, shutdown) = app::manual_shutdown();
+        let handle = tokio::spawn(app.run_until_stopped(shutdown));
         TestApp {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
@@ -137,6 +129,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             state,
+            simulator,
             test_db,
             stop: Some(stop_tx),
             handle: Some(handle),
@@ -270,7 +263,7 @@ pub async fn seeder_for(db: &db::TestDb, sim: &str, public: &str) -> AppState {
     ])
     .expect("seeder settings are valid");
     settings.vipps.rate_limits = dialogpay::vipps::settings::RateLimits::unlimited();
-    AppState::build(settings, None)
+    app::state_without_server(settings)
         .await
         .expect("the seeder's state builds")
 }
