@@ -15,6 +15,7 @@ pub mod domain;
 pub mod http;
 pub mod monitoring;
 pub mod preflight;
+pub mod service;
 pub mod sms;
 pub mod state;
 pub mod telemetry;

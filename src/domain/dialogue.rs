@@ -239,3 +239,50 @@ mod tests {
         assert_eq!(validate(&f, None).unwrap_err()[0].field, "reply_message");
     }
 }
+
+/// Where a dialogue is in its life, as the partner sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogueState {
+    /// Not recurring: saved, never drafts agreements.
+    Draft,
+    /// Before its start date.
+    Scheduled,
+    /// Between its start and end dates: the keyword signs users up.
+    Live,
+    /// After its end date.
+    Ended,
+    /// Archived by the partner; its keyword is released.
+    Archived,
+}
+
+impl DialogueState {
+    pub fn of(
+        archived: bool,
+        recurring: bool,
+        start_date: NaiveDate,
+        end_date: NaiveDate,
+        today: NaiveDate,
+    ) -> Self {
+        if archived {
+            Self::Archived
+        } else if !recurring {
+            Self::Draft
+        } else if today < start_date {
+            Self::Scheduled
+        } else if today > end_date {
+            Self::Ended
+        } else {
+            Self::Live
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Scheduled => "scheduled",
+            Self::Live => "live",
+            Self::Ended => "ended",
+            Self::Archived => "archived",
+        }
+    }
+}

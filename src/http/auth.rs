@@ -18,6 +18,13 @@ use crate::{
 #[oai(ty = "bearer", checker = "check_partner")]
 pub struct PartnerAuth(pub partners::Partner);
 
+impl PartnerAuth {
+    /// The partner, acting with its API key.
+    pub fn actor(&self) -> crate::service::PartnerActor {
+        crate::service::PartnerActor::api_key(self.0.clone())
+    }
+}
+
 /// An authenticated operator (the holder of `operator.api_key`).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_operator")]

@@ -1,33 +1,25 @@
-//! `/api/v1/dialogues`: the partner's keyword dialogues (the seed's twelve fields).
-//!
-//! Create and update run every rule at once (422 with all bad fields), check the CRM group
-//! (the partner's own, with terms) and keyword conflicts (409) inside one write transaction,
-//! and write the audit record in the same transaction: a failed request writes nothing.
+//! `/api/v1/dialogues`: the partner's keyword dialogues (the seed's twelve fields). The rules
+//! live in [`service::dialogues`](crate::service::dialogues); this module parses and renders.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    db::{
-        Tx, audit, crm, dialogues,
-        partners::Partner,
-        stats::{DayRange, DialogueStats},
-    },
-    domain::{
-        dialogue::{DialogueForm, ValidDialogue, validate},
-        money::AmountOre,
-        period::Period,
-        sms_text::reply_info,
-    },
+    db::stats::{DayRange, DialogueStats},
+    domain::{money::AmountOre, period::Period, sms_text::reply_info},
     http::{
         auth::PartnerAuth,
-        crm::partner_audit,
-        error::{ApiError, ApiResult, FieldError},
+        error::ApiResult,
         health::ApiTags,
-        pagination,
         text::Text,
         time::{ts, ts_opt},
+    },
+    service::{
+        self,
+        dialogues::{DialogueInput, DialogueWithState, ListQuery},
+        page::PageRequest,
+        stats::Bucket,
     },
     state::AppState,
 };
@@ -146,10 +138,20 @@ pub struct StatsView {
 
 #[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
 #[oai(rename_all = "lowercase")]
-enum Bucket {
+enum BucketParam {
     Day,
     Week,
     Month,
+}
+
+impl From<BucketParam> for Bucket {
+    fn from(b: BucketParam) -> Self {
+        match b {
+            BucketParam::Day => Bucket::Day,
+            BucketParam::Week => Bucket::Week,
+            BucketParam::Month => Bucket::Month,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -179,54 +181,12 @@ impl StatsView {
     }
 }
 
-/// The first day of the bucket after the one starting on `start`.
-fn next_bucket(bucket: Bucket, start: NaiveDate) -> Option<NaiveDate> {
-    match bucket {
-        Bucket::Day => start.succ_opt(),
-        Bucket::Week => start.checked_add_days(chrono::Days::new(7)),
-        Bucket::Month => start.checked_add_months(chrono::Months::new(1)),
-    }
-}
-
-/// `from`/`to` or the current month; `from` must not be after `to`, and at most ten years.
-fn period_of(
-    state: &AppState,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> ApiResult<(NaiveDate, NaiveDate)> {
-    use chrono::Datelike;
-    let today = state.clock.today_oslo();
-    let month_start = today.with_day(1).unwrap_or(today);
-    let month_end = month_start
-        .checked_add_months(chrono::Months::new(1))
-        .and_then(|d| d.pred_opt())
-        .unwrap_or(today);
-    let (from, to) = (from.unwrap_or(month_start), to.unwrap_or(month_end));
-    if from > to {
-        return Err(ApiError::bad_request("from must be on or before to"));
-    }
-    if (to - from).num_days() > 3660 {
-        return Err(ApiError::bad_request("the period is limited to ten years"));
-    }
-    Ok((from, to))
-}
-
 impl DialogueView {
-    fn new(d: dialogues::Dialogue, today: NaiveDate) -> ApiResult<Self> {
+    fn new(d: DialogueWithState) -> ApiResult<Self> {
+        let DialogueWithState { dialogue: d, state } = d;
         let info = reply_info(&d.reply_message);
-        let status = if d.archived_at.is_some() {
-            "archived"
-        } else if !d.recurring {
-            "draft"
-        } else if today < d.start_date {
-            "scheduled"
-        } else if today > d.end_date {
-            "ended"
-        } else {
-            "live"
-        };
         Ok(DialogueView {
-            status: status.to_owned(),
+            status: state.as_str().to_owned(),
             amount: AmountOre(d.amount_ore).to_string(),
             amount_ore: d.amount_ore,
             reply_message_info: ReplyMessageInfo {
@@ -255,6 +215,26 @@ impl DialogueView {
     }
 }
 
+impl From<&DialogueBody> for DialogueInput {
+    fn from(b: &DialogueBody) -> Self {
+        DialogueInput {
+            name: b.name.0.clone(),
+            crm_group_id: b.crm_group_id.0.clone(),
+            start_date: b.start_date,
+            end_date: b.end_date,
+            module_type: b.module_type.0.clone(),
+            recurring: b.recurring,
+            period: b.period.into(),
+            product_name: b.product_name.0.clone(),
+            product_description: b.product_description.0.clone(),
+            amount: b.amount.0.clone(),
+            sender: b.sender.0.clone(),
+            reply_message: b.reply_message.0.clone(),
+            keyword: b.keyword.0.clone(),
+        }
+    }
+}
+
 #[derive(Object)]
 struct DialoguePage {
     items: Vec<DialogueView>,
@@ -268,119 +248,6 @@ enum DialogueCreated {
     Created(Json<DialogueView>),
 }
 
-fn to_fields(errors: Vec<crate::domain::dialogue::FieldError>) -> Vec<FieldError> {
-    errors
-        .into_iter()
-        .map(|e| FieldError {
-            field: e.field.to_owned(),
-            message: e.message,
-        })
-        .collect()
-}
-
-fn fields_of(v: &ValidDialogue, crm_group_id: &str) -> dialogues::DialogueFields {
-    dialogues::DialogueFields {
-        name: v.name.clone(),
-        crm_group_id: crm_group_id.to_owned(),
-        start_date: v.start_date,
-        end_date: v.end_date,
-        module_type: v.module_type.clone(),
-        recurring: v.recurring,
-        period: v.period,
-        product_name: v.product_name.clone(),
-        product_description: v.product_description.clone(),
-        amount_ore: v.amount.0,
-        sender: v.sender.as_str().to_owned(),
-        reply_message: v.reply_message.clone(),
-        keyword: v.keyword.as_str().to_owned(),
-    }
-}
-
-/// Runs every rule, including the CRM group's, inside the write transaction.
-async fn check(
-    tx: &mut Tx,
-    partner: &Partner,
-    body: &DialogueBody,
-    not_ending_before: Option<NaiveDate>,
-    except_id: Option<&str>,
-) -> ApiResult<dialogues::DialogueFields> {
-    let form = DialogueForm {
-        name: &body.name,
-        start_date: body.start_date,
-        end_date: body.end_date,
-        module_type: &body.module_type,
-        recurring: body.recurring,
-        period: body.period.into(),
-        product_name: &body.product_name,
-        product_description: &body.product_description,
-        amount: &body.amount,
-        sender: &body.sender,
-        reply_message: &body.reply_message,
-        keyword: &body.keyword,
-    };
-    let mut errors = Vec::new();
-    let valid = validate(&form, not_ending_before)
-        .map_err(|e| errors = to_fields(e))
-        .ok();
-    match crm::get_tx(tx, &partner.id, body.crm_group_id.trim()).await? {
-        None => errors.push(FieldError {
-            field: "crm_group_id".into(),
-            message: "no such CRM group".into(),
-        }),
-        Some(g) if g.terms_version.is_none() => errors.push(FieldError {
-            field: "crm_group_id".into(),
-            message: "the CRM group has no Terms and Conditions yet".into(),
-        }),
-        Some(_) => {}
-    }
-    let valid = match valid {
-        Some(v) if errors.is_empty() => v,
-        _ => {
-            errors.sort_by_key(|e| e.field.clone());
-            return Err(ApiError::validation(errors));
-        }
-    };
-    let conflict = dialogues::find_keyword_conflict(
-        tx,
-        valid.sender.as_str(),
-        valid.keyword.as_str(),
-        valid.start_date,
-        valid.end_date,
-        except_id,
-    )
-    .await?;
-    if let Some((id, name, partner_id)) = conflict {
-        let holder = if partner_id == partner.id {
-            format!("your dialogue \"{name}\" ({id})")
-        } else {
-            "another partner's dialogue".to_owned()
-        };
-        return Err(ApiError::conflict(
-            "keyword_conflict",
-            format!(
-                "keyword {} is already used on {} by {holder} in an overlapping date range",
-                valid.keyword.as_str(),
-                valid.sender.as_str()
-            ),
-        ));
-    }
-    Ok(fields_of(&valid, body.crm_group_id.trim()))
-}
-
-async fn dialogue_or_404(
-    state: &AppState,
-    partner_id: &str,
-    id: &str,
-) -> ApiResult<dialogues::Dialogue> {
-    dialogues::get(&state.db, partner_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dialogue"))
-}
-
-fn has_agreements(reason: &str) -> ApiError {
-    ApiError::conflict("dialogue_has_agreements", reason.to_owned())
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dialogues")]
 impl DialoguesApi {
     /// Create a dialogue.
@@ -391,21 +258,8 @@ impl DialoguesApi {
         auth: PartnerAuth,
         body: Json<DialogueBody>,
     ) -> ApiResult<DialogueCreated> {
-        let partner = &auth.0;
-        let now = state.clock.now_ms();
-        let today = state.clock.today_oslo();
-        let mut tx = state.db.begin().await?;
-        let fields = check(&mut tx, partner, &body, Some(today), None).await?;
-        let id = dialogues::insert(&mut tx, &partner.id, &fields, now).await?;
-        let mut entry = partner_audit(partner, "dialogue.create", "dialogue", &id);
-        entry.details =
-            Some(serde_json::json!({ "keyword": fields.keyword, "sender": fields.sender }));
-        audit::record_tx(&mut tx, &entry, now).await?;
-        tx.commit().await?;
-        let stored = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(DialogueCreated::Created(Json(DialogueView::new(
-            stored, today,
-        )?)))
+        let created = service::dialogues::create(&state, &auth.actor(), &(&*body).into()).await?;
+        Ok(DialogueCreated::Created(Json(DialogueView::new(created)?)))
     }
 
     /// The partner's dialogues, newest first, each with its figures for the period.
@@ -424,29 +278,22 @@ impl DialoguesApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<DialoguePage>> {
-        let limit = pagination::limit(limit.0)?;
-        let (from, to) = period_of(&state, from.0, to.0)?;
-        let rows = dialogues::list(
-            &state.db,
-            &auth.0.id,
-            include_archived.0.unwrap_or(false),
-            cursor.0.as_deref(),
-            pagination::fetch_limit(limit),
-        )
-        .await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |d| d.id.clone());
-        let today = state.clock.today_oslo();
-        let period = DayRange { from, to };
-        let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
-        let mut stats = crate::db::stats::for_dialogues(&state.db, &ids, period).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for d in rows {
-            let figures = stats.remove(&d.id).unwrap_or_default();
-            let mut view = DialogueView::new(d, today)?;
-            view.stats = Some(StatsView::new(period, &figures));
-            items.push(view);
-        }
-        Ok(Json(DialoguePage { items, next_cursor }))
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let query = ListQuery {
+            include_archived: include_archived.0.unwrap_or(false),
+            from: from.0,
+            to: to.0,
+        };
+        let (period, rows) = service::dialogues::list(&state, &auth.actor(), &query, &page).await?;
+        let rows = rows.map(|row| {
+            let mut view = DialogueView::new(row.dialogue)?;
+            view.stats = Some(StatsView::new(period, &row.stats));
+            ApiResult::Ok(view)
+        })?;
+        Ok(Json(DialoguePage {
+            items: rows.items,
+            next_cursor: rows.next_cursor,
+        }))
     }
 
     /// A dialogue's figures for a period, in total and per day, week or month.
@@ -458,44 +305,20 @@ impl DialoguesApi {
         id: Path<String>,
         from: Query<Option<NaiveDate>>,
         to: Query<Option<NaiveDate>>,
-        bucket: Query<Option<Bucket>>,
+        bucket: Query<Option<BucketParam>>,
     ) -> ApiResult<Json<StatsSeries>> {
-        dialogue_or_404(&state, &auth.0.id, &id).await?;
-        let (from, to) = period_of(&state, from.0, to.0)?;
-        let bucket = bucket.0.unwrap_or(Bucket::Day);
-        let days = crate::db::stats::daily(&state.db, &id, DayRange { from, to }).await?;
-        let mut total = DialogueStats::default();
-        let mut buckets: Vec<StatsView> = Vec::new();
-        let mut current: Option<(DayRange, DialogueStats)> = None;
-        for (day, figures) in &days {
-            total.extend(figures);
-            match &mut current {
-                Some((p, s)) if *day <= p.to => s.extend(figures),
-                _ => {
-                    if let Some((p, s)) = current.take() {
-                        buckets.push(StatsView::new(p, &s));
-                    }
-                    let end = next_bucket(bucket, *day)
-                        .and_then(|n| n.pred_opt())
-                        .map_or(to, |e| e.min(to));
-                    current = Some((
-                        DayRange {
-                            from: *day,
-                            to: end,
-                        },
-                        figures.clone(),
-                    ));
-                }
-            }
-        }
-        if let Some((p, s)) = current {
-            buckets.push(StatsView::new(p, &s));
-        }
-        let total = StatsView::new(DayRange { from, to }, &total);
+        service::dialogues::get(&state, &auth.actor(), &id).await?;
+        let period = service::stats::period(state.clock.today_oslo(), from.0, to.0)?;
+        let bucket = bucket.0.map(Bucket::from).unwrap_or_default();
+        let series = service::stats::series(&state, &id, period, bucket).await?;
         Ok(Json(StatsSeries {
             dialogue_id: id.0,
-            total,
-            buckets,
+            total: StatsView::new(series.total.0, &series.total.1),
+            buckets: series
+                .buckets
+                .iter()
+                .map(|(p, s)| StatsView::new(*p, s))
+                .collect(),
         }))
     }
 
@@ -507,8 +330,8 @@ impl DialoguesApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<DialogueView>> {
-        let d = dialogue_or_404(&state, &auth.0.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
+        let d = service::dialogues::get(&state, &auth.actor(), &id).await?;
+        Ok(Json(DialogueView::new(d)?))
     }
 
     /// Replace a dialogue's fields. Period and amount cannot change once agreements exist.
@@ -520,36 +343,8 @@ impl DialoguesApi {
         id: Path<String>,
         body: Json<DialogueBody>,
     ) -> ApiResult<Json<DialogueView>> {
-        let partner = &auth.0;
-        let now = state.clock.now_ms();
-        let mut tx = state.db.begin().await?;
-        let current = dialogues::get_tx(&mut tx, &partner.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("dialogue"))?;
-        if current.archived_at.is_some() {
-            return Err(ApiError::conflict(
-                "dialogue_archived",
-                "an archived dialogue cannot be changed",
-            ));
-        }
-        let ending_check = (body.end_date != current.end_date).then(|| state.clock.today_oslo());
-        let fields = check(&mut tx, partner, &body, ending_check, Some(&id)).await?;
-        if (fields.period != current.period || fields.amount_ore != current.amount_ore)
-            && dialogues::agreement_count_tx(&mut tx, &id).await? > 0
-        {
-            return Err(has_agreements(
-                "the dialogue has agreements: their price and period are agreed with Vipps users; create a new dialogue instead",
-            ));
-        }
-        dialogues::update(&mut tx, &id, &fields, now).await?;
-        let mut entry = partner_audit(partner, "dialogue.update", "dialogue", &id);
-        entry.details = Some(
-            serde_json::json!({ "keyword": fields.keyword, "amount_ore": fields.amount_ore, "period": fields.period.as_str() }),
-        );
-        audit::record_tx(&mut tx, &entry, now).await?;
-        tx.commit().await?;
-        let d = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
+        let d = service::dialogues::update(&state, &auth.actor(), &id, &(&*body).into()).await?;
+        Ok(Json(DialogueView::new(d)?))
     }
 
     /// Archive a dialogue (its keyword is released). Refused while it has agreements.
@@ -560,28 +355,7 @@ impl DialoguesApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<DialogueView>> {
-        let partner = &auth.0;
-        let now = state.clock.now_ms();
-        let mut tx = state.db.begin().await?;
-        let current = dialogues::get_tx(&mut tx, &partner.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("dialogue"))?;
-        if current.archived_at.is_none() {
-            if dialogues::agreement_count_tx(&mut tx, &id).await? > 0 {
-                return Err(has_agreements(
-                    "the dialogue has agreements; it stays until they end (set its end date to stop new sign-ups)",
-                ));
-            }
-            dialogues::archive(&mut tx, &id, now).await?;
-            audit::record_tx(
-                &mut tx,
-                &partner_audit(partner, "dialogue.archive", "dialogue", &id),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        let d = dialogue_or_404(&state, &partner.id, &id).await?;
-        Ok(Json(DialogueView::new(d, state.clock.today_oslo())?))
+        let d = service::dialogues::archive(&state, &auth.actor(), &id).await?;
+        Ok(Json(DialogueView::new(d)?))
     }
 }

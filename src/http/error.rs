@@ -124,6 +124,27 @@ impl From<crate::db::enqueue::EnqueueError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(err: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        match err {
+            E::BadInput(message) => ApiError::bad_request(message),
+            E::NotFound(what) => ApiError::not_found(what),
+            E::Conflict { code, message } => ApiError::conflict(code, message),
+            E::Invalid(fields) => ApiError::validation(
+                fields
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            E::Internal(err) => ApiError::internal(format!("{err:#}")),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// [`normalize_errors`] for every path but those under `prefix` (the embedded Vipps simulator,
