@@ -1,10 +1,11 @@
-//! Pure types and rules: money, keywords, senders, SMS text encoding, periods, the dialogue
-//! form, and the statuses of agreements and charges with their forward-only rules. No I/O;
+//! Pure types and rules: money, keywords and what a keyword SMS leads to, senders, SMS text
+//! encoding, periods, the dialogue form, and the statuses of agreements and charges with their forward-only rules. No I/O;
 //! everything here is unit-tested beside the code.
 
 pub mod confirmation;
 pub mod dialogue;
 pub mod keyword;
+pub mod keyword_decision;
 pub mod money;
 pub mod msisdn;
 pub mod period;

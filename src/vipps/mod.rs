@@ -3,7 +3,8 @@
 //! Layout, one job per module:
 //! - [`settings`] — the `[vipps]` configuration section;
 //! - [`wire`] — request/response bodies exactly as Vipps sends them (shared by client and simulator);
-//! - [`mapping`] — Vipps's statuses, actors and interval units to ours and back (`From`/`TryFrom`);
+//! - [`mapping`] — ours to Vipps's and back: the draft and charge request bodies, interval
+//!   units, statuses and actors (`From`/`TryFrom`);
 //! - [`validate`] — the documented limits, checked before sending and by the simulator;
 //! - [`idempotency`] — the `Idempotency-Key` newtype every mutating call requires;
 //! - [`operation`] — the catalogue of API operations and their documented rate limits;

@@ -17,11 +17,8 @@ use crate::{
         status::{AgreementStatus, ReplyPurpose, StopActor},
     },
     vipps::{
-        IdempotencyKey, Operation, VippsError, validate,
-        wire::{
-            DraftAgreementRequest, InitialCharge, PhoneNumber, PricingRequest, TimePeriod,
-            TransactionType,
-        },
+        IdempotencyKey, Operation, VippsError, mapping::DraftInput, validate,
+        wire::DraftAgreementRequest,
     },
     worker::{JobContext, JobError, handlers::sms::queue_reply},
 };
@@ -76,11 +73,6 @@ fn manage_url(ctx: &JobContext, token: &str) -> String {
     ctx.settings.manage_url(token)
 }
 
-/// At most `max` characters (Vipps counts characters).
-fn clip(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
-}
-
 /// Longer throttle waits than this snooze the draft job instead of holding a worker slot.
 const SNOOZE_ABOVE: Duration = Duration::from_secs(1);
 
@@ -95,28 +87,17 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
     let link = match &a.confirmation_url {
         Some(url) if a.vipps_agreement_id.is_some() => ConfirmationUrl::parse(Some(url)),
         _ => {
-            let request = DraftAgreementRequest {
-                pricing: PricingRequest::legacy_nok(d.amount_ore),
-                interval: TimePeriod::new(d.period.into(), 1),
-                merchant_agreement_url: manage_url(&ctx, &a.manage_token),
-                merchant_redirect_url: format!("{}?from=vipps", manage_url(&ctx, &a.manage_token)),
-                product_name: clip(&d.product_name, 45),
-                product_description: Some(clip(&d.product_description, 100)),
-                phone_number: Some(PhoneNumber::new(a.phone.trim_start_matches('+'))),
-                initial_charge: Some(InitialCharge {
-                    amount: d.amount_ore,
-                    description: clip(&d.product_name, 45),
-                    transaction_type: TransactionType::DirectCapture,
-                    order_id: Some(dialogpay_jobs::billing::order_id(&a.id, 0)),
-                    external_id: None,
-                }),
-                campaign: None,
-                external_id: Some(a.id.clone()),
-                country_code: None,
-                scope: None,
-                is_app: None,
-                skip_landing_page: None,
-            };
+            let manage_url = manage_url(&ctx, &a.manage_token);
+            let request = DraftAgreementRequest::from(&DraftInput {
+                agreement_id: &a.id,
+                phone: &a.phone,
+                amount_ore: d.amount_ore,
+                period: d.period,
+                product_name: &d.product_name,
+                product_description: &d.product_description,
+                manage_url: &manage_url,
+                initial_order_id: &dialogpay_jobs::billing::order_id(&a.id, 0),
+            });
             // Behind the merchant's draft limit: give the worker slot back and come back when
             // the slot is free, so other merchants' keywords are not stuck behind this queue.
             let wait = ctx

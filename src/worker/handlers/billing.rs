@@ -18,7 +18,8 @@ use crate::{
     domain::status::{AgreementStatus, ChargeStatus},
     vipps::{
         IdempotencyKey,
-        wire::{BatchChargeItem, CreateChargeRequest, TransactionType},
+        mapping::ChargeInput,
+        wire::{BatchChargeItem, CreateChargeRequest},
     },
     worker::{JobContext, JobError, handlers::agreements::vipps_failure},
 };
@@ -139,8 +140,7 @@ const PREPARE_PER_TX: usize = 500;
 struct Prepared {
     row: charges::Charge,
     msn: String,
-    vipps_agreement_id: String,
-    request: CreateChargeRequest,
+    charge: ChargeInput,
 }
 
 /// What preparing a set of periods found: those to send, agreements that do not exist, and
@@ -272,28 +272,22 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
     })
 }
 
-/// The create request for a recorded PENDING period.
+/// What Vipps is asked to create for a recorded PENDING period.
 fn ready_for_vipps(ctx: &JobContext, p: &Plan<'_>, row: charges::Charge) -> Prepared {
-    let description: String = format!("{} {}", p.basis.product_name, p.due.format("%m.%Y"))
-        .chars()
-        .take(45)
-        .collect();
-    let request = CreateChargeRequest {
-        amount: p.basis.amount_ore,
-        transaction_type: TransactionType::DirectCapture,
-        description,
-        due: p.send_due,
+    let charge = ChargeInput {
+        vipps_agreement_id: p.vipps_agreement_id.to_owned(),
+        charge_id: row.id.clone(),
+        order_id: row.order_id.clone(),
+        amount_ore: p.basis.amount_ore,
+        product_name: p.basis.product_name.clone(),
+        period_due: p.due,
+        send_due: p.send_due,
         retry_days: ctx.settings.vipps_retry_days,
-        order_id: Some(row.order_id.clone()),
-        external_id: Some(row.id.clone()),
-        charge_type: None,
-        processing_mode: None,
     };
     Prepared {
         row,
         msn: p.basis.msn.clone(),
-        vipps_agreement_id: p.vipps_agreement_id.to_owned(),
-        request,
+        charge,
     }
 }
 
@@ -326,15 +320,17 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     let order = order_id(&job.agreement_id, job.period_index);
     let key = IdempotencyKey::new(order.clone())
         .map_err(|e| JobError::permanent(anyhow::anyhow!("{e}")))?;
+    let vipps_agreement_id = &c.charge.vipps_agreement_id;
+    let request = CreateChargeRequest::from(&c.charge);
     let created = match ctx
         .vipps
-        .create_charge(&c.msn, &c.vipps_agreement_id, &c.request, key)
+        .create_charge(&c.msn, vipps_agreement_id, &request, key)
         .await
     {
         // Refused, but Vipps may hold this period's charge under our orderId all the same.
         Err(e)
             if !e.is_retryable()
-                && vipps_has_charge(&ctx, &c.msn, &c.vipps_agreement_id, &order).await? =>
+                && vipps_has_charge(&ctx, &c.msn, vipps_agreement_id, &order).await? =>
         {
             Ok(crate::vipps::wire::ChargeReference { charge_id: order })
         }
@@ -407,16 +403,7 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
     }
     let items: Vec<BatchChargeItem> = prepared
         .iter()
-        .map(|c| BatchChargeItem {
-            agreement_id: c.vipps_agreement_id.clone(),
-            amount: c.request.amount,
-            transaction_type: c.request.transaction_type.clone(),
-            description: c.request.description.clone(),
-            due: c.request.due,
-            retry_days: c.request.retry_days,
-            order_id: c.row.order_id.clone(),
-            external_id: c.request.external_id.clone(),
-        })
+        .map(|c| BatchChargeItem::from(&c.charge))
         .collect();
     let mut hash = Sha256::new();
     for i in &items {

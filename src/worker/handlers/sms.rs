@@ -10,19 +10,16 @@ use crate::{
     db::{Tx, agreements, crm, dialogues, messages, partners},
     delivery,
     domain::{
-        confirmation::{ConfirmationUrl, link_reply},
         keyword::{InboundCommand, parse_inbound},
+        keyword_decision::{self, KeywordDecision, KeywordDialogue, KeywordFacts, OpenAgreement},
         msisdn::Msisdn,
         replies,
-        status::{AgreementStatus, InboundOutcome, ReplyPurpose},
+        status::{InboundOutcome, ReplyPurpose},
     },
     monitoring::{self, SmsEvent},
     sms::{OutboundSms, SmsError},
     worker::{JobContext, JobError},
 };
-
-/// How long Vipps keeps a draft PENDING before it expires.
-const DRAFT_LIFETIME_MS: i64 = 10 * 60 * 1000;
 
 /// Queues a reply to `inbound` (stored once per inbound message and purpose).
 #[allow(clippy::too_many_arguments)]
@@ -109,6 +106,8 @@ async fn record_only(
     Ok(())
 }
 
+/// A keyword: loads what the database knows (the dialogue, then, inside the write
+/// transaction, the phone's open agreement on it), decides, and applies the decision.
 async fn handle_keyword(
     ctx: &JobContext,
     msg: &messages::Message,
@@ -117,139 +116,106 @@ async fn handle_keyword(
     let now = ctx.clock.now_ms();
     let today = ctx.clock.today_oslo();
     let candidates = dialogues::find_for_keyword(&ctx.db, &msg.to_addr, keyword, today).await?;
-    let Some(dialogue) = candidates.into_iter().next() else {
-        return record_only(ctx, msg, InboundOutcome::UnknownKeyword).await;
-    };
-    let d = &dialogue;
+    let dialogue = candidates.into_iter().next();
     let mut tx = ctx.db.begin().await?;
-    let live = d.recurring && d.start_date <= today && today <= d.end_date;
-    if !live {
-        messages::set_inbound_outcome(
-            &mut tx,
-            &msg.id,
-            Some(&d.partner_id),
-            Some(&d.id),
-            InboundOutcome::NotLive,
-            None,
-            now,
-        )
-        .await?;
-        let text = replies::not_live(&d.keyword);
+    let open = match &dialogue {
+        Some(d) => agreements::open_for_phone(&mut tx, &d.id, &msg.from_addr).await?,
+        None => None,
+    };
+    let facts = KeywordFacts {
+        today,
+        now_ms: now,
+        dialogue: dialogue.as_ref().map(keyword_dialogue),
+        open_agreement: open.as_ref().map(open_agreement),
+    };
+    let decision = keyword_decision::decide(&facts);
+    apply_keyword_decision(ctx, &mut tx, msg, dialogue.as_ref(), &decision, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn keyword_dialogue(d: &dialogues::Dialogue) -> KeywordDialogue<'_> {
+    KeywordDialogue {
+        keyword: &d.keyword,
+        sender: &d.sender,
+        recurring: d.recurring,
+        start_date: d.start_date,
+        end_date: d.end_date,
+        reply_message: &d.reply_message,
+    }
+}
+
+fn open_agreement(a: &agreements::Agreement) -> OpenAgreement<'_> {
+    OpenAgreement {
+        id: &a.id,
+        status: a.status,
+        created_at_ms: a.created_at,
+        confirmation_url: a.confirmation_url.as_deref(),
+    }
+}
+
+/// Does what `decision` says: records the outcome, queues its reply, or creates the PENDING
+/// agreement and queues its draft (`dialogue` is the one the decision was made on).
+async fn apply_keyword_decision(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    msg: &messages::Message,
+    dialogue: Option<&dialogues::Dialogue>,
+    decision: &KeywordDecision<'_>,
+    now: i64,
+) -> Result<(), JobError> {
+    if let KeywordDecision::AwaitDraft {
+        agreement_id,
+        unusable_link: Some(e),
+    } = decision
+    {
+        tracing::error!(agreement.id = %agreement_id, error = %e, "pending agreement has no usable link; not re-sent");
+    }
+    let partner_id = dialogue.map(|d| d.partner_id.as_str());
+    let dialogue_id = dialogue.map(|d| d.id.as_str());
+    let drafted = match (decision, dialogue) {
+        (KeywordDecision::DraftAgreement, Some(d)) => Some(
+            agreements::create_pending(tx, &d.partner_id, &d.id, &msg.from_addr, &msg.id, now)
+                .await?,
+        ),
+        (KeywordDecision::DraftAgreement, None) => {
+            return Err(JobError::permanent(anyhow::anyhow!(
+                "message {}: an agreement needs its dialogue",
+                msg.id
+            )));
+        }
+        _ => None,
+    };
+    messages::set_inbound_outcome(
+        tx,
+        &msg.id,
+        partner_id,
+        dialogue_id,
+        decision.outcome(),
+        drafted.as_deref().or(decision.agreement_id()),
+        now,
+    )
+    .await?;
+    if let Some((purpose, text)) = decision.reply() {
+        let agreement_id = decision.agreement_id();
         queue_reply(
             ctx,
-            &mut tx,
+            tx,
             msg,
-            Some(&d.partner_id),
-            Some(&d.id),
-            ReplyPurpose::NotLive,
-            &text,
-            None,
+            partner_id,
+            dialogue_id,
+            purpose,
+            text,
+            agreement_id,
         )
         .await?;
-        tx.commit().await?;
-        return Ok(());
     }
-    match agreements::open_for_phone(&mut tx, &d.id, &msg.from_addr).await? {
-        Some(a) if a.status == AgreementStatus::Active => {
-            messages::set_inbound_outcome(
-                &mut tx,
-                &msg.id,
-                Some(&d.partner_id),
-                Some(&d.id),
-                InboundOutcome::AlreadyMember,
-                Some(&a.id),
-                now,
-            )
-            .await?;
-            let text = replies::already_member(&d.keyword, &d.sender);
-            queue_reply(
-                ctx,
-                &mut tx,
-                msg,
-                Some(&d.partner_id),
-                Some(&d.id),
-                ReplyPurpose::AlreadyMember,
-                &text,
-                Some(&a.id),
-            )
-            .await?;
-        }
-        Some(a) if now - a.created_at < DRAFT_LIFETIME_MS => {
-            // Still pending: never a second draft; re-send its link (or let the draft job send it).
-            // A stored link that is not one is never sent.
-            let reply = a.confirmation_url.as_deref().map(|url| {
-                ConfirmationUrl::parse(Some(url)).and_then(|url| link_reply(&d.reply_message, &url))
-            });
-            let reply = match reply {
-                Some(Ok(text)) => Some(text),
-                Some(Err(e)) => {
-                    tracing::error!(agreement.id = %a.id, error = %e, "pending agreement has no usable link; not re-sent");
-                    None
-                }
-                None => None,
-            };
-            let outcome = if reply.is_some() {
-                InboundOutcome::LinkResent
-            } else {
-                InboundOutcome::DraftInProgress
-            };
-            messages::set_inbound_outcome(
-                &mut tx,
-                &msg.id,
-                Some(&d.partner_id),
-                Some(&d.id),
-                outcome,
-                Some(&a.id),
-                now,
-            )
-            .await?;
-            if let Some(text) = &reply {
-                queue_reply(
-                    ctx,
-                    &mut tx,
-                    msg,
-                    Some(&d.partner_id),
-                    Some(&d.id),
-                    ReplyPurpose::VippsLink,
-                    text,
-                    Some(&a.id),
-                )
-                .await?;
-            }
-        }
-        _ => {
-            // Nothing open (or a draft older than Vipps's 10 minutes, which polling will expire).
-            let agreement = agreements::create_pending(
-                &mut tx,
-                &d.partner_id,
-                &d.id,
-                &msg.from_addr,
-                &msg.id,
-                now,
-            )
-            .await?;
-            messages::set_inbound_outcome(
-                &mut tx,
-                &msg.id,
-                Some(&d.partner_id),
-                Some(&d.id),
-                InboundOutcome::AgreementDrafted,
-                Some(&agreement),
-                now,
-            )
-            .await?;
-            ctx.enqueuer
-                .enqueue_tx(
-                    &mut tx,
-                    &DraftAgreement {
-                        agreement_id: agreement,
-                    },
-                )
-                .await
-                .map_err(JobError::retry)?;
-        }
+    if let Some(agreement_id) = drafted {
+        ctx.enqueuer
+            .enqueue_tx(tx, &DraftAgreement { agreement_id })
+            .await
+            .map_err(JobError::retry)?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
