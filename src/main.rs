@@ -219,7 +219,7 @@ async fn partner(settings: Settings, command: PartnerCommand) -> anyhow::Result<
             vipps_msn,
             json,
         } => {
-            let errors = dialogpay::http::admin::partners::validate_partner(&name, &vipps_msn);
+            let errors = dialogpay::service::partners::validate(&name, &vipps_msn);
             if let Some(e) = errors.first() {
                 anyhow::bail!("{}: {}", e.field, e.message);
             }

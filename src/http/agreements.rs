@@ -1,27 +1,24 @@
 //! `/api/v1/agreements/{id}` and `/api/v1/dialogues/{id}/agreements`: agreements with their
-//! payments; `POST …/stop` stops one in Vipps (idempotent, through a job).
+//! payments; `POST …/stop` stops one in Vipps (idempotent, through a job). The use cases are in
+//! [`service::agreements`](crate::service::agreements).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dialogpay_jobs::agreements::StopAgreement;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    db::{
-        agreements::{self, Agreement},
-        audit, charges, dialogues,
-    },
-    domain::{
-        money::AmountOre,
-        status::{AgreementStatus, ChargeStatus},
-    },
+    db::charges,
+    domain::{money::AmountOre, status::AgreementStatus},
     http::{
         auth::PartnerAuth,
-        crm::partner_audit,
-        error::{ApiError, ApiResult},
+        error::ApiResult,
         health::ApiTags,
-        pagination,
         time::{ts, ts_opt},
+    },
+    service::{
+        self,
+        agreements::{AgreementDetail, ChargeQuery},
+        page::PageRequest,
     },
     state::AppState,
 };
@@ -114,11 +111,21 @@ enum StopResponse {
     Accepted(Json<AgreementView>),
 }
 
+impl From<AgreementStatusParam> for AgreementStatus {
+    fn from(s: AgreementStatusParam) -> Self {
+        match s {
+            AgreementStatusParam::Pending => AgreementStatus::Pending,
+            AgreementStatusParam::Active => AgreementStatus::Active,
+            AgreementStatusParam::Stopped => AgreementStatus::Stopped,
+            AgreementStatusParam::Expired => AgreementStatus::Expired,
+        }
+    }
+}
+
 fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ApiResult<ChargeView> {
     Ok(ChargeView {
         history: history
             .iter()
-            .filter(|h| h.charge_id == c.id)
             .map(|h| {
                 Ok(ChargeHistoryEntry {
                     status: h.status.as_str().to_owned(),
@@ -140,12 +147,14 @@ fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ApiResul
 }
 
 /// An agreement with its charges and their history.
-pub async fn view(state: &AppState, a: Agreement) -> ApiResult<AgreementView> {
-    let history = charges::history_for_agreement(&state.db, &a.id).await?;
-    let charges = charges::for_agreement(&state.db, &a.id)
-        .await?
+fn view(d: AgreementDetail) -> ApiResult<AgreementView> {
+    let AgreementDetail {
+        agreement: a,
+        charges,
+    } = d;
+    let charges = charges
         .into_iter()
-        .map(|c| charge_view(c, &history))
+        .map(|c| charge_view(c.charge, &c.history))
         .collect::<ApiResult<_>>()?;
     Ok(AgreementView {
         id: a.id,
@@ -175,30 +184,16 @@ impl AgreementsApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AgreementPage>> {
-        dialogues::get(&state.db, &auth.0.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("dialogue"))?;
-        let limit = pagination::limit(limit.0)?;
-        let status = status.0.map(|s| match s {
-            AgreementStatusParam::Pending => AgreementStatus::Pending,
-            AgreementStatusParam::Active => AgreementStatus::Active,
-            AgreementStatusParam::Stopped => AgreementStatus::Stopped,
-            AgreementStatusParam::Expired => AgreementStatus::Expired,
-        });
-        let rows = agreements::list_for_dialogue(
-            &state.db,
-            &id,
-            status,
-            cursor.0.as_deref(),
-            pagination::fetch_limit(limit),
-        )
-        .await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |a| a.id.clone());
-        let mut items = Vec::with_capacity(rows.len());
-        for a in rows {
-            items.push(view(&state, a).await?);
-        }
-        Ok(Json(AgreementPage { items, next_cursor }))
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let status = status.0.map(AgreementStatus::from);
+        let rows =
+            service::agreements::list_for_dialogue(&state, &auth.actor(), &id, status, &page)
+                .await?
+                .map(view)?;
+        Ok(Json(AgreementPage {
+            items: rows.items,
+            next_cursor: rows.next_cursor,
+        }))
     }
 
     /// Payments: the partner's charges, newest first (`from`/`to` filter by due date).
@@ -215,38 +210,25 @@ impl AgreementsApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<PaymentPage>> {
-        let limit = pagination::limit(limit.0)?;
-        // A status no charge can have matches no charge (as when the text was compared in SQL).
-        let status = match status.0.as_deref().map(str::parse::<ChargeStatus>) {
-            Some(Err(_)) => {
-                return Ok(Json(PaymentPage {
-                    items: Vec::new(),
-                    next_cursor: None,
-                }));
-            }
-            Some(Ok(s)) => Some(s),
-            None => None,
-        };
-        let filter = charges::ChargeFilter {
-            dialogue_id: dialogue_id.0.as_deref(),
-            status,
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let query = ChargeQuery {
+            dialogue_id: dialogue_id.0,
+            status: status.0,
             from: from.0,
             to: to.0,
-            before_id: cursor.0.as_deref(),
-            limit: pagination::fetch_limit(limit),
         };
-        let rows = charges::list(&state.db, &auth.0.id, &filter).await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |c| c.id.clone());
-        let items = rows
-            .into_iter()
+        let rows = service::agreements::charges(&state, &auth.actor(), &query, &page)
+            .await?
             .map(|c| {
-                Ok(PaymentView {
+                ApiResult::Ok(PaymentView {
                     agreement_id: c.agreement_id.clone(),
                     charge: charge_view(c, &[])?,
                 })
-            })
-            .collect::<ApiResult<_>>()?;
-        Ok(Json(PaymentPage { items, next_cursor }))
+            })?;
+        Ok(Json(PaymentPage {
+            items: rows.items,
+            next_cursor: rows.next_cursor,
+        }))
     }
 
     /// One agreement with every charge.
@@ -257,10 +239,8 @@ impl AgreementsApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<AgreementView>> {
-        let a = agreements::get_for_partner(&state.db, &auth.0.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("agreement"))?;
-        Ok(Json(view(&state, a).await?))
+        let d = service::agreements::get(&state, &auth.actor(), &id).await?;
+        Ok(Json(view(d)?))
     }
 
     /// Stop the agreement in Vipps (idempotent); no further charges are made.
@@ -271,32 +251,7 @@ impl AgreementsApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<StopResponse> {
-        let partner = &auth.0;
-        let a = agreements::get_for_partner(&state.db, &partner.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("agreement"))?;
-        if a.status.is_open() {
-            let now = state.clock.now_ms();
-            let mut tx = state.db.begin().await?;
-            state
-                .enqueuer
-                .enqueue_tx(
-                    &mut tx,
-                    &StopAgreement {
-                        agreement_id: a.id.clone(),
-                        reason: "partner_api".into(),
-                    },
-                )
-                .await?;
-            audit::record_tx(
-                &mut tx,
-                &partner_audit(partner, "agreement.stop", "agreement", &a.id),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            state.enqueuer.wake("agreements.stop");
-        }
-        Ok(StopResponse::Accepted(Json(view(&state, a).await?)))
+        let d = service::agreements::stop(&state, &auth.actor(), &id).await?;
+        Ok(StopResponse::Accepted(Json(view(d)?)))
     }
 }

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use crate::{
     db::{ids::hash_secret, partners},
     http::error::ApiError,
+    service::OperatorActor,
     state::AppState,
 };
 
@@ -28,13 +29,7 @@ impl PartnerAuth {
 /// An authenticated operator (the holder of `operator.api_key`).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_operator")]
-pub struct OperatorAuth(pub Operator);
-
-/// The operator identity written to the audit log.
-#[derive(Debug, Clone)]
-pub struct Operator {
-    pub actor: String,
-}
+pub struct OperatorAuth(pub OperatorActor);
 
 fn reject(err: ApiError) -> poem::Error {
     poem::Error::from_response(err.into_response())
@@ -54,12 +49,12 @@ async fn check_partner(req: &Request, bearer: Bearer) -> poem::Result<partners::
     }
 }
 
-async fn check_operator(req: &Request, bearer: Bearer) -> poem::Result<Operator> {
+async fn check_operator(req: &Request, bearer: Bearer) -> poem::Result<OperatorActor> {
     let state = state(req)?;
     let expected = state.settings.operator.api_key.expose_secret();
     // Comparing hashes keeps the comparison time independent of where the keys differ.
     if !expected.is_empty() && hash_secret(bearer.token.trim()) == hash_secret(expected) {
-        Ok(Operator {
+        Ok(OperatorActor {
             actor: "operator".to_owned(),
         })
     } else {

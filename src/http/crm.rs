@@ -1,26 +1,24 @@
-//! `/api/v1/crm-groups`: CRM groups, their versioned Terms and Conditions, and their members.
+//! `/api/v1/crm-groups`: CRM groups, their versioned Terms and Conditions, and their members;
+//! the rules are in [`service::crm`](crate::service::crm).
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    db::{audit, crm},
+    db::crm,
     http::text::Text,
     http::{
         auth::PartnerAuth,
-        error::{ApiError, ApiResult, FieldError},
+        error::{ApiError, ApiResult},
         health::ApiTags,
-        pagination,
         time::{ts, ts_opt},
     },
+    service::{self, page::PageRequest},
     state::AppState,
 };
 
 pub struct CrmApi;
-
-/// Longest accepted Terms and Conditions text.
-const MAX_TERMS_CHARS: usize = 20_000;
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
@@ -84,6 +82,35 @@ struct GroupPage {
     next_cursor: Option<String>,
 }
 
+impl TryFrom<crm::TermsVersion> for TermsView {
+    type Error = ApiError;
+
+    fn try_from(t: crm::TermsVersion) -> ApiResult<Self> {
+        Ok(TermsView {
+            version: t.version,
+            text: t.text,
+            created_at: ts(t.created_at)?,
+        })
+    }
+}
+
+impl TryFrom<crm::Member> for MemberView {
+    type Error = ApiError;
+
+    fn try_from(m: crm::Member) -> ApiResult<Self> {
+        Ok(MemberView {
+            id: m.id,
+            phone: m.phone,
+            joined_at: ts(m.joined_at)?,
+            left_at: ts_opt(m.left_at)?,
+            left_reason: m.left_reason,
+            terms_version: m.terms_version,
+            agreement_id: m.agreement_id,
+            inbound_message_id: m.inbound_message_id,
+        })
+    }
+}
+
 #[derive(Object)]
 struct TermsList {
     /// Newest first.
@@ -127,24 +154,6 @@ enum TermsCreated {
     Created(Json<TermsView>),
 }
 
-fn name_errors(name: &str) -> Vec<FieldError> {
-    let len = name.trim().chars().count();
-    if len == 0 || len > 100 {
-        vec![FieldError {
-            field: "name".into(),
-            message: "must be 1–100 characters".into(),
-        }]
-    } else {
-        Vec::new()
-    }
-}
-
-async fn group_or_404(state: &AppState, partner_id: &str, id: &str) -> ApiResult<crm::CrmGroup> {
-    crm::get(&state.db, partner_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("CRM group"))
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Crm")]
 impl CrmApi {
     /// Create a CRM group (it has no terms until `PUT …/terms`).
@@ -155,33 +164,8 @@ impl CrmApi {
         auth: PartnerAuth,
         body: Json<CreateGroup>,
     ) -> ApiResult<GroupCreated> {
-        let errors = name_errors(&body.name);
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
-        }
-        let partner = &auth.0;
-        let now = state.clock.now_ms();
-        let mut tx = state.db.begin().await?;
-        let id = match crm::create(&mut tx, &partner.id, body.name.trim(), now).await {
-            Ok(id) => id,
-            Err(e) if crate::db::is_unique_violation(&e) => {
-                return Err(ApiError::conflict(
-                    "name_taken",
-                    "a CRM group with this name already exists",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        audit::record_tx(
-            &mut tx,
-            &partner_audit(partner, "crm_group.create", "crm_group", &id),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(GroupCreated::Created(Json(
-            group_or_404(&state, &partner.id, &id).await?.try_into()?,
-        )))
+        let group = service::crm::create(&state, &auth.actor(), &body.name).await?;
+        Ok(GroupCreated::Created(Json(group.try_into()?)))
     }
 
     /// The partner's CRM groups, newest first; `has_terms=true` gives the dialogue form's choices.
@@ -194,22 +178,13 @@ impl CrmApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<GroupPage>> {
-        let limit = pagination::limit(limit.0)?;
-        let rows = crm::list(
-            &state.db,
-            &auth.0.id,
-            has_terms.0,
-            cursor.0.as_deref(),
-            pagination::fetch_limit(limit),
-        )
-        .await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |g| g.id.clone());
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let groups = service::crm::list(&state, &auth.actor(), has_terms.0, &page)
+            .await?
+            .map(GroupView::try_from)?;
         Ok(Json(GroupPage {
-            items: rows
-                .into_iter()
-                .map(GroupView::try_from)
-                .collect::<ApiResult<_>>()?,
-            next_cursor,
+            items: groups.items,
+            next_cursor: groups.next_cursor,
         }))
     }
 
@@ -221,9 +196,8 @@ impl CrmApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<GroupView>> {
-        Ok(Json(
-            group_or_404(&state, &auth.0.id, &id).await?.try_into()?,
-        ))
+        let group = service::crm::get(&state, &auth.actor(), &id).await?;
+        Ok(Json(group.try_into()?))
     }
 
     /// Set new Terms and Conditions: creates the next version; old versions are kept.
@@ -235,30 +209,8 @@ impl CrmApi {
         id: Path<String>,
         body: Json<PutTerms>,
     ) -> ApiResult<TermsCreated> {
-        let len = body.text.trim().chars().count();
-        if len == 0 || len > MAX_TERMS_CHARS {
-            return Err(ApiError::validation(vec![FieldError {
-                field: "text".into(),
-                message: format!("must be 1–{MAX_TERMS_CHARS} characters"),
-            }]));
-        }
-        let partner = &auth.0;
-        let now = state.clock.now_ms();
-        let mut tx = state.db.begin().await?;
-        if crm::get_tx(&mut tx, &partner.id, &id).await?.is_none() {
-            return Err(ApiError::not_found("CRM group"));
-        }
-        let actor = format!("partner:{}", partner.id);
-        let version = crm::add_terms(&mut tx, &id, body.text.trim(), &actor, now).await?;
-        let mut entry = partner_audit(partner, "crm_group.terms", "crm_group", &id);
-        entry.details = Some(serde_json::json!({ "version": version }));
-        audit::record_tx(&mut tx, &entry, now).await?;
-        tx.commit().await?;
-        Ok(TermsCreated::Created(Json(TermsView {
-            version,
-            text: body.text.trim().to_owned(),
-            created_at: ts(now)?,
-        })))
+        let terms = service::crm::add_terms(&state, &auth.actor(), &id, &body.text).await?;
+        Ok(TermsCreated::Created(Json(terms.try_into()?)))
     }
 
     /// Every terms version, newest first.
@@ -269,17 +221,10 @@ impl CrmApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<TermsList>> {
-        group_or_404(&state, &auth.0.id, &id).await?;
-        let items = crm::list_terms(&state.db, &id)
+        let items = service::crm::list_terms(&state, &auth.actor(), &id)
             .await?
             .into_iter()
-            .map(|t| {
-                Ok(TermsView {
-                    version: t.version,
-                    text: t.text,
-                    created_at: ts(t.created_at)?,
-                })
-            })
+            .map(TermsView::try_from)
             .collect::<ApiResult<_>>()?;
         Ok(Json(TermsList { items }))
     }
@@ -294,48 +239,13 @@ impl CrmApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<MemberPage>> {
-        group_or_404(&state, &auth.0.id, &id).await?;
-        let limit = pagination::limit(limit.0)?;
-        let rows = crm::list_members(
-            &state.db,
-            &id,
-            cursor.0.as_deref(),
-            pagination::fetch_limit(limit),
-        )
-        .await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |m| m.id.clone());
-        let items = rows
-            .into_iter()
-            .map(|m| {
-                Ok(MemberView {
-                    id: m.id,
-                    phone: m.phone,
-                    joined_at: ts(m.joined_at)?,
-                    left_at: ts_opt(m.left_at)?,
-                    left_reason: m.left_reason,
-                    terms_version: m.terms_version,
-                    agreement_id: m.agreement_id,
-                    inbound_message_id: m.inbound_message_id,
-                })
-            })
-            .collect::<ApiResult<_>>()?;
-        Ok(Json(MemberPage { items, next_cursor }))
-    }
-}
-
-/// An audit record of a partner's own action.
-pub fn partner_audit<'a>(
-    partner: &'a crate::db::partners::Partner,
-    action: &'a str,
-    target_type: &'a str,
-    target_id: &'a str,
-) -> audit::NewAudit<'a> {
-    audit::NewAudit {
-        actor: "partner",
-        partner_id: Some(&partner.id),
-        action,
-        target_type,
-        target_id,
-        details: None,
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let members = service::crm::members(&state, &auth.actor(), &id, &page)
+            .await?
+            .map(MemberView::try_from)?;
+        Ok(Json(MemberPage {
+            items: members.items,
+            next_cursor: members.next_cursor,
+        }))
     }
 }

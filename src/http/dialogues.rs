@@ -137,7 +137,7 @@ pub struct StatsView {
 }
 
 #[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
-#[oai(rename_all = "lowercase")]
+#[oai(rename = "Bucket", rename_all = "lowercase")]
 enum BucketParam {
     Day,
     Week,

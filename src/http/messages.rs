@@ -1,18 +1,23 @@
 //! `/api/v1/messages`: every SMS in and out with its status; details with the status history
-//! (the seed's Messages tab and its "Details: Status and Date").
+//! (the seed's Messages tab and its "Details: Status and Date"), through
+//! [`service::messages`](crate::service::messages).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    db::messages::{self, Message, MessageFilter},
+    db::messages::Message,
     http::{
         auth::PartnerAuth,
         error::{ApiError, ApiResult},
         health::ApiTags,
-        pagination,
-        time::{oslo_day_start_ms, ts},
+        time::ts,
+    },
+    service::{
+        self,
+        messages::{self as use_case, MessageQuery},
+        page::PageRequest,
     },
     state::AppState,
 };
@@ -24,6 +29,15 @@ pub struct MessagesApi;
 enum Direction {
     In,
     Out,
+}
+
+impl From<Direction> for use_case::Direction {
+    fn from(d: Direction) -> Self {
+        match d {
+            Direction::In => use_case::Direction::In,
+            Direction::Out => use_case::Direction::Out,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -125,38 +139,21 @@ impl MessagesApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<MessagePage>> {
-        let limit = pagination::limit(limit.0)?;
-        if let (Some(f), Some(t)) = (from.0, to.0)
-            && f > t
-        {
-            return Err(ApiError::bad_request("from must be on or before to"));
-        }
-        let phone = phone
-            .0
-            .map(|p| match crate::domain::msisdn::Msisdn::parse(&p) {
-                Ok(m) => m.as_str().to_owned(),
-                Err(_) => p,
-            });
-        let filter = MessageFilter {
-            dialogue_id: dialogue_id.0.as_deref(),
-            direction: direction
-                .0
-                .map(|d| if d == Direction::In { "in" } else { "out" }),
-            status: status.0.as_deref(),
-            phone: phone.as_deref(),
-            from_ms: from.0.map(oslo_day_start_ms),
-            to_ms: to.0.and_then(|d| d.succ_opt()).map(oslo_day_start_ms),
-            before_id: cursor.0.as_deref(),
-            limit: pagination::fetch_limit(limit),
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let query = MessageQuery {
+            dialogue_id: dialogue_id.0,
+            direction: direction.0.map(Into::into),
+            status: status.0,
+            phone: phone.0,
+            from: from.0,
+            to: to.0,
         };
-        let rows = messages::list(&state.db, &auth.0.id, &filter).await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |m| m.id.clone());
+        let rows = service::messages::list(&state, &auth.actor(), &query, &page)
+            .await?
+            .map(MessageView::try_from)?;
         Ok(Json(MessagePage {
-            items: rows
-                .into_iter()
-                .map(MessageView::try_from)
-                .collect::<ApiResult<_>>()?,
-            next_cursor,
+            items: rows.items,
+            next_cursor: rows.next_cursor,
         }))
     }
 
@@ -168,11 +165,10 @@ impl MessagesApi {
         auth: PartnerAuth,
         id: Path<String>,
     ) -> ApiResult<Json<MessageDetails>> {
-        let m = messages::get_for_partner(&state.db, &auth.0.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("message"))?;
-        let history = messages::history(&state.db, &m.id)
-            .await?
+        let detail = service::messages::get(&state, &auth.actor(), &id).await?;
+        let m = detail.message;
+        let history = detail
+            .history
             .into_iter()
             .map(|h| {
                 Ok(StatusView {

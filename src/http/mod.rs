@@ -16,7 +16,6 @@ pub mod manage;
 pub mod messages;
 pub mod metrics;
 pub mod ops;
-pub mod pagination;
 pub mod text;
 pub mod time;
 pub mod webhooks;

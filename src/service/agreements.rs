@@ -1,1 +1,174 @@
-//! placeholder
+//! Agreements with their payments, the partner's charges, and stopping an agreement (in Vipps,
+//! idempotent, through the `agreements.stop` job).
+
+use chrono::NaiveDate;
+use dialogpay_jobs::{JobSpec, agreements::StopAgreement};
+
+use crate::{
+    db::{
+        agreements::{self, Agreement},
+        audit,
+        charges::{self, Charge, StatusEntry},
+        dialogues,
+    },
+    domain::status::{AgreementStatus, ChargeStatus},
+    service::{
+        PartnerActor, ServiceError, ServiceResult,
+        page::{Page, PageRequest},
+    },
+    state::AppState,
+};
+
+/// An agreement with every charge, each with its status history (oldest first).
+#[derive(Debug, Clone)]
+pub struct AgreementDetail {
+    pub agreement: Agreement,
+    pub charges: Vec<ChargeWithHistory>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChargeWithHistory {
+    pub charge: Charge,
+    pub history: Vec<StatusEntry>,
+}
+
+/// Which of the partner's charges to list.
+#[derive(Debug, Clone, Default)]
+pub struct ChargeQuery {
+    pub dialogue_id: Option<String>,
+    /// A charge status as text; one no charge can have matches no charge.
+    pub status: Option<String>,
+    /// Due dates from, inclusive.
+    pub from: Option<NaiveDate>,
+    /// Due dates to, inclusive.
+    pub to: Option<NaiveDate>,
+}
+
+async fn detail(state: &AppState, agreement: Agreement) -> ServiceResult<AgreementDetail> {
+    let mut history = charges::history_for_agreement(&state.db, &agreement.id).await?;
+    let charges = charges::for_agreement(&state.db, &agreement.id)
+        .await?
+        .into_iter()
+        .map(|charge| {
+            let (mine, rest) = history.drain(..).partition(|h| h.charge_id == charge.id);
+            history = rest;
+            ChargeWithHistory {
+                charge,
+                history: mine,
+            }
+        })
+        .collect();
+    Ok(AgreementDetail { agreement, charges })
+}
+
+async fn agreement_of(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+) -> ServiceResult<Agreement> {
+    agreements::get_for_partner(&state.db, actor.partner_id(), id)
+        .await?
+        .ok_or(ServiceError::NotFound("agreement"))
+}
+
+/// One of the partner's agreements with its payments.
+pub async fn get(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+) -> ServiceResult<AgreementDetail> {
+    let a = agreement_of(state, actor, id).await?;
+    detail(state, a).await
+}
+
+/// A dialogue's agreements, newest first, optionally in one status.
+pub async fn list_for_dialogue(
+    state: &AppState,
+    actor: &PartnerActor,
+    dialogue_id: &str,
+    status: Option<AgreementStatus>,
+    page: &PageRequest,
+) -> ServiceResult<Page<AgreementDetail>> {
+    dialogues::get(&state.db, actor.partner_id(), dialogue_id)
+        .await?
+        .ok_or(ServiceError::NotFound("dialogue"))?;
+    let rows = agreements::list_for_dialogue(
+        &state.db,
+        dialogue_id,
+        status,
+        page.cursor(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let rows = page.finish(rows, |a| a.id.clone());
+    let mut items = Vec::with_capacity(rows.items.len());
+    for a in rows.items {
+        items.push(detail(state, a).await?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: rows.next_cursor,
+    })
+}
+
+/// The partner's charges, newest first.
+pub async fn charges(
+    state: &AppState,
+    actor: &PartnerActor,
+    query: &ChargeQuery,
+    page: &PageRequest,
+) -> ServiceResult<Page<Charge>> {
+    let status = match query.status.as_deref().map(str::parse::<ChargeStatus>) {
+        Some(Err(_)) => {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let filter = charges::ChargeFilter {
+        dialogue_id: query.dialogue_id.as_deref(),
+        status,
+        from: query.from,
+        to: query.to,
+        before_id: page.cursor(),
+        limit: page.fetch_limit(),
+    };
+    let rows = charges::list(&state.db, actor.partner_id(), &filter).await?;
+    Ok(page.finish(rows, |c| c.id.clone()))
+}
+
+/// Stops the agreement in Vipps (queued; nothing is done for one already stopped or expired),
+/// with the audit record in the same transaction.
+pub async fn stop(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+) -> ServiceResult<AgreementDetail> {
+    let a = agreement_of(state, actor, id).await?;
+    if a.status.is_open() {
+        let now = state.clock.now_ms();
+        let mut tx = state.db.begin().await?;
+        state
+            .enqueuer
+            .enqueue_tx(
+                &mut tx,
+                &StopAgreement {
+                    agreement_id: a.id.clone(),
+                    reason: "partner_api".into(),
+                },
+            )
+            .await?;
+        audit::record_tx(
+            &mut tx,
+            &actor.audit("agreement.stop", "agreement", &a.id),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        state.enqueuer.wake(StopAgreement::QUEUE);
+    }
+    detail(state, a).await
+}

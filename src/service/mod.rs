@@ -11,6 +11,7 @@ pub mod crm;
 pub mod dialogues;
 pub mod jobs;
 pub mod messages;
+pub mod operations;
 pub mod page;
 pub mod partners;
 pub mod stats;

@@ -5,14 +5,8 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use crate::{
-    db::audit,
-    http::{
-        auth::OperatorAuth,
-        error::{ApiError, ApiResult},
-        health::ApiTags,
-        pagination,
-        time::ts,
-    },
+    http::{auth::OperatorAuth, error::ApiResult, health::ApiTags, time::ts},
+    service::{self, page::PageRequest},
     state::AppState,
 };
 
@@ -53,23 +47,11 @@ impl AuditAdminApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditPage>> {
-        let limit = pagination::limit(limit.0)?;
-        let before = match cursor.0.as_deref() {
-            None => None,
-            Some(c) => Some(
-                c.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request("invalid cursor"))?,
-            ),
-        };
-        let rows = audit::list(
-            &state.db,
-            partner_id.0.as_deref(),
-            before,
-            pagination::fetch_limit(limit),
-        )
-        .await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |r| r.id.to_string());
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let rows = service::operations::audit_log(&state, partner_id.0.as_deref(), &page).await?;
+        let next_cursor = rows.next_cursor;
         let items = rows
+            .items
             .into_iter()
             .map(|r| {
                 Ok(AuditEntryView {

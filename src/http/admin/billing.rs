@@ -1,15 +1,11 @@
 //! Operator triggers: run the billing sweep now; reconcile every open charge now.
 
-use dialogpay_jobs::{
-    JobSpec,
-    billing::{Reconcile, Sweep},
-};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::{
-    db::audit,
     http::{auth::OperatorAuth, error::ApiResult, health::ApiTags},
+    service,
     state::AppState,
 };
 
@@ -28,32 +24,13 @@ enum QueuedResponse {
     Accepted(Json<Queued>),
 }
 
-async fn queue<J: JobSpec>(
-    state: &AppState,
-    op: &OperatorAuth,
-    job: &J,
-    action: &str,
-) -> ApiResult<QueuedResponse> {
-    let id = state.enqueuer.enqueue(job).await?;
-    let entry = audit::NewAudit {
-        actor: &op.0.actor,
-        partner_id: None,
-        action,
-        target_type: "job",
-        target_id: id.as_deref().unwrap_or("-"),
-        details: None,
-    };
-    audit::record(&state.db, &entry, state.clock.now_ms()).await?;
-    Ok(QueuedResponse::Accepted(Json(Queued { job_id: id })))
-}
-
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::AdminJobs")]
 impl BillingAdminApi {
     /// Run the billing sweep now (it only enqueues create-charge jobs).
     #[oai(path = "/billing/sweep", method = "post")]
     async fn sweep(&self, state: Data<&AppState>, op: OperatorAuth) -> ApiResult<QueuedResponse> {
-        let tick = format!("manual-{}", ulid::Ulid::new());
-        queue(&state, &op, &Sweep { tick }, "billing.sweep").await
+        let job_id = service::operations::sweep_now(&state, &op.0).await?;
+        Ok(QueuedResponse::Accepted(Json(Queued { job_id })))
     }
 
     /// Re-read every open charge from Vipps now.
@@ -63,16 +40,7 @@ impl BillingAdminApi {
         state: Data<&AppState>,
         op: OperatorAuth,
     ) -> ApiResult<QueuedResponse> {
-        let tick = format!("manual-{}", ulid::Ulid::new());
-        queue(
-            &state,
-            &op,
-            &Reconcile {
-                tick,
-                all_open: true,
-            },
-            "billing.reconcile",
-        )
-        .await
+        let job_id = service::operations::reconcile_now(&state, &op.0).await?;
+        Ok(QueuedResponse::Accepted(Json(Queued { job_id })))
     }
 }

@@ -1,21 +1,14 @@
-//! `/api/v1/admin/jobs`: list, inspect, retry and cancel background jobs.
+//! `/api/v1/admin/jobs`: list, inspect, retry and cancel background jobs, through
+//! [`service::jobs`](crate::service::jobs).
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query, payload::Json};
 
 use crate::{
-    db::{
-        audit,
-        jobs::{self, ActionRefused, JobFilter, JobRow, JobStatus},
-    },
-    http::{
-        auth::OperatorAuth,
-        error::{ApiError, ApiResult},
-        health::ApiTags,
-        pagination,
-        time::ts_secs_opt,
-    },
+    db::jobs::{JobRow, JobStatus},
+    http::{auth::OperatorAuth, error::ApiResult, health::ApiTags, time::ts_secs_opt},
+    service::{self, jobs::JobQuery, page::PageRequest},
     state::AppState,
 };
 
@@ -134,18 +127,15 @@ impl JobsAdminApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<JobPage>> {
-        let limit = pagination::limit(limit.0)?;
-        let filter = JobFilter {
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let query = JobQuery {
             status: status.0.map(JobStatus::from),
-            queue: queue.0.as_deref(),
-            before_id: cursor.0.as_deref(),
-            limit: pagination::fetch_limit(limit),
+            queue: queue.0,
         };
-        let rows = jobs::list(&state.db, &filter).await?;
-        let (rows, next_cursor) = pagination::finish(rows, limit, |r| r.id.clone());
+        let rows = service::jobs::list(&state, &query, &page).await?;
         Ok(Json(JobPage {
-            items: rows.into_iter().map(JobView::from).collect(),
-            next_cursor,
+            items: rows.items.into_iter().map(JobView::from).collect(),
+            next_cursor: rows.next_cursor,
         }))
     }
 
@@ -157,10 +147,8 @@ impl JobsAdminApi {
         _op: OperatorAuth,
         id: Path<String>,
     ) -> ApiResult<JobResponse> {
-        match jobs::get(&state.db, &id).await? {
-            Some(row) => Ok(JobResponse::Ok(Json(row.into()))),
-            None => Err(ApiError::not_found("job")),
-        }
+        let row = service::jobs::get(&state, &id).await?;
+        Ok(JobResponse::Ok(Json(row.into())))
     }
 
     /// Run a failed or killed job again now (one more attempt). Running, done or pending → 409.
@@ -171,10 +159,8 @@ impl JobsAdminApi {
         op: OperatorAuth,
         id: Path<String>,
     ) -> ApiResult<JobResponse> {
-        let result = jobs::retry(&state.db, &id).await?;
-        let row = finish_action(&state, &op, "job.retry", &id, result).await?;
-        state.enqueuer.wake(&row.queue);
-        Ok(JobResponse::Ok(Json(row)))
+        let row = service::jobs::retry(&state, &op.0, &id).await?;
+        Ok(JobResponse::Ok(Json(row.into())))
     }
 
     /// Cancel a pending or failed job: it will not run again. Running or done → 409.
@@ -185,46 +171,7 @@ impl JobsAdminApi {
         op: OperatorAuth,
         id: Path<String>,
     ) -> ApiResult<JobResponse> {
-        let result = jobs::cancel(&state.db, &id).await?;
-        let row = finish_action(&state, &op, "job.cancel", &id, result).await?;
-        Ok(JobResponse::Ok(Json(row)))
+        let row = service::jobs::cancel(&state, &op.0, &id).await?;
+        Ok(JobResponse::Ok(Json(row.into())))
     }
-}
-
-/// Maps a refused action to 404/409 and audits a successful one.
-async fn finish_action(
-    state: &AppState,
-    op: &OperatorAuth,
-    action: &str,
-    id: &str,
-    result: Result<JobRow, ActionRefused>,
-) -> ApiResult<JobView> {
-    let row = match result {
-        Ok(row) => row,
-        Err(ActionRefused::NotFound) => return Err(ApiError::not_found("job")),
-        Err(ActionRefused::WrongStatus(status)) => {
-            return Err(ApiError::conflict(
-                "job_state",
-                format!(
-                    "cannot {} a job that is {}",
-                    action.trim_start_matches("job."),
-                    status.as_str()
-                ),
-            ));
-        }
-    };
-    audit::record(
-        &state.db,
-        &audit::NewAudit {
-            actor: &op.0.actor,
-            partner_id: None,
-            action,
-            target_type: "job",
-            target_id: id,
-            details: Some(serde_json::json!({ "queue": row.queue, "attempts": row.attempts })),
-        },
-        state.clock.now_ms(),
-    )
-    .await?;
-    Ok(row.into())
 }

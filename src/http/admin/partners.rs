@@ -1,18 +1,14 @@
-//! `POST/GET /api/v1/admin/partners`: create partners (the API key is shown once) and list them.
+//! `POST/GET /api/v1/admin/partners`: create partners (the API key is shown once) and list
+//! them, through [`service::partners`](crate::service::partners).
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use crate::{
-    db::{audit, partners},
     http::text::Text,
-    http::{
-        auth::OperatorAuth,
-        error::{ApiError, ApiResult, FieldError},
-        health::ApiTags,
-        time::ts,
-    },
+    http::{auth::OperatorAuth, error::ApiResult, health::ApiTags, time::ts},
+    service,
     state::AppState,
 };
 
@@ -58,25 +54,6 @@ enum CreateResponse {
     Created(Json<CreatedPartner>),
 }
 
-/// Checks the partner form; all problems at once.
-pub fn validate_partner(name: &str, vipps_msn: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let len = name.trim().chars().count();
-    if len == 0 || len > 100 {
-        errors.push(FieldError {
-            field: "name".into(),
-            message: "must be 1–100 characters".into(),
-        });
-    }
-    if !(4..=6).contains(&vipps_msn.len()) || !vipps_msn.chars().all(|c| c.is_ascii_digit()) {
-        errors.push(FieldError {
-            field: "vipps_msn".into(),
-            message: "must be 4–6 digits".into(),
-        });
-    }
-    errors
-}
-
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::AdminPartners")]
 impl PartnersAdminApi {
     /// Create a partner and its API key (shown once).
@@ -87,34 +64,8 @@ impl PartnersAdminApi {
         op: OperatorAuth,
         body: Json<CreatePartner>,
     ) -> ApiResult<CreateResponse> {
-        let errors = validate_partner(&body.name, &body.vipps_msn);
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
-        }
-        let now = state.clock.now_ms();
-        let created = partners::create(&state.db, body.name.trim(), &body.vipps_msn, now).await?;
+        let created = service::partners::create(&state, &op.0, &body.name, &body.vipps_msn).await?;
         let p = &created.partner;
-        if state.simulated_vipps() {
-            state
-                .enqueuer
-                .enqueue(&dialogpay_jobs::vipps::RegisterWebhook {
-                    msn: p.vipps_msn.clone(),
-                })
-                .await?;
-        }
-        audit::record(
-            &state.db,
-            &audit::NewAudit {
-                actor: &op.0.actor,
-                partner_id: Some(&p.id),
-                action: "partner.create",
-                target_type: "partner",
-                target_id: &p.id,
-                details: Some(serde_json::json!({ "name": p.name, "vipps_msn": p.vipps_msn })),
-            },
-            now,
-        )
-        .await?;
         Ok(CreateResponse::Created(Json(CreatedPartner {
             id: p.id.clone(),
             name: p.name.clone(),
@@ -131,7 +82,7 @@ impl PartnersAdminApi {
         state: Data<&AppState>,
         _op: OperatorAuth,
     ) -> ApiResult<Json<PartnerList>> {
-        let items = partners::list(&state.db)
+        let items = service::partners::list(&state)
             .await?
             .into_iter()
             .map(|p| {

@@ -1,0 +1,74 @@
+//! Operator actions outside the job list: run the billing sweep or the reconcile pass now, and
+//! read the audit log.
+
+use dialogpay_jobs::{
+    JobSpec,
+    billing::{Reconcile, Sweep},
+};
+
+use crate::{
+    db::audit::{self, AuditEntry},
+    service::{
+        OperatorActor, ServiceError, ServiceResult,
+        page::{Page, PageRequest},
+    },
+    state::AppState,
+};
+
+/// Queues the billing sweep now (it only enqueues create-charge jobs); the job's id.
+pub async fn sweep_now(
+    state: &AppState,
+    operator: &OperatorActor,
+) -> ServiceResult<Option<String>> {
+    let tick = format!("manual-{}", ulid::Ulid::new());
+    queue(state, operator, &Sweep { tick }, "billing.sweep").await
+}
+
+/// Queues a pass that re-reads every open charge from Vipps now; the job's id.
+pub async fn reconcile_now(
+    state: &AppState,
+    operator: &OperatorActor,
+) -> ServiceResult<Option<String>> {
+    let tick = format!("manual-{}", ulid::Ulid::new());
+    let job = Reconcile {
+        tick,
+        all_open: true,
+    };
+    queue(state, operator, &job, "billing.reconcile").await
+}
+
+async fn queue<J: JobSpec>(
+    state: &AppState,
+    operator: &OperatorActor,
+    job: &J,
+    action: &str,
+) -> ServiceResult<Option<String>> {
+    let id = state.enqueuer.enqueue(job).await?;
+    let entry = audit::NewAudit {
+        actor: &operator.actor,
+        partner_id: None,
+        action,
+        target_type: "job",
+        target_id: id.as_deref().unwrap_or("-"),
+        details: None,
+    };
+    audit::record(&state.db, &entry, state.clock.now_ms()).await?;
+    Ok(id)
+}
+
+/// The audit log, newest first, optionally one partner's entries; the cursor is an entry id.
+pub async fn audit_log(
+    state: &AppState,
+    partner_id: Option<&str>,
+    page: &PageRequest,
+) -> ServiceResult<Page<AuditEntry>> {
+    let before = match page.cursor() {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ServiceError::BadInput("invalid cursor".to_owned()))?,
+        ),
+    };
+    let rows = audit::list(&state.db, partner_id, before, page.fetch_limit()).await?;
+    Ok(page.finish(rows, |r| r.id.to_string()))
+}
