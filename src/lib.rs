@@ -13,6 +13,8 @@ pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod http;
+#[cfg(test)]
+mod layers;
 pub mod monitoring;
 pub mod preflight;
 pub mod service;
