@@ -3,7 +3,6 @@
 //! the sender's id or the body's hash), enqueues the work in the same transaction, and answers
 //! 2xx at once. The work itself happens in jobs.
 
-use dialogpay_jobs::{JobSpec, sms::HandleInbound, vipps::ProcessEvent};
 use poem::{
     Body, IntoResponse, Request, Response, handler,
     http::{HeaderMap, StatusCode},
@@ -13,8 +12,9 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::{
-    db::{ids::hash_secret, messages, vipps_events},
+    db::{ids::hash_secret, vipps_events},
     http::error::{ErrorBody, FieldError},
+    service::ingest::Stored,
     sms::{DeliveryReport, InboundError, InboundSms},
     state::AppState,
     vipps::{WebhookHeaders, signature::check_date, verify_webhook, wire::WebhookEvent},
@@ -102,44 +102,11 @@ async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
 
 /// Stores an inbound SMS and enqueues its handling (once per gateway message id).
 async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Response {
-    let now = state.clock.now_ms();
-    let result: anyhow::Result<(Option<String>, bool)> = async {
-        let mut tx = state.db.begin().await?;
-        let new = messages::NewMessage {
-            partner_id: None,
-            dialogue_id: None,
-            direction: "in",
-            provider,
-            gateway_message_id: Some(&sms.gateway_message_id),
-            from_addr: sms.from.as_str(),
-            to_addr: &sms.to,
-            text: &sms.text,
-            status: "received",
-            purpose: None,
-            in_reply_to: None,
-            agreement_id: None,
-        };
-        let id = messages::insert(&mut tx, &new, now).await?;
-        if let Some(id) = &id {
-            state
-                .enqueuer
-                .enqueue_tx(
-                    &mut tx,
-                    &HandleInbound {
-                        message_id: id.clone(),
-                    },
-                )
-                .await?;
-        }
-        tx.commit().await?;
-        Ok((id.clone(), id.is_none()))
-    }
-    .await;
-    match result {
-        Ok((id, duplicate)) => {
-            state.enqueuer.wake(HandleInbound::QUEUE);
+    match crate::service::ingest::inbound_sms(state, provider, &sms).await {
+        Ok(stored) => {
+            let duplicate = stored.duplicate();
             tracing::info!(sms.from = %sms.from.masked(), sms.to = %sms.to, duplicate, "inbound SMS stored");
-            Json(json!({ "id": id, "duplicate": duplicate })).into_response()
+            Json(json!({ "id": stored.id, "duplicate": duplicate })).into_response()
         }
         Err(e) => internal(e),
     }
@@ -335,30 +302,11 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         actor: event.actor.as_ref().map(|a| a.as_str()),
         body: &text,
     };
-    let stored: anyhow::Result<Option<String>> = async {
-        let mut tx = state.db.begin().await?;
-        let id = vipps_events::insert(&mut tx, &new, state.clock.now_ms()).await?;
-        if let Some(id) = &id {
-            state
-                .enqueuer
-                .enqueue_tx(
-                    &mut tx,
-                    &ProcessEvent {
-                        event_id: id.clone(),
-                    },
-                )
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
-    }
-    .await;
-    match stored {
-        Ok(Some(id)) => {
-            state.enqueuer.wake(ProcessEvent::QUEUE);
+    match crate::service::ingest::vipps_event(&state, &new).await {
+        Ok(Stored { id: Some(id) }) => {
             Json(json!({ "id": id, "duplicate": false })).into_response()
         }
-        Ok(None) => Json(json!({ "duplicate": true })).into_response(),
+        Ok(Stored { id: None }) => Json(json!({ "duplicate": true })).into_response(),
         Err(e) => internal(e),
     }
 }

@@ -9,6 +9,7 @@
 pub mod agreements;
 pub mod crm;
 pub mod dialogues;
+pub mod ingest;
 pub mod jobs;
 pub mod messages;
 pub mod operations;
