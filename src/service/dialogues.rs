@@ -157,7 +157,7 @@ pub async fn update(
     if (fields.period != current.period || fields.amount_ore != current.amount_ore)
         && dialogues::agreement_count_tx(&mut tx, id).await? > 0
     {
-        return Err(has_agreements(
+        return Err(agreements_exist(
             "the dialogue has agreements: their price and period are agreed with Vipps users; create a new dialogue instead",
         ));
     }
@@ -184,7 +184,7 @@ pub async fn archive(
         .ok_or(ServiceError::NotFound("dialogue"))?;
     if current.archived_at.is_none() {
         if dialogues::agreement_count_tx(&mut tx, id).await? > 0 {
-            return Err(has_agreements(
+            return Err(agreements_exist(
                 "the dialogue has agreements; it stays until they end (set its end date to stop new sign-ups)",
             ));
         }
@@ -200,7 +200,7 @@ pub async fn archive(
     get(state, actor, id).await
 }
 
-fn has_agreements(reason: &str) -> ServiceError {
+fn agreements_exist(reason: &str) -> ServiceError {
     ServiceError::conflict("dialogue_has_agreements", reason.to_owned())
 }
 
@@ -260,22 +260,111 @@ async fn check(
         except_id,
     )
     .await?;
-    if let Some((id, name, partner_id)) = conflict {
-        let holder = if partner_id == actor.partner_id() {
-            format!("your dialogue \"{name}\" ({id})")
-        } else {
-            "another partner's dialogue".to_owned()
-        };
+    if let Some(holder) = conflict {
         return Err(ServiceError::conflict(
             "keyword_conflict",
-            format!(
-                "keyword {} is already used on {} by {holder} in an overlapping date range",
-                valid.keyword.as_str(),
-                valid.sender.as_str()
-            ),
+            Holder::from_row(holder, actor)
+                .conflict_message(valid.keyword.as_str(), valid.sender.as_str()),
         ));
     }
     Ok(fields_of(&valid, group_id))
+}
+
+/// Who holds a keyword that is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// One of the asking partner's own dialogues.
+    Own { id: String, name: String },
+    /// Another partner's (nothing more is said about it).
+    Other,
+}
+
+impl Holder {
+    fn from_row((id, name, partner_id): (String, String, String), actor: &PartnerActor) -> Self {
+        if partner_id == actor.partner_id() {
+            Holder::Own { id, name }
+        } else {
+            Holder::Other
+        }
+    }
+
+    fn conflict_message(&self, keyword: &str, sender: &str) -> String {
+        let holder = match self {
+            Holder::Own { id, name } => format!("your dialogue \"{name}\" ({id})"),
+            Holder::Other => "another partner's dialogue".to_owned(),
+        };
+        format!(
+            "keyword {keyword} is already used on {sender} by {holder} in an overlapping date range"
+        )
+    }
+}
+
+/// The dialogue form's check while the keyword is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeywordAvailability {
+    Available,
+    /// The keyword or sender breaks a rule; the message says which.
+    Invalid(String),
+    /// Held by a live dialogue in an overlapping date range.
+    Taken {
+        holder: Holder,
+        message: String,
+    },
+}
+
+/// Whether `keyword` is free on `sender` for `[start, end]` (ignoring dialogue `except_id`,
+/// the one being edited). The same rules and lookup as saving.
+pub async fn keyword_availability(
+    state: &AppState,
+    actor: &PartnerActor,
+    sender: &str,
+    keyword: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+    except_id: Option<&str>,
+) -> ServiceResult<KeywordAvailability> {
+    use crate::domain::{keyword::Keyword, sender::Sender};
+    let keyword = match Keyword::parse(keyword) {
+        Ok(k) => k,
+        Err(e) => return Ok(KeywordAvailability::Invalid(e.to_string())),
+    };
+    let sender = match Sender::parse(sender) {
+        Ok(s) => s,
+        Err(e) => return Ok(KeywordAvailability::Invalid(e.to_string())),
+    };
+    let mut tx = state.db.begin().await?;
+    let conflict = dialogues::find_keyword_conflict(
+        &mut tx,
+        sender.as_str(),
+        keyword.as_str(),
+        start.min(end),
+        end.max(start),
+        except_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match conflict {
+        None => KeywordAvailability::Available,
+        Some(row) => {
+            let holder = Holder::from_row(row, actor);
+            let message = holder.conflict_message(keyword.as_str(), sender.as_str());
+            KeywordAvailability::Taken { holder, message }
+        }
+    })
+}
+
+/// Whether agreements were ever drafted for the dialogue: then its period and amount are
+/// fixed (the form shows them read-only).
+pub async fn has_agreements(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+) -> ServiceResult<bool> {
+    get(state, actor, id).await?;
+    let mut tx = state.db.begin().await?;
+    let count = dialogues::agreement_count_tx(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(count > 0)
 }
 
 fn fields_of(v: &ValidDialogue, crm_group_id: &str) -> DialogueFields {

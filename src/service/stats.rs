@@ -38,6 +38,79 @@ pub fn period(
     Ok(DayRange { from, to })
 }
 
+/// The dialogue list's period menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    Today,
+    Last7Days,
+    Last30Days,
+    ThisMonth,
+    LastMonth,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 5] = [
+        Preset::Today,
+        Preset::Last7Days,
+        Preset::Last30Days,
+        Preset::ThisMonth,
+        Preset::LastMonth,
+    ];
+
+    /// The value in a URL (`?period=last-7-days`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Today => "today",
+            Preset::Last7Days => "last-7-days",
+            Preset::Last30Days => "last-30-days",
+            Preset::ThisMonth => "this-month",
+            Preset::LastMonth => "last-month",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// The days it covers, seen from `today` (Europe/Oslo); "last N days" ends today.
+    pub fn range(self, today: NaiveDate) -> DayRange {
+        let back = |days: u64| {
+            today
+                .checked_sub_days(chrono::Days::new(days))
+                .unwrap_or(today)
+        };
+        let month_start = today.with_day(1).unwrap_or(today);
+        match self {
+            Preset::Today => DayRange {
+                from: today,
+                to: today,
+            },
+            Preset::Last7Days => DayRange {
+                from: back(6),
+                to: today,
+            },
+            Preset::Last30Days => DayRange {
+                from: back(29),
+                to: today,
+            },
+            Preset::ThisMonth => DayRange {
+                from: month_start,
+                to: month_start
+                    .checked_add_months(chrono::Months::new(1))
+                    .and_then(|d| d.pred_opt())
+                    .unwrap_or(today),
+            },
+            Preset::LastMonth => {
+                let to = month_start.pred_opt().unwrap_or(today);
+                DayRange {
+                    from: to.with_day(1).unwrap_or(to),
+                    to,
+                }
+            }
+        }
+    }
+}
+
 /// How a series groups days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Bucket {
@@ -127,6 +200,23 @@ mod tests {
     fn the_default_period_is_the_current_month() {
         let p = period(d("2026-02-14"), None, None).unwrap();
         assert_eq!((p.from, p.to), (d("2026-02-01"), d("2026-02-28")));
+    }
+
+    #[test]
+    fn presets_cover_the_days_their_names_say() {
+        let today = d("2026-03-15");
+        let range = |p: Preset| {
+            let r = p.range(today);
+            (r.from, r.to)
+        };
+        assert_eq!(range(Preset::Today), (today, today));
+        assert_eq!(range(Preset::Last7Days), (d("2026-03-09"), today));
+        assert_eq!(range(Preset::Last30Days), (d("2026-02-14"), today));
+        assert_eq!(range(Preset::ThisMonth), (d("2026-03-01"), d("2026-03-31")));
+        assert_eq!(range(Preset::LastMonth), (d("2026-02-01"), d("2026-02-28")));
+        for p in Preset::ALL {
+            assert_eq!(Preset::parse(p.as_str()), Some(p));
+        }
     }
 
     #[test]
