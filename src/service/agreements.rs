@@ -89,11 +89,9 @@ pub async fn list_for_dialogue(
     status: Option<AgreementStatus>,
     page: &PageRequest,
 ) -> ServiceResult<Page<AgreementDetail>> {
-    dialogues::get(&state.db, actor.partner_id(), dialogue_id)
-        .await?
-        .ok_or(ServiceError::NotFound("dialogue"))?;
-    let rows = agreements::list_for_dialogue(
-        &state.db,
+    let rows = agreement_batch(
+        state,
+        actor,
         dialogue_id,
         status,
         page.cursor(),
@@ -118,13 +116,20 @@ pub async fn charges(
     query: &ChargeQuery,
     page: &PageRequest,
 ) -> ServiceResult<Page<Charge>> {
+    let rows = charge_batch(state, actor, query, page.cursor(), page.fetch_limit()).await?;
+    Ok(page.finish(rows, |c| c.id.clone()))
+}
+
+/// Up to `limit` charges matching `query` below the id `before`, newest first.
+pub(crate) async fn charge_batch(
+    state: &AppState,
+    actor: &PartnerActor,
+    query: &ChargeQuery,
+    before: Option<&str>,
+    limit: i64,
+) -> ServiceResult<Vec<Charge>> {
     let status = match query.status.as_deref().map(str::parse::<ChargeStatus>) {
-        Some(Err(_)) => {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
-        }
+        Some(Err(_)) => return Ok(Vec::new()),
         Some(Ok(s)) => Some(s),
         None => None,
     };
@@ -133,11 +138,25 @@ pub async fn charges(
         status,
         from: query.from,
         to: query.to,
-        before_id: page.cursor(),
-        limit: page.fetch_limit(),
+        before_id: before,
+        limit,
     };
-    let rows = charges::list(&state.db, actor.partner_id(), &filter).await?;
-    Ok(page.finish(rows, |c| c.id.clone()))
+    Ok(charges::list(&state.db, actor.partner_id(), &filter).await?)
+}
+
+/// Up to `limit` of a dialogue's agreements below the id `before`, newest first (no charges).
+pub(crate) async fn agreement_batch(
+    state: &AppState,
+    actor: &PartnerActor,
+    dialogue_id: &str,
+    status: Option<AgreementStatus>,
+    before: Option<&str>,
+    limit: i64,
+) -> ServiceResult<Vec<Agreement>> {
+    dialogues::get(&state.db, actor.partner_id(), dialogue_id)
+        .await?
+        .ok_or(ServiceError::NotFound("dialogue"))?;
+    Ok(agreements::list_for_dialogue(&state.db, dialogue_id, status, before, limit).await?)
 }
 
 /// Stops the agreement in Vipps (queued; nothing is done for one already stopped or expired),

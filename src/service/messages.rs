@@ -56,6 +56,19 @@ pub async fn list(
     query: &MessageQuery,
     page: &PageRequest,
 ) -> ServiceResult<Page<Message>> {
+    let rows = batch(state, actor, query, page.cursor(), page.fetch_limit()).await?;
+    Ok(page.finish(rows, |m| m.id.clone()))
+}
+
+/// Up to `limit` messages matching `query` below the id `before`, newest first (a page, or a
+/// batch of an export).
+pub(crate) async fn batch(
+    state: &AppState,
+    actor: &PartnerActor,
+    query: &MessageQuery,
+    before: Option<&str>,
+    limit: i64,
+) -> ServiceResult<Vec<Message>> {
     if let (Some(f), Some(t)) = (query.from, query.to)
         && f > t
     {
@@ -74,11 +87,10 @@ pub async fn list(
         phone: phone.as_deref(),
         from_ms: query.from.map(oslo_midnight_ms),
         to_ms: query.to.and_then(|d| d.succ_opt()).map(oslo_midnight_ms),
-        before_id: page.cursor(),
-        limit: page.fetch_limit(),
+        before_id: before,
+        limit,
     };
-    let rows = messages::list(&state.db, actor.partner_id(), &filter).await?;
-    Ok(page.finish(rows, |m| m.id.clone()))
+    Ok(messages::list(&state.db, actor.partner_id(), &filter).await?)
 }
 
 pub async fn get(state: &AppState, actor: &PartnerActor, id: &str) -> ServiceResult<MessageDetail> {

@@ -9,6 +9,7 @@
 pub mod agreements;
 pub mod crm;
 pub mod dialogues;
+pub mod export;
 pub mod ingest;
 pub mod jobs;
 pub mod messages;
