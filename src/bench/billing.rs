@@ -440,18 +440,5 @@ async fn bulk_charges(db: &Db, dialogue: &str, n: u64) -> Result<(), sqlx::Error
          SELECT 'bulk-' || ($3 + i), $1, a.partner_id, $2, 100000 + $3 + i, 'RECURRING', date('now', '-' || (i % 730) || ' days'), 10000, \
            CASE WHEN i % 10 = 0 THEN 'FAILED' ELSE 'CHARGED' END, 'bulk-' || ($3 + i), 0, 0 FROM g, agreements a WHERE a.id = $1"
     };
-    let mut done = 0u64;
-    while done < n {
-        let chunk = (n - done).min(100_000);
-        with_pool!(db, |p| sqlx::query(sql)
-            .bind(&agreement)
-            .bind(dialogue)
-            .bind(done as i64)
-            .bind(chunk as i64)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        done += chunk;
-    }
-    Ok(())
+    db::insert_generated_rows(db, sql, &[&agreement, dialogue], n).await
 }

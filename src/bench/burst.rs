@@ -18,7 +18,7 @@ use crate::{
         noop_ceiling,
     },
     config::Settings,
-    db::Db,
+    db::{Db, queue},
     vipps::settings::RateLimits,
     with_pool,
 };
@@ -79,7 +79,7 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
     } else {
         None
     };
-    let jobs_before = count(&state.db, &jobs_sql(&state.db)).await?;
+    let jobs_before = queue::count_all(&state.db).await?;
 
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/webhooks/sms/inbound");
@@ -125,8 +125,8 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
     let expected = args.messages as i64 - rejected as i64;
     wait(|| async { Ok(count(&state.db, REPLIES_SENT).await? >= expected) }).await?;
     let drain_secs = started.elapsed().as_secs_f64();
-    let jobs = count(&state.db, &jobs_sql(&state.db)).await? - jobs_before;
-    let failed = count(&state.db, &failed_sql(&state.db)).await?;
+    let jobs = queue::count_all(&state.db).await? - jobs_before;
+    let failed = queue::count_failed_for_good(&state.db).await?;
     let mut latencies: Vec<i64> = with_pool!(&state.db, |p| sqlx::query_scalar(LATENCIES)
         .fetch_all(p)
         .await)?;
@@ -174,29 +174,6 @@ const REPLIES_SENT: &str = "SELECT COUNT(*) FROM messages WHERE direction = 'out
 const LATENCIES: &str = "SELECT o.updated_at - i.created_at FROM messages o JOIN messages i ON i.id = o.in_reply_to \
      WHERE o.direction = 'out' AND o.status NOT IN ('pending', 'failed')";
 
-fn jobs_sql(db: &Db) -> String {
-    format!("SELECT COUNT(*) FROM {}", jobs_table(db))
-}
-
-fn failed_sql(db: &Db) -> String {
-    format!(
-        "SELECT COUNT(*) FROM {} WHERE status IN ('Failed', 'Killed') AND attempts >= max_attempts",
-        jobs_table(db)
-    )
-}
-
-fn jobs_table(db: &Db) -> &'static str {
-    if db.is_postgres() {
-        "apalis.jobs"
-    } else {
-        "Jobs"
-    }
-}
-
-async fn count(db: &Db, sql: &str) -> anyhow::Result<i64> {
-    let sql = sql.to_owned();
-    with_pool!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_one(p)
-        .await)
-    .context("counting")
+async fn count(db: &Db, sql: &'static str) -> anyhow::Result<i64> {
+    with_pool!(db, |p| sqlx::query_scalar(sql).fetch_one(p).await).context("counting")
 }

@@ -14,8 +14,7 @@ use dialogpay_jobs::maintenance::Noop;
 use crate::{
     app::{self, AppState, Application, Roles},
     config::Settings,
-    db::Db,
-    with_pool,
+    db::{Db, queue},
     worker::{WorkerSet, handlers},
 };
 
@@ -122,38 +121,15 @@ pub(crate) async fn noop_ceiling(state: &AppState, first: u64, n: u64) -> anyhow
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// No-op jobs not drained yet.
 async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'bench.noop' AND status <> 'Done'"
-    } else {
-        "SELECT COUNT(*) FROM Jobs WHERE job_type = 'bench.noop' AND status <> 'Done'"
-    };
-    with_pool!(db, |p| sqlx::query_scalar(sql).fetch_one(p).await)
+    queue::count_not_done(db, <Noop as dialogpay_jobs::JobSpec>::QUEUE).await
 }
 
-/// Inserts `n` finished no-op rows in one statement per 100,000.
+/// Finished no-op rows, then fresh planner statistics as the service takes them at start-up.
 async fn preload_done(db: &Db, n: u64) -> Result<(), sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
-         SELECT '\\x7b7d'::bytea, lpad(($1 + g)::text, 26, '0'), 'bench.noop', 'Done', 1, 3, now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', 0, ''::hstore \
-         FROM generate_series(1, $2) AS g"
-    } else {
-        "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $2) \
-         INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
-         SELECT X'7b7d', printf('%026d', $1 + i), 'bench.noop', 'Done', 1, 3, strftime('%s','now') - 3600, strftime('%s','now') - 3600, strftime('%s','now') - 3600, 0, '{}' FROM g"
-    };
-    let mut done = 0u64;
-    while done < n {
-        let chunk = (n - done).min(100_000);
-        with_pool!(db, |p| sqlx::query(sql)
-            .bind(done as i64)
-            .bind(chunk as i64)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        done += chunk;
-    }
-    crate::worker::maintenance::analyze(db).await
+    queue::insert_finished_noops(db, n).await?;
+    queue::analyze(db).await
 }
 
 /// A benchmark's service, running in this process until [`Running::stop`].

@@ -1,6 +1,6 @@
 //! Putting jobs on the queue: the one write path into apalis's job tables.
 //!
-//! We insert rows ourselves instead of through `TaskSink::push` because we need the same
+//! We insert rows ourselves ([`crate::db::queue::insert`]) instead of through `TaskSink::push` because we need the same
 //! behaviour on both engines inside our own transactions: a duplicate idempotency key is
 //! dropped silently (apalis-postgres would fail the whole push), the job id is returned, and
 //! `max_attempts` always comes from the contract (apalis would default to 25).
@@ -11,9 +11,9 @@ use chrono::Utc;
 use dialogpay_jobs::JobSpec;
 use tokio::sync::watch;
 
-use crate::{
-    db::{Db, Tx},
-    with_pool, with_tx,
+use crate::db::{
+    Db, Tx,
+    queue::{self, NewJob},
 };
 
 /// Wakes the workers of a queue in this process right after a job was enqueued.
@@ -38,69 +38,16 @@ impl Wakers {
     }
 }
 
-/// A job about to be inserted, already encoded.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub id: String,
-    pub queue: &'static str,
-    pub payload: Vec<u8>,
-    pub max_attempts: i64,
-    pub run_at_secs: i64,
-    pub idempotency_key: Option<String>,
-}
-
-impl NewJob {
-    pub fn new<J: JobSpec>(job: &J, delay: Duration) -> Result<Self, serde_json::Error> {
-        Ok(Self {
-            id: crate::db::ids::monotonic_ulid().to_string(),
-            queue: J::QUEUE,
-            payload: serde_json::to_vec(job)?,
-            max_attempts: i64::from(J::MAX_ATTEMPTS),
-            run_at_secs: Utc::now().timestamp() + delay.as_secs() as i64,
-            idempotency_key: job.idempotency_key(),
-        })
-    }
-}
-
-const INSERT_SQLITE: &str = "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key) \
-     VALUES ($1, $2, $3, 'Pending', 0, $4, $5, 0, '{}', $6) ON CONFLICT (job_type, idempotency_key) DO NOTHING";
-const INSERT_POSTGRES: &str = "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key) \
-     VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, ''::hstore, $6) ON CONFLICT (job_type, idempotency_key) DO NOTHING";
-
-/// The same insert as [`INSERT_SQLITE`]/[`INSERT_POSTGRES`] for `rows` rows at once.
-fn multi_insert_sql(postgres: bool, rows: usize) -> String {
-    let (table, run_at, metadata) = if postgres {
-        ("apalis.jobs", "to_timestamp", "''::hstore")
-    } else {
-        ("Jobs", "", "'{}'")
-    };
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let n = r * 6;
-            format!(
-                "(${}, ${}, ${}, 'Pending', 0, ${}, {run_at}(${}), 0, {metadata}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6
-            )
-        })
-        .collect();
-    format!(
-        "INSERT INTO {table} (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key) \
-         VALUES {} ON CONFLICT (job_type, idempotency_key) DO NOTHING",
-        values.join(", ")
-    )
-}
-
-fn insert_sql(db_is_postgres: bool) -> &'static str {
-    if db_is_postgres {
-        INSERT_POSTGRES
-    } else {
-        INSERT_SQLITE
-    }
+/// The row for `job`, to run after `delay`.
+fn new_job<J: JobSpec>(job: &J, delay: Duration) -> Result<NewJob, serde_json::Error> {
+    Ok(NewJob {
+        id: crate::db::ids::monotonic_ulid().to_string(),
+        queue: J::QUEUE,
+        payload: serde_json::to_vec(job)?,
+        max_attempts: i64::from(J::MAX_ATTEMPTS),
+        run_at_secs: Utc::now().timestamp() + delay.as_secs() as i64,
+        idempotency_key: job.idempotency_key(),
+    })
 }
 
 /// The handle the API, cron ticks and handlers use to enqueue work.
@@ -132,16 +79,12 @@ impl Enqueuer {
         job: &J,
         delay: Duration,
     ) -> Result<Option<String>, EnqueueError> {
-        let new = NewJob::new(job, delay)?;
-        let sql = insert_sql(self.db.is_postgres());
-        let inserted = with_pool!(&self.db, |p| bind_insert(sql, &new)
-            .execute(p)
-            .await?
-            .rows_affected());
+        let new = new_job(job, delay)?;
+        let inserted = queue::insert(&self.db, &new).await?;
         if delay.is_zero() {
             self.wakers.wake(J::QUEUE);
         }
-        Ok((inserted > 0).then_some(new.id))
+        Ok(inserted.then_some(new.id))
     }
 
     /// Enqueues inside the caller's transaction: the job exists if and only if it commits.
@@ -151,38 +94,21 @@ impl Enqueuer {
         tx: &mut Tx,
         job: &J,
     ) -> Result<Option<String>, EnqueueError> {
-        let new = NewJob::new(job, Duration::ZERO)?;
-        let sql = insert_sql(matches!(tx, Tx::Postgres(_)));
-        let inserted = with_tx!(tx, |c| bind_insert(sql, &new)
-            .execute(c)
-            .await?
-            .rows_affected());
-        Ok((inserted > 0).then_some(new.id))
+        let new = new_job(job, Duration::ZERO)?;
+        let inserted = queue::insert_in(tx, &new).await?;
+        Ok(inserted.then_some(new.id))
     }
 
     /// Enqueues many jobs of one kind: one multi-row INSERT per 500 jobs (sweeps, benchmarks).
     /// Returns how many were new (duplicates by idempotency key are dropped).
     pub async fn enqueue_many<J: JobSpec>(&self, jobs: &[J]) -> Result<u64, EnqueueError> {
         let mut inserted = 0;
-        for chunk in jobs.chunks(500) {
+        for chunk in jobs.chunks(queue::MAX_ROWS_PER_INSERT) {
             let rows: Vec<NewJob> = chunk
                 .iter()
-                .map(|job| NewJob::new(job, Duration::ZERO))
+                .map(|job| new_job(job, Duration::ZERO))
                 .collect::<Result<_, _>>()?;
-            let sql = multi_insert_sql(self.db.is_postgres(), rows.len());
-            inserted += with_pool!(&self.db, |p| {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for new in &rows {
-                    query = query
-                        .bind(new.payload.clone())
-                        .bind(new.id.clone())
-                        .bind(new.queue)
-                        .bind(new.max_attempts)
-                        .bind(new.run_at_secs)
-                        .bind(new.idempotency_key.clone());
-                }
-                query.execute(p).await?.rows_affected()
-            });
+            inserted += queue::insert_many(&self.db, &rows).await?;
         }
         self.wakers.wake(J::QUEUE);
         Ok(inserted)
@@ -192,27 +118,6 @@ impl Enqueuer {
     pub fn wake(&self, queue: &str) {
         self.wakers.wake(queue);
     }
-}
-
-fn bind_insert<'q, DB>(
-    sql: &'static str,
-    new: &'q NewJob,
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
-where
-    DB: sqlx::Database,
-    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    sqlx::query(sql)
-        .bind(new.payload.clone())
-        .bind(new.id.clone())
-        .bind(new.queue)
-        .bind(new.max_attempts)
-        .bind(new.run_at_secs)
-        .bind(new.idempotency_key.clone())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
-//! The one place with SQL: a [`Db`] handle over SQLite or PostgreSQL, migrations, and one
-//! repository module per aggregate.
+//! The one place with SQL: a [`Db`] handle over SQLite or PostgreSQL, migrations, one
+//! repository module per aggregate, and [`queue`] for every statement on the job tables.
 //!
 //! Queries are written once in the common dialect (`$1` placeholders work on both engines,
 //! timestamps are `BIGINT` milliseconds since the epoch, dates are `YYYY-MM-DD`) and run through
-//! [`with_pool!`]/[`with_tx!`], which expand the same code for each engine.
+//! [`with_pool!`]/[`with_tx!`], which expand the same code for each engine. apalis's job tables
+//! differ between the engines, so [`queue`] holds its statements once per dialect.
 
 pub mod agreements;
 pub mod audit;
@@ -12,13 +13,16 @@ pub mod crm;
 pub mod dialogues;
 pub mod enqueue;
 pub mod ids;
-pub mod jobs;
 pub mod messages;
 pub mod parked_reports;
 pub mod partners;
+pub mod queue;
 pub mod stats;
 pub mod types;
 pub mod vipps_events;
+
+/// The operator's job view, at the short path the API and the tests use.
+pub use queue::jobs;
 
 use std::{str::FromStr, time::Duration};
 
@@ -316,6 +320,34 @@ pub fn from_millis(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, BadTimestam
     chrono::DateTime::from_timestamp_millis(ms).ok_or(BadTimestamp(ms))
 }
 
+/// Runs an INSERT that generates its rows in SQL (the benchmarks' bulk data) once per 100,000
+/// rows: it binds the `leading` texts, then how many rows came before this run and how many
+/// it makes.
+pub async fn insert_generated_rows(
+    db: &Db,
+    sql: &'static str,
+    leading: &[&str],
+    total: u64,
+) -> Result<(), sqlx::Error> {
+    for (before, rows) in batches(total, 100_000) {
+        with_pool!(db, |p| {
+            let mut query = sqlx::query(sql);
+            for text in leading {
+                query = query.bind(*text);
+            }
+            query.bind(before).bind(rows).execute(p).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// `total` rows in runs of at most `size`, as (rows before the run, rows in it).
+fn batches(total: u64, size: u64) -> impl Iterator<Item = (i64, i64)> {
+    (0..total)
+        .step_by(size.max(1) as usize)
+        .map(move |before| (before as i64, (total - before).min(size) as i64))
+}
+
 /// True when the error is a unique-constraint violation on either engine.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
@@ -335,5 +367,14 @@ mod tests {
         assert_eq!(err, BadTimestamp(i64::MAX));
         assert!(err.to_string().contains(&i64::MAX.to_string()), "{err}");
         assert!(from_millis(i64::MIN).is_err());
+    }
+
+    #[test]
+    fn batches_cover_the_total_once_in_runs_of_at_most_the_size() {
+        assert_eq!(
+            batches(250_001, 100_000).collect::<Vec<_>>(),
+            [(0, 100_000), (100_000, 100_000), (200_000, 50_001)]
+        );
+        assert_eq!(batches(0, 100_000).count(), 0);
     }
 }

@@ -2,14 +2,19 @@
 //! a sweep for orphaned rows, retention of delivery reports that never found their message,
 //! and (SQLite) fresh planner statistics.
 //!
-//! All of it is plain SQL on apalis's tables, because apalis's own `vacuum_before` deletes every
-//! finished row on SQLite and its orphan recovery only covers queues with a live worker.
+//! All of it is our own SQL on apalis's tables ([`crate::db::queue`]), because apalis's own
+//! `vacuum_before` deletes every finished row on SQLite and its orphan recovery only covers
+//! queues with a live worker.
 
 use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{clock::Clock, config::JobSettings, db::Db, with_pool};
+use crate::{
+    clock::Clock,
+    config::JobSettings,
+    db::{Db, queue},
+};
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -75,99 +80,21 @@ pub async fn run_pass(
     let orphan_cutoff =
         now - (settings.heartbeat_interval_secs as i64) * (settings.missed_heartbeats as i64 + 1);
     let mut report = MaintenanceReport {
-        requeued_orphans: requeue_orphans(db, orphan_cutoff).await?,
+        requeued_orphans: queue::requeue_orphans(db, orphan_cutoff).await?,
+        deleted_jobs: queue::purge_finished(db, retention_cutoff).await?,
+        deleted_workers: queue::delete_stale_workers(db, retention_cutoff).await?,
         ..Default::default()
     };
-    loop {
-        let deleted = delete_finished(db, retention_cutoff).await?;
-        report.deleted_jobs += deleted;
-        if deleted < DELETE_BATCH {
-            break;
-        }
-    }
-    report.deleted_workers = delete_stale_workers(db, retention_cutoff).await?;
     let report_cutoff = maintenance.clock.now_ms()
         - i64::try_from(maintenance.report_retention_hours.saturating_mul(3_600_000))
             .unwrap_or(i64::MAX);
     report.expired_reports = crate::delivery::expire_parked(db, report_cutoff).await? as u64;
-    if let Db::Sqlite(pool) = db {
-        sqlx::query("PRAGMA optimize").execute(pool).await?;
-    }
+    queue::optimize(db).await?;
     Ok(report)
 }
 
-/// Gives SQLite's planner statistics for the job tables at start-up, so the lock and fetch
-/// queries use their indexes from the first job on (docs/apalis-1.0.md §5).
+/// The start-up half of maintenance: fresh planner statistics for the job tables
+/// ([`queue::analyze`]).
 pub async fn analyze(db: &Db) -> Result<(), sqlx::Error> {
-    if let Db::Sqlite(pool) = db {
-        let mut conn = pool.acquire().await?;
-        sqlx::query("PRAGMA analysis_limit = 1000")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("ANALYZE").execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-const DELETE_BATCH: u64 = 10_000;
-
-async fn delete_finished(db: &Db, cutoff_secs: i64) -> Result<u64, sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "DELETE FROM apalis.jobs WHERE id IN (SELECT id FROM apalis.jobs WHERE status IN ('Done', 'Killed') AND done_at < to_timestamp($1) LIMIT 10000)"
-    } else {
-        "DELETE FROM Jobs WHERE id IN (SELECT id FROM Jobs WHERE status IN ('Done', 'Killed') AND done_at < $1 LIMIT 10000)"
-    };
-    Ok(with_pool!(db, |p| sqlx::query(sql)
-        .bind(cutoff_secs)
-        .execute(p)
-        .await?
-        .rows_affected()))
-}
-
-/// Running or fetched rows whose worker has not been seen since `cutoff` run again. apalis
-/// does the same from its heartbeats, but only for queues that still have a live worker.
-async fn requeue_orphans(db: &Db, cutoff_secs: i64) -> Result<u64, sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, done_at = NULL, \
-           attempts = attempts + 1, last_result = '{\"Err\": \"re-queued: its worker stopped heartbeating\"}'::jsonb \
-         WHERE status IN ('Running', 'Queued') AND (lock_by IS NULL OR lock_by NOT IN \
-           (SELECT id FROM apalis.workers WHERE last_seen >= to_timestamp($1)))"
-    } else {
-        "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, done_at = NULL, \
-           attempts = attempts + 1, last_result = '{\"Err\": \"re-queued: its worker stopped heartbeating\"}' \
-         WHERE status IN ('Running', 'Queued') AND (lock_by IS NULL OR lock_by NOT IN \
-           (SELECT id FROM Workers WHERE last_seen >= $1))"
-    };
-    let requeued = with_pool!(db, |p| sqlx::query(sql)
-        .bind(cutoff_secs)
-        .execute(p)
-        .await?
-        .rows_affected());
-    // Rows left Pending but still locked can never be fetched again; unlock them.
-    let unlock = if db.is_postgres() {
-        "UPDATE apalis.jobs SET lock_by = NULL, lock_at = NULL WHERE status = 'Pending' AND lock_by IS NOT NULL"
-    } else {
-        "UPDATE Jobs SET lock_by = NULL, lock_at = NULL WHERE status = 'Pending' AND lock_by IS NOT NULL"
-    };
-    with_pool!(db, |p| sqlx::query(unlock)
-        .execute(p)
-        .await?
-        .rows_affected());
-    Ok(requeued)
-}
-
-/// Worker rows of processes gone for longer than the retention, once no job points at them.
-async fn delete_stale_workers(db: &Db, cutoff_secs: i64) -> Result<u64, sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "DELETE FROM apalis.workers w WHERE w.last_seen < to_timestamp($1) \
-           AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.lock_by = w.id)"
-    } else {
-        "DELETE FROM Workers WHERE last_seen < $1 \
-           AND NOT EXISTS (SELECT 1 FROM Jobs j WHERE j.lock_by = Workers.id)"
-    };
-    Ok(with_pool!(db, |p| sqlx::query(sql)
-        .bind(cutoff_secs)
-        .execute(p)
-        .await?
-        .rows_affected()))
+    queue::analyze(db).await
 }

@@ -34,9 +34,8 @@ use super::{
 };
 use crate::{
     config::JobSettings,
-    db::Db,
+    db::{Db, queue},
     monitoring::{self, JobOutcome},
-    with_pool,
 };
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -227,7 +226,7 @@ async fn run_job<J: JobSpec>(
                 snooze_ms = wait.as_millis() as u64,
                 "job snoozed"
             );
-            if let Err(db_err) = snooze(&ctx.db, &id, wait).await {
+            if let Err(db_err) = queue::snooze(&ctx.db, &id, wait).await {
                 tracing::error!(error = %db_err, "could not persist the snooze");
             }
             Err(anyhow::anyhow!("snoozed for {wait:?}").into())
@@ -240,7 +239,7 @@ async fn run_job<J: JobSpec>(
             )
             .max(after.unwrap_or_default());
             tracing::warn!(elapsed_ms, retry_in_ms = wait.as_millis() as u64, error = %format!("{error:#}"), "job attempt failed; will retry");
-            if let Err(db_err) = reschedule(&ctx.db, &id, wait).await {
+            if let Err(db_err) = queue::reschedule(&ctx.db, &id, wait).await {
                 tracing::error!(error = %db_err, "could not persist the retry backoff");
             }
             Err(error.into())
@@ -251,7 +250,7 @@ async fn run_job<J: JobSpec>(
         }
         Err(JobError::Permanent(error)) => {
             tracing::error!(elapsed_ms, error = %format!("{error:#}"), "job failed permanently");
-            if let Err(db_err) = stop_retrying(&ctx.db, &id, attempt).await {
+            if let Err(db_err) = queue::stop_retrying(&ctx.db, &id, attempt).await {
                 tracing::error!(error = %db_err, "could not mark the job as permanently failed");
             }
             Err(error.into())
@@ -265,56 +264,4 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic".to_owned())
-}
-
-/// Durable backoff: the storage's fetch only re-selects a failed row once `run_at` has passed.
-async fn reschedule(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error> {
-    // Round up: apalis compares whole seconds, and the wait must not come out shorter.
-    let due_ms = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
-    let at = (due_ms + 999) / 1000;
-    let sql = if db.is_postgres() {
-        "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2"
-    } else {
-        "UPDATE Jobs SET run_at = $1 WHERE id = $2"
-    };
-    with_pool!(db, |p| sqlx::query(sql)
-        .bind(at)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// A snooze: later, like a retry, and with the attempt given back (`max_attempts + 1`).
-async fn snooze(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error> {
-    let at = (chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64 + 999) / 1000;
-    let sql = if db.is_postgres() {
-        "UPDATE apalis.jobs SET run_at = to_timestamp($1), max_attempts = max_attempts + 1 WHERE id = $2"
-    } else {
-        "UPDATE Jobs SET run_at = $1, max_attempts = max_attempts + 1 WHERE id = $2"
-    };
-    with_pool!(db, |p| sqlx::query(sql)
-        .bind(at)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// A permanent failure: no attempts are left once the ack records this attempt.
-async fn stop_retrying(db: &Db, id: &str, attempt: u32) -> Result<(), sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "UPDATE apalis.jobs SET max_attempts = $1 WHERE id = $2"
-    } else {
-        "UPDATE Jobs SET max_attempts = $1 WHERE id = $2"
-    };
-    with_pool!(db, |p| sqlx::query(sql)
-        .bind(i64::from(attempt))
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
 }

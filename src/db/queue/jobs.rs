@@ -5,6 +5,7 @@
 //! `pending` (Pending, Queued, or Failed with attempts left: waiting for its backoff),
 //! `running`, `done`, `failed` (Failed with no attempts left) and `killed` (cancelled).
 
+use super::statements;
 use crate::{db::Db, with_pool};
 
 /// The operator-facing status of a job.
@@ -97,16 +98,6 @@ impl From<RawJob> for JobRow {
     }
 }
 
-fn select(db: &Db) -> &'static str {
-    if db.is_postgres() {
-        "SELECT id, job_type, status, CAST(attempts AS BIGINT) AS attempts, CAST(max_attempts AS BIGINT) AS max_attempts, \
-           CAST(last_result AS TEXT) AS last_result, CAST(EXTRACT(EPOCH FROM run_at) AS BIGINT) AS run_at, \
-           CAST(EXTRACT(EPOCH FROM done_at) AS BIGINT) AS done_at, job FROM apalis.jobs"
-    } else {
-        "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job FROM Jobs"
-    }
-}
-
 /// Filters for [`list`].
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter<'a> {
@@ -122,7 +113,7 @@ pub async fn list(db: &Db, filter: &JobFilter<'_>) -> Result<Vec<JobRow>, sqlx::
     let status = filter.status.map(JobStatus::condition).unwrap_or("1 = 1");
     let sql = format!(
         "{} WHERE {status} AND ($1 IS NULL OR job_type = $1) AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-        select(db)
+        statements(db).select_jobs
     );
     let rows: Vec<RawJob> = with_pool!(db, |p| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -136,7 +127,7 @@ pub async fn list(db: &Db, filter: &JobFilter<'_>) -> Result<Vec<JobRow>, sqlx::
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-    let sql = format!("{} WHERE id = $1", select(db));
+    let sql = format!("{} WHERE id = $1", statements(db).select_jobs);
     let row: Option<RawJob> = with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(p)
@@ -154,15 +145,7 @@ pub enum ActionRefused {
 
 /// A failed or killed job runs again now, with one more attempt than it has used.
 pub async fn retry(db: &Db, id: &str) -> Result<Result<JobRow, ActionRefused>, sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "UPDATE apalis.jobs SET status = 'Pending', max_attempts = GREATEST(max_attempts, attempts + 1), \
-           lock_by = NULL, lock_at = NULL, done_at = NULL, run_at = now() \
-         WHERE id = $1 AND (status = 'Killed' OR status = 'Failed')"
-    } else {
-        "UPDATE Jobs SET status = 'Pending', max_attempts = MAX(max_attempts, attempts + 1), \
-           lock_by = NULL, lock_at = NULL, done_at = NULL, run_at = strftime('%s', 'now') \
-         WHERE id = $1 AND (status = 'Killed' OR status = 'Failed')"
-    };
+    let sql = statements(db).retry;
     act(db, id, sql, |s| {
         matches!(s, JobStatus::Failed | JobStatus::Killed)
     })
@@ -171,15 +154,7 @@ pub async fn retry(db: &Db, id: &str) -> Result<Result<JobRow, ActionRefused>, s
 
 /// A pending (not yet fetched) or failed job is killed: it will not run again.
 pub async fn cancel(db: &Db, id: &str) -> Result<Result<JobRow, ActionRefused>, sqlx::Error> {
-    let sql = if db.is_postgres() {
-        "UPDATE apalis.jobs SET status = 'Killed', done_at = now(), \
-           last_result = '{\"Err\": \"cancelled by an operator\"}'::jsonb \
-         WHERE id = $1 AND status IN ('Pending', 'Failed')"
-    } else {
-        "UPDATE Jobs SET status = 'Killed', done_at = strftime('%s', 'now'), \
-           last_result = '{\"Err\": \"cancelled by an operator\"}' \
-         WHERE id = $1 AND status IN ('Pending', 'Failed')"
-    };
+    let sql = statements(db).cancel;
     act(db, id, sql, |s| {
         matches!(s, JobStatus::Pending | JobStatus::Failed)
     })
@@ -218,11 +193,7 @@ async fn act(
 
 /// Counts by queue and operator status (for `/metrics` and the job list's summary).
 pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    let table = if db.is_postgres() {
-        "apalis.jobs"
-    } else {
-        "Jobs"
-    };
+    let table = statements(db).jobs_table;
     let sql = format!(
         "SELECT job_type, CASE WHEN status IN ('Pending','Queued') THEN 'pending' \
            WHEN status = 'Failed' AND attempts < max_attempts THEN 'pending' \
