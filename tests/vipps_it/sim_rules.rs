@@ -763,7 +763,12 @@ async fn works_nested_under_a_prefix() {
         link,
         format!("http://{addr}/vipps-sim/landing/{}", d.agreement_id)
     );
-    let html = reqwest::get(&link).await.unwrap().text().await.unwrap();
+    let html = reqwest::get(format!("{link}/pin"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(&format!(
         "action=\"http://{addr}/vipps-sim/landing/{}/confirm\"",
         d.agreement_id
@@ -795,17 +800,25 @@ async fn landing_page_shows_the_agreement_and_its_buttons_work() {
         .await
         .unwrap();
     let link = d.vipps_confirmation_url.unwrap();
-    let html = reqwest::get(&link).await.unwrap().text().await.unwrap();
+    let get = |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
+    // The seed's steps: open in the app → the confirmation screen → the PIN.
+    let open = get(link.clone()).await;
+    assert!(open.contains("Open in the Vipps app?"), "{open}");
+    assert!(open.contains(&format!("href=\"{link}/app\"")), "{open}");
+    let app = get(format!("{link}/app")).await;
     for needle in [
         "Monthly support",
         "149,50 kr",
         "every month",
-        "name=\"pin\"",
         "Confirm and pay",
         "Reject",
-        PHONE,
+        &format!("href=\"{link}/pin\""),
     ] {
-        assert!(html.contains(needle), "{needle} missing");
+        assert!(app.contains(needle), "{needle} missing");
+    }
+    let pin = get(format!("{link}/pin")).await;
+    for needle in ["name=\"pin\"", "Confirm and pay", PHONE] {
+        assert!(pin.contains(needle), "{needle} missing");
     }
     let bad_pin = env
         .http
@@ -904,5 +917,59 @@ async fn faults_can_target_a_path_and_use_an_error_rate() {
             .await
             .unwrap_err()
             .is_not_found()
+    );
+}
+
+#[tokio::test]
+async fn after_the_pin_the_user_sees_paid_and_every_payment_under_recurring_payments() {
+    let env = env().await;
+    let d = env
+        .client
+        .draft_agreement(MSN, &draft(14950), key("d1"))
+        .await
+        .unwrap();
+    let link = d.vipps_confirmation_url.unwrap();
+    let paid = env
+        .http
+        .post(format!("{link}/confirm"))
+        .form(&[("pin", "1234"), ("phone", PHONE)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(paid.contains("Paid 149,50 kr"), "{paid}");
+    let phone = PHONE.trim_start_matches('+');
+    let list_url = format!("{}/app/{phone}/recurring", env.base);
+    assert!(paid.contains(&format!("href=\"{list_url}\"")), "{paid}");
+    let list = reqwest::get(&list_url).await.unwrap().text().await.unwrap();
+    assert!(
+        list.contains("Monthly support") && list.contains("ACTIVE"),
+        "{list}"
+    );
+    let history = reqwest::get(format!("{list_url}/{}", d.agreement_id))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("id=\"history\""), "{history}");
+    assert!(
+        history.contains("CHARGED") && history.contains("149,50 kr"),
+        "{history}"
+    );
+    let stranger = reqwest::get(format!(
+        "{}/app/4700000000/recurring/{}",
+        env.base, d.agreement_id
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        stranger.contains("not valid"),
+        "another phone sees nothing: {stranger}"
     );
 }

@@ -1,6 +1,13 @@
-//! `GET /landing/{agreementId}`: a small page like the Vipps confirmation screen (product,
-//! price, interval, PIN field, "Confirm and pay" and "Reject"), with plain form posts so a
-//! person can click through the journey in a browser.
+//! The Vipps app's side of the journey, as the seed walks it, in plain pages and form posts so
+//! a person can click through it in a browser (keyboard alone works):
+//!
+//! 1. `GET /landing/{id}`: "Open in the Vipps app?" with an Open button;
+//! 2. `GET /landing/{id}/app`: the confirmation screen (product, price, interval, what is paid
+//!    now) with Confirm and pay, and Reject;
+//! 3. `GET /landing/{id}/pin`: the PIN, posted to `POST /landing/{id}/confirm`;
+//! 4. the Paid message and the confirmation, with a link to
+//! 5. `GET /app/{phone}/recurring`: Payments → Recurring payments, every agreement of that
+//!    phone, and `GET /app/{phone}/recurring/{id}`: one agreement's history of payments.
 
 use poem::web::{Data, Form, Html, Path};
 use poem::{IntoResponse, Response, handler};
@@ -31,6 +38,10 @@ fn page(title: &str, inner: &str) -> Response {
          .brand{{color:#ff5b24;font-weight:bold}} .box{{border:1px solid #ddd;border-radius:8px;padding:1rem}}\
          button{{font-size:1rem;padding:.6rem 1rem;margin:.3rem .3rem 0 0;border-radius:6px;border:0}}\
          .pay{{background:#ff5b24;color:#fff}} .rej{{background:#eee}}\
+         a.button{{display:inline-block;text-decoration:none;font-size:1rem;padding:.6rem 1rem;border-radius:6px}}\
+         .paid{{font-size:1.4rem;color:#0a7d32;font-weight:bold}} table{{border-collapse:collapse;width:100%}}\
+         td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}}\
+         :focus-visible{{outline:3px solid #1a57c6;outline-offset:2px}}\
          </style></head><body><p class=\"brand\">vipps (simulator)</p><h1>{t}</h1>{inner}</body></html>",
         t = esc(title)
     ))
@@ -64,37 +75,99 @@ fn summary(a: &SimAgreement) -> String {
     )
 }
 
-/// `GET /landing/{id}`.
+fn not_found() -> Response {
+    page("Agreement not found", "<p>This link is not valid.</p>")
+}
+
+fn agreement(sim: &Simulator, id: &str) -> Option<SimAgreement> {
+    sim.read(|s| s.agreements.get(id).cloned())
+}
+
+/// An agreement that is no longer waiting for the user: what it is, and nothing to press.
+fn settled(sim: &Simulator, a: &SimAgreement) -> Response {
+    page(
+        "Agreement",
+        &format!(
+            "{}<p id=\"status\">This agreement is {}.</p>{}",
+            summary(a),
+            a.status,
+            history_link(sim, a)
+        ),
+    )
+}
+
+/// `pay.example.org` of `https://pay.example.org/my/…`.
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+fn base(sim: &Simulator) -> String {
+    sim.public_base_url().trim_end_matches('/').to_owned()
+}
+
+/// `GET /landing/{id}`: the step a phone's browser shows before the Vipps app opens.
 #[handler]
 pub fn show(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
-    let Some(a) = sim.read(|s| s.agreements.get(&id).cloned()) else {
-        return page("Agreement not found", "<p>This link is not valid.</p>");
+    let Some(a) = agreement(sim, &id) else {
+        return not_found();
     };
     if a.status != AgreementStatus::Pending {
-        return page(
-            "Agreement",
-            &format!(
-                "{}<p id=\"status\">This agreement is {}.</p>",
-                summary(&a),
-                a.status
-            ),
-        );
+        return settled(sim, &a);
     }
-    let base = sim.public_base_url();
-    let base = base.trim_end_matches('/');
-    let phone = esc(a.phone_number.as_deref().unwrap_or(""));
-    let id = esc(&a.id);
+    page(
+        "Open in the Vipps app?",
+        &format!(
+            "<div class=\"box\"><p>{} wants to open Vipps to confirm <b>{}</b>.</p>\
+             <p><a class=\"button pay\" id=\"open\" href=\"{}/landing/{}/app\">Open</a></p></div>",
+            esc(host(&a.draft.merchant_agreement_url)),
+            esc(&a.draft.product_name),
+            base(sim),
+            esc(&a.id),
+        ),
+    )
+}
+
+/// `GET /landing/{id}/app`: the confirmation screen in the app.
+#[handler]
+pub fn confirmation(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+    let Some(a) = agreement(sim, &id) else {
+        return not_found();
+    };
+    if a.status != AgreementStatus::Pending {
+        return settled(sim, &a);
+    }
+    let (base, id) = (base(sim), esc(&a.id));
     page(
         "Confirm agreement",
         &format!(
-            "{}<form method=\"post\" action=\"{base}/landing/{id}/confirm\">\
-             <p><label>Phone number <input name=\"phone\" value=\"{phone}\" inputmode=\"numeric\"></label></p>\
-             <p><label>PIN <input name=\"pin\" type=\"password\" inputmode=\"numeric\" required \
-             minlength=\"4\" maxlength=\"6\" pattern=\"[0-9]{{4,6}}\"></label></p>\
-             <button class=\"pay\" type=\"submit\">Confirm and pay</button></form>\
+            "{}<p><a class=\"button pay\" id=\"confirm\" href=\"{base}/landing/{id}/pin\">Confirm and pay</a></p>\
              <form method=\"post\" action=\"{base}/landing/{id}/reject\">\
              <button class=\"rej\" type=\"submit\">Reject</button></form>",
             summary(&a)
+        ),
+    )
+}
+
+/// `GET /landing/{id}/pin`: the PIN step.
+#[handler]
+pub fn pin(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+    let Some(a) = agreement(sim, &id) else {
+        return not_found();
+    };
+    if a.status != AgreementStatus::Pending {
+        return settled(sim, &a);
+    }
+    let (base, id) = (base(sim), esc(&a.id));
+    let phone = esc(a.phone_number.as_deref().unwrap_or(""));
+    page(
+        "Enter your PIN",
+        &format!(
+            "<form method=\"post\" action=\"{base}/landing/{id}/confirm\">\
+             <p><label>Phone number <input name=\"phone\" value=\"{phone}\" inputmode=\"numeric\" autocomplete=\"tel\"></label></p>\
+             <p><label>PIN <input name=\"pin\" type=\"password\" inputmode=\"numeric\" required autofocus \
+             minlength=\"4\" maxlength=\"6\" pattern=\"[0-9]{{4,6}}\"></label></p>\
+             <button class=\"pay\" type=\"submit\">Confirm and pay</button></form>"
         ),
     )
 }
@@ -132,13 +205,27 @@ pub fn confirm(
     let result = sim.approve(&id, phone);
     let a = sim.read(|s| s.agreements.get(&id).cloned());
     match result {
-        Ok(AgreementStatus::Active) => page(
-            "Agreement confirmed",
-            &format!(
-                "<p id=\"status\">Done! The agreement is active.</p>{}",
-                back_link(a.as_ref())
-            ),
-        ),
+        Ok(AgreementStatus::Active) => {
+            let paid = a
+                .as_ref()
+                .and_then(|a| a.initial_charge_id.as_deref().and_then(|c| a.charge(c)))
+                .map(|c| {
+                    format!(
+                        "<p class=\"paid\" id=\"paid\">Paid {}</p>",
+                        kroner(c.amount)
+                    )
+                })
+                .unwrap_or_default();
+            page(
+                "Paid",
+                &format!(
+                    "{paid}<p id=\"status\">Done! The agreement is active.</p>{}{}{}",
+                    a.as_ref().map(summary).unwrap_or_default(),
+                    a.as_ref().map(|a| history_link(sim, a)).unwrap_or_default(),
+                    back_link(a.as_ref())
+                ),
+            )
+        }
         Ok(status) => page(
             "Payment failed",
             &format!(
@@ -171,4 +258,92 @@ pub fn reject(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
             &format!("<p>{}</p>", esc(e.problem.detail.as_deref().unwrap_or(""))),
         ),
     }
+}
+
+fn history_link(sim: &Simulator, a: &SimAgreement) -> String {
+    match &a.phone_number {
+        Some(phone) => format!(
+            "<p><a id=\"payments\" href=\"{b}/app/{p}/recurring\">Payments → Recurring payments</a></p>",
+            b = base(sim),
+            p = esc(phone)
+        ),
+        None => String::new(),
+    }
+}
+
+fn of_phone(sim: &Simulator, phone: &str) -> Vec<SimAgreement> {
+    let phone = phone.trim_start_matches('+');
+    let mut mine: Vec<SimAgreement> = sim.read(|s| {
+        s.agreements
+            .values()
+            .filter(|a| a.phone_number.as_deref().map(|p| p.trim_start_matches('+')) == Some(phone))
+            .cloned()
+            .collect()
+    });
+    mine.sort_by(|a, b| b.created.cmp(&a.created));
+    mine
+}
+
+/// `GET /app/{phone}/recurring`: every agreement of the phone, as the app's Payments tab
+/// lists them under Recurring payments.
+#[handler]
+pub fn recurring(Path(phone): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+    let mine = of_phone(sim, &phone);
+    if mine.is_empty() {
+        return page(
+            "Recurring payments",
+            "<p>No recurring payments on this phone.</p>",
+        );
+    }
+    let rows: String = mine
+        .iter()
+        .map(|a| {
+            format!(
+                "<li><a href=\"recurring/{id}\">{name}</a> — {price} {interval} — {status}</li>",
+                id = esc(&a.id),
+                name = esc(&a.draft.product_name),
+                price = a.amount.map(kroner).unwrap_or_default(),
+                interval = esc(&interval_text(&a.interval)),
+                status = a.status,
+            )
+        })
+        .collect();
+    page(
+        "Recurring payments",
+        &format!("<ul id=\"agreements\">{rows}</ul>"),
+    )
+}
+
+/// `GET /app/{phone}/recurring/{id}`: one agreement's payments, newest first.
+#[handler]
+pub fn payments(
+    Path((phone, id)): Path<(String, String)>,
+    Data(sim): Data<&Simulator>,
+) -> Response {
+    let Some(a) = of_phone(sim, &phone).into_iter().find(|a| a.id == id) else {
+        return not_found();
+    };
+    let mut charges = a.charges.clone();
+    charges.sort_by(|x, y| y.due.cmp(&x.due));
+    let rows: String = charges
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                c.due.format("%d.%m.%Y"),
+                kroner(c.amount),
+                c.status,
+                esc(&c.description)
+            )
+        })
+        .collect();
+    page(
+        &a.draft.product_name,
+        &format!(
+            "{}<h2>History</h2><table id=\"history\"><thead><tr><th>Due</th><th>Amount</th>\
+             <th>Status</th><th>Description</th></tr></thead><tbody>{rows}</tbody></table>\
+             <p><a href=\"../recurring\">All recurring payments</a></p>",
+            summary(&a)
+        ),
+    )
 }
