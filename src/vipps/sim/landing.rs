@@ -280,7 +280,7 @@ fn of_phone(sim: &Simulator, phone: &str) -> Vec<SimAgreement> {
             .cloned()
             .collect()
     });
-    mine.sort_by(|a, b| b.created.cmp(&a.created));
+    mine.sort_by_key(|a| std::cmp::Reverse(a.created));
     mine
 }
 
@@ -324,7 +324,7 @@ pub fn payments(
         return not_found();
     };
     let mut charges = a.charges.clone();
-    charges.sort_by(|x, y| y.due.cmp(&x.due));
+    charges.sort_by_key(|c| std::cmp::Reverse(c.due));
     let rows: String = charges
         .iter()
         .map(|c| {
