@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod partners;
 mod scheduler;
+mod schema_parity;
 mod split;
 mod startup;
 mod stats;

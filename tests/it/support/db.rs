@@ -136,10 +136,14 @@ impl TestDb {
     }
 
     pub async fn create() -> Self {
-        let server = std::env::var("TEST_DATABASE_URL")
+        Self::create_on(Self::postgres_server()).await
+    }
+
+    /// The PostgreSQL server tests create their databases on (`TEST_DATABASE_URL`), if any.
+    pub fn postgres_server() -> Option<String> {
+        std::env::var("TEST_DATABASE_URL")
             .ok()
-            .filter(|s| !s.is_empty());
-        Self::create_on(server).await
+            .filter(|s| !s.is_empty())
     }
 
     /// A fresh database on the PostgreSQL `server` (a URL ending in an existing database to
