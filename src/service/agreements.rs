@@ -26,6 +26,26 @@ pub struct AgreementDetail {
     pub charges: Vec<ChargeWithHistory>,
 }
 
+impl AgreementDetail {
+    /// Øre taken: every charge Vipps reports as charged.
+    pub fn total_paid_ore(&self) -> i64 {
+        self.charges
+            .iter()
+            .filter(|c| c.charge.status == ChargeStatus::Charged)
+            .map(|c| c.charge.amount_ore)
+            .sum()
+    }
+
+    /// The earliest charge not yet settled (created ahead of its due date, or being taken).
+    pub fn next_charge(&self) -> Option<&Charge> {
+        self.charges
+            .iter()
+            .map(|c| &c.charge)
+            .filter(|c| c.status.is_open())
+            .min_by_key(|c| c.due_date)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ChargeWithHistory {
     pub charge: Charge,
