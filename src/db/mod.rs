@@ -13,11 +13,14 @@ pub mod dialogues;
 pub mod enqueue;
 pub mod ids;
 pub mod jobs;
+pub mod login_failures;
 pub mod messages;
 pub mod parked_reports;
 pub mod partners;
+pub mod sessions;
 pub mod stats;
 pub mod types;
+pub mod users;
 pub mod vipps_events;
 
 use std::{str::FromStr, time::Duration};
