@@ -161,7 +161,11 @@ impl Application {
                 prefix: SIMULATOR_PREFIX,
                 endpoint: sim.endpoint(),
             });
-            let app = crate::http::routes(state.clone(), mounted);
+            let portal = crate::http::Mounted {
+                prefix: crate::portal::PREFIX,
+                endpoint: crate::portal::routes(),
+            };
+            let app = crate::http::routes(state.clone(), vec![portal], mounted);
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 poem::Server::new_with_acceptor(acceptor)
@@ -231,6 +235,7 @@ async fn build_state(
         settings: Arc::new(settings),
         public_base_url: Arc::from(public_base_url),
         clock,
+        wall_clock: Clock::system(),
         vipps,
         sms,
     };

@@ -32,6 +32,7 @@ pub struct Settings {
     #[serde(default)]
     pub sms: crate::sms::SmsSettings,
     pub billing: BillingSettings,
+    pub portal: PortalSettings,
     /// Where the values came from (not a configuration key).
     #[serde(skip)]
     pub origin: Origin,
@@ -83,6 +84,47 @@ impl BillingSettings {
     /// Whether a run of `due` periods goes through the batch endpoint.
     pub fn batches(&self, due: u64) -> bool {
         self.batch_threshold > 0 && due > u64::from(self.batch_threshold)
+    }
+}
+
+/// The partner portal's sessions, one-time links and login limits (`[portal]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// A session unused this long ends (sliding: every request renews it).
+    pub session_idle_minutes: u32,
+    /// A session ends this long after login, however busy.
+    pub session_absolute_hours: u32,
+    /// How long a set-password link stays valid.
+    pub password_link_days: u32,
+    /// Refused logins counted over this window…
+    pub login_window_minutes: u32,
+    /// …per address typed in the form (more: 429 without checking the password)…
+    pub login_failures_per_email: u32,
+    /// …and per client address.
+    pub login_failures_per_address: u32,
+}
+
+impl PortalSettings {
+    fn problems(&self) -> Vec<String> {
+        [
+            ("portal.session_idle_minutes", self.session_idle_minutes),
+            ("portal.session_absolute_hours", self.session_absolute_hours),
+            ("portal.password_link_days", self.password_link_days),
+            ("portal.login_window_minutes", self.login_window_minutes),
+            (
+                "portal.login_failures_per_email",
+                self.login_failures_per_email,
+            ),
+            (
+                "portal.login_failures_per_address",
+                self.login_failures_per_address,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value == 0)
+        .map(|(key, _)| format!("{key}: must be at least 1"))
+        .collect()
     }
 }
 
@@ -382,6 +424,7 @@ impl Settings {
             problems.push("operator.api_key: must be at least 16 characters (or empty to disable the admin API)".to_owned());
         }
         problems.extend(self.sms.problems());
+        problems.extend(self.portal.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -447,6 +490,19 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert!(!s.is_postgres());
         assert_eq!(s.database.sqlite_synchronous, SqliteSynchronous::Full);
+    }
+
+    #[test]
+    fn portal_limits_must_be_positive() {
+        let s = Settings::with_overrides(&[]).unwrap();
+        assert_eq!(s.portal.session_idle_minutes, 30);
+        assert_eq!(s.portal.session_absolute_hours, 12);
+        let err =
+            Settings::with_overrides(&[("portal.session_idle_minutes", 0.into())]).unwrap_err();
+        assert!(
+            err.to_string().contains("portal.session_idle_minutes"),
+            "{err}"
+        );
     }
 
     #[test]

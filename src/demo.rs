@@ -12,10 +12,17 @@ use crate::{
     app::{self, AppState, Application, Roles},
     config::Settings,
     db::{self, Db, crm, partners},
+    service::{
+        OperatorActor, ServiceError,
+        users::{self, UserContext},
+    },
     with_pool,
 };
 
 const DEMO_PARTNER: &str = "Demo charity";
+/// The demo partner's portal user, printed at start.
+const DEMO_USER: &str = "demo@example.org";
+const DEMO_PASSWORD: &str = "demo-password-2160";
 const DEMO_INBOUND_TOKEN: &str = "demo-inbound-token";
 const DEMO_OPERATOR_KEY: &str = "demo-operator-key-change-me";
 /// The demo's billing sweep: every 10 seconds (unless `billing.sweep_cron` is set).
@@ -50,6 +57,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let inbound = state.settings.sms.inbound_token.expose_secret().to_owned();
     let operator = state.settings.operator.api_key.expose_secret().to_owned();
     println!("\ndialogpay demo listening on {base}");
+    println!("  portal:           {base}/portal/ — log in as {DEMO_USER} / {DEMO_PASSWORD}");
     println!("  partner API key:  {key}");
     println!("  API docs:         {base}/docs");
     println!("\n1. Text the keyword GIVE to 2160:");
@@ -96,6 +104,7 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
             msn: partner.vipps_msn.clone(),
         })
         .await?;
+    ensure_demo_user(state, &partner.id).await?;
     let groups = crm::list(&state.db, &partner.id, Some(true), None, 10).await?;
     let group = match groups.into_iter().next() {
         Some(g) => g.id,
@@ -141,6 +150,18 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
         tx.commit().await?;
     }
     Ok(key)
+}
+
+/// The demo partner's portal user with the printed password (kept as it is when it exists).
+async fn ensure_demo_user(state: &AppState, partner_id: &str) -> anyhow::Result<()> {
+    let demo = OperatorActor {
+        actor: "demo".to_owned(),
+    };
+    let ctx = UserContext::of(state);
+    match users::create_with_password(&ctx, &demo, partner_id, DEMO_USER, DEMO_PASSWORD).await {
+        Ok(_) | Err(ServiceError::Conflict { .. }) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!("creating the demo's portal user: {err}")),
+    }
 }
 
 /// Prints every new outbound SMS (masked phone) and agreement status as it happens.

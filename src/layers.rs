@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "worker",
     "preflight",
     "http",
+    "portal",
     "app",
     "demo",
     "bench",

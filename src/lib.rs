@@ -1,7 +1,7 @@
 //! dialogpay: Vipps recurring payments sold through SMS keyword dialogues.
 //!
 //! `domain` holds pure rules, `db` the SQL, `vipps` and `sms` the external systems, `delivery`
-//! where SMS delivery reports meet their messages, `worker` the durable jobs, `http` the API;
+//! where SMS delivery reports meet their messages, `worker` the durable jobs, `http` the API, `portal` the partners' web pages;
 //! `app` wires them for the binary and the tests.
 
 pub mod app;
@@ -16,6 +16,7 @@ pub mod http;
 #[cfg(test)]
 mod layers;
 pub mod monitoring;
+pub mod portal;
 pub mod preflight;
 pub mod service;
 pub mod sms;

@@ -56,6 +56,28 @@ enum Command {
         #[command(subcommand)]
         command: PartnerCommand,
     },
+    /// Manage partners' portal users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a portal user of a partner and print the one-time link that sets the password
+    /// (valid for portal.password_link_days; shown once).
+    Create {
+        /// The partner's id (`dialogpay partner list`).
+        #[arg(long)]
+        partner: String,
+        /// What the user logs in with.
+        #[arg(long)]
+        email: String,
+        /// Print `{"id":…,"email":…,"set_password_url":…}`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Partner { command } => partner(settings, command).await,
+        Command::User { command } => user(settings, command).await,
         Command::VippsSim(args) => dialogpay::vipps::cli::run_sim(args).await,
         Command::Vipps {
             command: VippsCommand::Webhooks(cmd),
@@ -156,8 +179,12 @@ async fn serve(settings: Settings, role: Role) -> anyhow::Result<()> {
             println!("dialogpay listening on http://{addr}");
             println!("  public address: {}", state.public_base_url);
             println!("  API docs:       {}/docs", state.public_base_url);
+            println!("  portal:         {}/portal/", state.public_base_url);
             println!(
                 "  create partner: cargo run --release -- partner create --name \"My charity\""
+            );
+            println!(
+                "  portal user:    cargo run --release -- user create --partner ID --email you@example.org"
             );
         }
     }
@@ -242,6 +269,77 @@ async fn partner(settings: Settings, command: PartnerCommand) -> anyhow::Result<
                 println!(
                     "{}\t{}\tmsn={}\tkey={}",
                     p.id, p.name, p.vipps_msn, p.api_key_hint
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where links printed here point: `server.public_base_url`, else the address `serve` listens
+/// on with these settings.
+fn link_base(settings: &Settings) -> String {
+    if let Some(url) = &settings.server.public_base_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let (host, port) = (&settings.server.host, settings.server.port);
+    match format!("{host}:{port}").parse::<std::net::SocketAddr>() {
+        Ok(addr) => format!("http://{}", app::loopback(addr)),
+        Err(_) => format!("http://{host}:{port}"),
+    }
+}
+
+/// A service refusal as one line per problem.
+fn refusal(err: dialogpay::service::ServiceError) -> anyhow::Error {
+    match err {
+        dialogpay::service::ServiceError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database).await?;
+    db.migrate().await?;
+    match command {
+        UserCommand::Create {
+            partner,
+            email,
+            json,
+        } => {
+            let base = link_base(&settings);
+            let ctx = dialogpay::service::users::UserContext {
+                db: &db,
+                portal: &settings.portal,
+                public_base_url: &base,
+                now_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            let operator = dialogpay::service::OperatorActor {
+                actor: "operator:cli".to_owned(),
+            };
+            let created = dialogpay::service::users::create(&ctx, &operator, &partner, &email)
+                .await
+                .map_err(refusal)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": created.user.id,
+                        "email": created.user.email,
+                        "set_password_url": created.set_password_url,
+                    })
+                );
+            } else {
+                println!("user {} ({}) created", created.user.id, created.user.email);
+                println!(
+                    "set-password link (single use, valid {} days): {}",
+                    settings.portal.password_link_days, created.set_password_url
                 );
             }
         }

@@ -20,6 +20,10 @@ pub struct AppState {
     /// `server.public_base_url`, or the listener's address when it is unset; no trailing `/`.
     pub public_base_url: Arc<str>,
     pub clock: Clock,
+    /// Real time, for security rules (portal sessions, one-time links, login limits): never
+    /// follows the Vipps simulator, whose clock a demo moves by a month at a time. Tests move
+    /// it to expire a session.
+    pub wall_clock: Clock,
     pub enqueuer: Enqueuer,
     pub vipps: VippsClient,
     pub sms: SmsGateway,

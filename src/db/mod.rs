@@ -13,12 +13,15 @@ pub mod crm;
 pub mod dialogues;
 pub mod enqueue;
 pub mod ids;
+pub mod login_failures;
 pub mod messages;
 pub mod parked_reports;
 pub mod partners;
 pub mod queue;
+pub mod sessions;
 pub mod stats;
 pub mod types;
+pub mod users;
 pub mod vipps_events;
 
 /// The operator's job view, at the short path the API and the tests use.

@@ -4,6 +4,8 @@
 //! Errors raised by poem itself (malformed JSON, wrong types, unknown enum values, missing
 //! auth, 404/405, 413) are rewritten into the same shape by [`normalize_errors`].
 
+use std::sync::Arc;
+
 use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode};
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
@@ -147,15 +149,22 @@ impl From<crate::service::ServiceError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// [`normalize_errors`] for every path but those under `prefix` (the embedded Vipps simulator,
-/// which answers exactly as Vipps would). Wraps the outermost router, whose own errors (a path
-/// that is not UTF-8 once percent-decoded) would otherwise escape as plain text.
+/// Whether `path` is `prefix` or below it.
+fn is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// [`normalize_errors`] for every path but those under `prefixes`: the embedded Vipps
+/// simulator, which answers exactly as Vipps would, wrapped around the outermost router (whose
+/// own errors, a path that is not UTF-8 once percent-decoded, would otherwise escape as plain
+/// text), and pages with HTML errors of their own (the portal).
 pub async fn normalize_errors_except<E: Endpoint>(
     next: E,
     req: Request,
-    prefix: &'static str,
+    prefixes: Arc<[&'static str]>,
 ) -> poem::Result<Response> {
-    if req.uri().path().starts_with(prefix) {
+    if prefixes.iter().any(|p| is_under(req.uri().path(), p)) {
         return next.call(req).await.map(IntoResponse::into_response);
     }
     normalize_errors(next, req).await

@@ -20,6 +20,8 @@ pub mod text;
 pub mod time;
 pub mod webhooks;
 
+use std::sync::Arc;
+
 use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
@@ -35,6 +37,7 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
             messages::MessagesApi,
             agreements::AgreementsApi,
             admin::partners::PartnersAdminApi,
+            admin::users::UsersAdminApi,
             admin::jobs::JobsAdminApi,
             admin::billing::BillingAdminApi,
             admin::audit::AuditAdminApi,
@@ -46,20 +49,26 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
     .server(public_base_url.to_owned())
 }
 
-/// An endpoint mounted beside ours, outside our middleware (the embedded Vipps simulator, so
-/// that it answers exactly as Vipps would and its requests are not counted in our metrics).
+/// An endpoint mounted beside the API: either inside its middleware as one of its `pages`
+/// (the portal at `/portal`, whose errors are HTML pages of its own, which the JSON error
+/// normalizer leaves alone), or outside it as `mounted` (the embedded Vipps simulator, so that
+/// it answers exactly as Vipps would and its requests are not counted in our metrics).
 pub struct Mounted {
     pub prefix: &'static str,
     pub endpoint: poem::endpoint::BoxEndpoint<'static>,
 }
 
-/// All routes with their middleware, and `mounted` beside them.
-pub fn routes(state: AppState, mounted: Option<Mounted>) -> poem::endpoint::BoxEndpoint<'static> {
+/// All routes with their middleware, `pages` among them, and `mounted` beside them.
+pub fn routes(
+    state: AppState,
+    pages: Vec<Mounted>,
+    mounted: Option<Mounted>,
+) -> poem::endpoint::BoxEndpoint<'static> {
     let api = openapi(&state.public_base_url);
     let route_names = metrics::RouteNames::from_spec(&api.spec());
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    let methods = std::sync::Arc::new(
+    let methods = Arc::new(
         allow::MethodTable::from_openapi(&api.spec())
             .with("/openapi.json", "GET")
             .with("/metrics", "GET")
@@ -83,23 +92,35 @@ pub fn routes(state: AppState, mounted: Option<Mounted>) -> poem::endpoint::BoxE
         .at("/webhooks/vipps", poem::post(webhooks::vipps))
         .at("/my/agreements/:token", poem::get(manage::page))
         .at("/my/agreements/:token/stop", poem::post(manage::stop));
+    let page_prefixes: Arc<[&'static str]> = pages.iter().map(|p| p.prefix).collect();
+    for Mounted { prefix, endpoint } in pages {
+        app = app.nest(prefix, endpoint);
+    }
     if state.settings.server.metrics_enabled {
         app = app.at("/metrics", poem::get(metrics::metrics));
     }
     let app = app
         .around(move |ep, req| metrics::capture_route(ep, req, route_names.clone()))
         .around(move |ep, req| limits::limit_body(ep, req, limit))
-        .around(error::normalize_errors)
+        .around({
+            let pages = page_prefixes.clone();
+            move |ep, req| error::normalize_errors_except(ep, req, pages.clone())
+        })
         .around(move |ep, req| allow::add_allow(ep, req, methods.clone()))
         .with(poem::middleware::CatchPanic::new())
         .around(metrics::measure)
         .data(state);
     match mounted {
-        Some(Mounted { prefix, endpoint }) => Route::new()
-            .nest(prefix, endpoint)
-            .nest("/", app)
-            .around(move |ep, req| error::normalize_errors_except(ep, req, prefix))
-            .boxed(),
+        Some(Mounted { prefix, endpoint }) => {
+            let raw: Arc<[&'static str]> = std::iter::once(prefix)
+                .chain(page_prefixes.iter().copied())
+                .collect();
+            Route::new()
+                .nest(prefix, endpoint)
+                .nest("/", app)
+                .around(move |ep, req| error::normalize_errors_except(ep, req, raw.clone()))
+                .boxed()
+        }
         None => app.boxed(),
     }
 }

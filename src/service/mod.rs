@@ -16,7 +16,10 @@ pub mod messages;
 pub mod operations;
 pub mod page;
 pub mod partners;
+pub mod passwords;
+pub mod sessions;
 pub mod stats;
+pub mod users;
 
 use crate::db::partners::Partner;
 
@@ -107,7 +110,7 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 #[derive(Debug, Clone)]
 pub struct PartnerActor {
     pub partner: Partner,
-    /// The audit log's actor: `partner` for the API key.
+    /// The audit log's actor: `partner` for the API key, `user:{email}` for a portal user.
     pub actor: String,
 }
 
@@ -117,6 +120,14 @@ impl PartnerActor {
         Self {
             partner,
             actor: "partner".to_owned(),
+        }
+    }
+
+    /// A portal user of the partner; the audit log's actor is [`user_actor`].
+    pub fn portal_user(partner: Partner, email: &str) -> Self {
+        Self {
+            partner,
+            actor: user_actor(email),
         }
     }
 
@@ -140,6 +151,11 @@ impl PartnerActor {
             details: None,
         }
     }
+}
+
+/// The audit log's name for a portal user: `user:{email}`.
+pub fn user_actor(email: &str) -> String {
+    format!("user:{email}")
 }
 
 /// An operator acting through the admin API (or, later, the console).

@@ -16,6 +16,7 @@ mod logs;
 mod metrics;
 mod openapi;
 mod partners;
+mod portal;
 mod scheduler;
 mod schema_parity;
 mod split;

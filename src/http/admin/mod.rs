@@ -5,3 +5,4 @@ pub mod audit;
 pub mod billing;
 pub mod jobs;
 pub mod partners;
+pub mod users;

@@ -7,6 +7,7 @@
 pub mod checks;
 pub mod db;
 pub mod jobs;
+pub mod portal;
 pub mod process;
 
 use std::time::Duration;

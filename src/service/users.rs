@@ -1,0 +1,197 @@
+//! Partner users of the portal: an operator creates one (the CLI's `user create` or the admin
+//! API) and hands over a one-time link; following it sets the password. The link's token is
+//! random, stored hashed, valid for `portal.password_link_days` and used up by the password.
+
+use crate::{
+    config::PortalSettings,
+    db::{
+        Db, audit,
+        ids::{hash_secret, secret_token},
+        partners,
+        users::{self, User},
+    },
+    service::{FieldProblem, OperatorActor, ServiceError, ServiceResult, passwords, user_actor},
+    state::AppState,
+};
+
+/// What managing users needs. The CLI has no running server and so no [`AppState`]; it builds
+/// this from the settings, the API from the state ([`UserContext::of`]).
+pub struct UserContext<'a> {
+    pub db: &'a Db,
+    pub portal: &'a PortalSettings,
+    /// Where links point: `{public_base_url}/portal/set-password/{token}`.
+    pub public_base_url: &'a str,
+    /// Real time (links expire in real days, whatever the simulator's clock says).
+    pub now_ms: i64,
+}
+
+impl<'a> UserContext<'a> {
+    pub fn of(state: &'a AppState) -> Self {
+        Self {
+            db: &state.db,
+            portal: &state.settings.portal,
+            public_base_url: &state.public_base_url,
+            now_ms: state.wall_clock.now_ms(),
+        }
+    }
+}
+
+/// A user just created, with the link that sets the password (shown once).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub user: User,
+    pub set_password_url: String,
+    pub link_expires_at: i64,
+    /// The link's secret (in `set_password_url` too).
+    token: String,
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The email as stored and compared: trimmed, lower-cased, and roughly an address (one `@`,
+/// something on both sides, a dot in the domain, at most 254 characters).
+pub fn normalize_email(email: &str) -> Result<String, FieldProblem> {
+    let email = email.trim().to_lowercase();
+    let looks_right = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if looks_right {
+        Ok(email)
+    } else {
+        Err(FieldProblem::new("email", "must be an email address"))
+    }
+}
+
+/// Creates a user of `partner_id` and its set-password link. 404 for an unknown partner, 409
+/// when the email is taken (by any partner: the login form names no partner).
+pub async fn create(
+    ctx: &UserContext<'_>,
+    operator: &OperatorActor,
+    partner_id: &str,
+    email: &str,
+) -> ServiceResult<NewUser> {
+    let email = normalize_email(email).map_err(|p| ServiceError::Invalid(vec![p]))?;
+    if partners::get(ctx.db, partner_id).await?.is_none() {
+        return Err(ServiceError::NotFound("partner"));
+    }
+    let token = secret_token(32);
+    let expires_at = ctx.now_ms + i64::from(ctx.portal.password_link_days) * DAY_MS;
+    let mut tx = ctx.db.begin().await?;
+    let user = match users::insert(&mut tx, partner_id, &email, ctx.now_ms).await {
+        Ok(user) => user,
+        Err(err) if crate::db::is_unique_violation(&err) => {
+            return Err(ServiceError::conflict(
+                "email_taken",
+                "a portal user with this email exists",
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    users::insert_password_link(
+        &mut tx,
+        &user.id,
+        &hash_secret(&token),
+        ctx.now_ms,
+        expires_at,
+    )
+    .await?;
+    let entry = audit::NewAudit {
+        actor: &operator.actor,
+        partner_id: Some(partner_id),
+        action: "portal_user.create",
+        target_type: "portal_user",
+        target_id: &user.id,
+        details: Some(serde_json::json!({ "email": email })),
+    };
+    audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
+    tx.commit().await?;
+    Ok(NewUser {
+        user,
+        set_password_url: format!("{}/portal/set-password/{token}", ctx.public_base_url),
+        link_expires_at: expires_at,
+        token,
+    })
+}
+
+/// A user with a password at once, through its own link (the demo's user).
+pub async fn create_with_password(
+    ctx: &UserContext<'_>,
+    operator: &OperatorActor,
+    partner_id: &str,
+    email: &str,
+    password: &str,
+) -> ServiceResult<User> {
+    let created = create(ctx, operator, partner_id, email).await?;
+    set_password(ctx, &created.token, password, password).await
+}
+
+/// The user a set-password link is for, while it is unused and unexpired.
+pub async fn password_link(ctx: &UserContext<'_>, token: &str) -> ServiceResult<User> {
+    users::by_password_link(ctx.db, &hash_secret(token), ctx.now_ms)
+        .await?
+        .ok_or(ServiceError::NotFound("link"))
+}
+
+/// Sets the password through a link and uses the link up; the user's other sessions end.
+/// Invalid fields (too short, not confirmed) come first, all at once; then an unknown, used
+/// or expired link is 404.
+pub async fn set_password(
+    ctx: &UserContext<'_>,
+    token: &str,
+    password: &str,
+    confirm: &str,
+) -> ServiceResult<User> {
+    let problems = passwords::problems(password, confirm);
+    if !problems.is_empty() {
+        return Err(ServiceError::Invalid(problems));
+    }
+    let phc = passwords::hash(password.to_owned()).await?;
+    let mut tx = ctx.db.begin().await?;
+    let Some(user) =
+        users::set_password_by_link(&mut tx, &hash_secret(token), &phc, ctx.now_ms).await?
+    else {
+        return Err(ServiceError::NotFound("link"));
+    };
+    let actor = user_actor(&user.email);
+    let entry = audit::NewAudit {
+        actor: &actor,
+        partner_id: Some(&user.partner_id),
+        action: "portal_user.set_password",
+        target_type: "portal_user",
+        target_id: &user.id,
+        details: None,
+    };
+    audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(
+            normalize_email("  Kari@Example.ORG ").unwrap(),
+            "kari@example.org"
+        );
+        for bad in [
+            "",
+            "kari",
+            "@example.org",
+            "kari@",
+            "kari@example",
+            "a b@c.no",
+            "a@b@c.no",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+    }
+}
