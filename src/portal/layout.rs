@@ -21,20 +21,23 @@ pub struct UserBar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Dialogues,
+    Messages,
 }
 
 impl Nav {
-    const ALL: [Nav; 1] = [Nav::Dialogues];
+    const ALL: [Nav; 2] = [Nav::Dialogues, Nav::Messages];
 
     pub fn label(self) -> &'static str {
         match self {
             Nav::Dialogues => "Dialogues",
+            Nav::Messages => "Messages",
         }
     }
 
     pub fn href(self) -> &'static str {
         match self {
             Nav::Dialogues => "/portal/",
+            Nav::Messages => "/portal/messages",
         }
     }
 }
