@@ -145,12 +145,3 @@ pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, sq
     .fetch_optional(p)
     .await)
 }
-
-/// One partner's users, oldest first.
-pub async fn for_partner(db: &Db, partner_id: &str) -> Result<Vec<User>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM portal_users WHERE partner_id = $1 ORDER BY id");
-    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(partner_id)
-        .fetch_all(p)
-        .await)
-}

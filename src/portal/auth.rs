@@ -159,6 +159,12 @@ struct SetPasswordPage {
     min_chars: usize,
 }
 
+/// The set-password form's labels, for its error summary (as in `set_password.html`).
+const PASSWORD_LABELS: &[(&str, &str)] = &[
+    ("password", "New password"),
+    ("password_confirm", "Repeat the password"),
+];
+
 #[derive(Deserialize)]
 struct SetPasswordForm {
     #[serde(default)]
@@ -224,7 +230,7 @@ async fn set_password(
             layout: parts.anonymous(),
             token,
             email: user.email,
-            errors: problems.into(),
+            errors: FieldErrors::from(problems).labelled(PASSWORD_LABELS),
             min_chars: service::passwords::MIN_CHARS,
         }
         .with_status(StatusCode::UNPROCESSABLE_ENTITY)

@@ -521,3 +521,20 @@ async fn the_portal_root_without_a_slash_is_home() {
     assert!(home.html.contains("<h1>Dialogues</h1>"));
     app.stop().await;
 }
+
+/// Behind https (the public address), every portal cookie is `Secure`.
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_address_is_https() {
+    let app = TestApp::spawn_with(Options {
+        overrides: vec![("server.public_base_url", "https://pay.example.org".into())],
+        ..without_workers()
+    })
+    .await;
+    let page = app.portal_client().get("/portal/login").await;
+    let cookie = set_cookie(&page, "portal_csrf");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    app.stop().await;
+}

@@ -129,6 +129,7 @@ def main():
         "agreements": "^/api/v1/agreements/",
         "messages": "^/api/v1/messages/",
         "jobs": "^/api/v1/admin/jobs/",
+        "partners": "^/api/v1/admin/partners/",
     }
     config = "# Written by tests/schemathesis/seed.py for one run.\n"
     for name, values in dictionaries.items():

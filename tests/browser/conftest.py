@@ -1,0 +1,154 @@
+"""Fixtures for the browser suite (run it with tests/browser/run.sh, which starts the server).
+
+- `browser`: Debian's Chromium, headless, one per run (Playwright's launch() gives it a fresh
+  temporary user data dir).
+- `context` / `page`: a fresh browser profile per test (cookies, storage), light theme,
+  1280x800. `new_context(color_scheme=..., width=...)` makes more (dark theme, 360 px wide).
+- `new_user`: a portal user of the run's partner, created through the CLI as an operator would:
+  its email and one-time set-password link.
+- `logged_in`: a page logged in as a new user (password set through the link), on /portal/.
+- `screenshot(page, name)`: writes target/browser-screenshots/NAME.png (full page).
+- `assert_accessible(page)`: axe-core finds no serious or critical violation.
+"""
+
+import json
+import os
+import re
+import subprocess
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+BASE_URL = os.environ["BROWSER_BASE_URL"]
+PARTNER_ID = os.environ["BROWSER_PARTNER_ID"]
+PARTNER_NAME = os.environ["BROWSER_PARTNER_NAME"]
+DIALOGPAY_BIN = os.environ["BROWSER_DIALOGPAY_BIN"]
+CHROMIUM = os.environ.get("BROWSER_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = os.environ["BROWSER_SCREENSHOTS"]
+PASSWORD = "correct horse battery staple"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class User:
+    email: str
+    set_password_url: str
+    password: str = PASSWORD
+
+
+def create_user(partner_id: str = PARTNER_ID) -> User:
+    """A portal user through `dialogpay user create` (the server's environment is inherited)."""
+    email = f"user-{uuid.uuid4().hex[:12]}@example.org"
+    out = subprocess.run(
+        [DIALOGPAY_BIN, "user", "create", "--partner", partner_id, "--email", email, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    created = json.loads(out)
+    return User(email=created["email"], set_password_url=created["set_password_url"])
+
+
+def set_password(page: Page, user: User) -> None:
+    """Follows the one-time link and sets the password; ends logged in on /portal/."""
+    page.goto(user.set_password_url)
+    page.get_by_label("New password").fill(user.password)
+    page.get_by_label("Repeat the password").fill(user.password)
+    page.get_by_role("button", name="Set password").click()
+    expect(page).to_have_url(re.compile(r"/portal/$"))
+
+
+def log_in(page: Page, user: User) -> None:
+    page.goto(f"{BASE_URL}/portal/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Log in").click()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_context(browser):
+    """Makes fresh profiles: new_context(color_scheme="dark", width=360)."""
+    made = []
+
+    def make(color_scheme: str = "light", width: int = 1280, height: int = 800):
+        context = browser.new_context(
+            base_url=BASE_URL,
+            color_scheme=color_scheme,
+            viewport={"width": width, "height": height},
+            locale="nb-NO",
+            timezone_id="Europe/Oslo",
+        )
+        context.set_default_timeout(10_000)
+        made.append(context)
+        return context
+
+    yield make
+    for context in made:
+        context.close()
+
+
+@pytest.fixture
+def context(new_context):
+    return new_context()
+
+
+@pytest.fixture
+def page(context) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def new_user() -> User:
+    return create_user()
+
+
+@pytest.fixture
+def logged_in(page, new_user) -> Page:
+    set_password(page, new_user)
+    return page
+
+
+def screenshot(page: Page, name: str) -> str:
+    path = os.path.join(SCREENSHOTS, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+def assert_accessible(page: Page) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [
+        v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
+    ]
+    assert not serious, json.dumps(
+        [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]} for v in serious],
+        indent=2,
+    )
