@@ -35,18 +35,19 @@ struct OpenJob {
 
 impl OpenJob {
     /// Whether the drain waits for it: a retry (whenever its backoff ends: running a job to
-    /// completion includes its retries), a job that was due when the drain started, or one
+    /// completion includes its retries), a running job whose retry is being written (its
+    /// `run_at` already moved forward), a job that was due when the drain started, or one
     /// enqueued to run at once (by the jobs the drain runs, by a webhook). Not a job scheduled
     /// for later (an agreement poll, 20 s out) that came due while draining: polls of many
     /// drafts, each on its own time, would otherwise keep a drain going for minutes.
-    fn waited_for(&self, drain_started_secs: i64) -> bool {
+    fn waited_for(&self, drain_started_secs: i64, now_secs: i64) -> bool {
         if self.status == "Failed" || self.attempts > 0 {
             return true;
         }
         let Some(run_at) = self.run_at else {
             return true;
         };
-        run_at <= drain_started_secs || !self.scheduled_for_later(run_at)
+        run_at > now_secs || run_at <= drain_started_secs || !self.scheduled_for_later(run_at)
     }
 
     /// Enqueued with a delay: its `run_at` is past the time in its id (a ULID, in ms; `run_at`
@@ -57,15 +58,17 @@ impl OpenJob {
     }
 }
 
+/// Due is the database's own clock, as in apalis's fetch (PostgreSQL's `run_at` has fractions
+/// of a second: an operator's retry sets it to `now()`).
 const OPEN_JOBS_SQLITE: &str = "SELECT job_type, id, status, attempts, max_attempts, run_at, \
      last_result FROM Jobs WHERE status IN ('Running', 'Queued') \
-     OR (status = 'Pending' AND run_at <= $1) \
+     OR (status = 'Pending' AND run_at <= CAST(strftime('%s', 'now') AS INTEGER)) \
      OR (status = 'Failed' AND attempts < max_attempts) ORDER BY id";
 const OPEN_JOBS_POSTGRES: &str = "SELECT job_type, id, status, CAST(attempts AS BIGINT) AS attempts, \
      CAST(max_attempts AS BIGINT) AS max_attempts, \
-     CAST(EXTRACT(EPOCH FROM run_at) AS BIGINT) AS run_at, \
+     CAST(FLOOR(EXTRACT(EPOCH FROM run_at)) AS BIGINT) AS run_at, \
      CAST(last_result AS TEXT) AS last_result FROM apalis.jobs \
-     WHERE status IN ('Running', 'Queued') OR (status = 'Pending' AND run_at <= to_timestamp($1)) \
+     WHERE status IN ('Running', 'Queued') OR (status = 'Pending' AND run_at <= now()) \
      OR (status = 'Failed' AND attempts < max_attempts) ORDER BY id";
 
 /// The jobs the drain waits for, read in one statement (one snapshot: a job that enqueues
@@ -77,14 +80,11 @@ async fn open_jobs(db: &Db, drain_started_secs: i64) -> Result<Vec<OpenJob>, sql
     } else {
         OPEN_JOBS_SQLITE
     };
+    let rows = with_pool!(db, |p| sqlx::query_as::<_, OpenJob>(sql).fetch_all(p).await)?;
     let now = chrono::Utc::now().timestamp();
-    let rows = with_pool!(db, |p| sqlx::query_as::<_, OpenJob>(sql)
-        .bind(now)
-        .fetch_all(p)
-        .await)?;
     Ok(rows
         .into_iter()
-        .filter(|job| job.waited_for(drain_started_secs))
+        .filter(|job| job.waited_for(drain_started_secs, now))
         .collect())
 }
 
