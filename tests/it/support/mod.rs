@@ -133,12 +133,21 @@ impl TestApp {
         let enqueued = queues.iter().map(|q| wakers.subscribe(q)).collect();
         let (stop_tx, shutdown) = app::manual_shutdown();
         let handle = tokio::spawn(app.run_until_stopped(shutdown));
+        let base = format!("http://{addr}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        // The HTTP server starts last: once it answers, the workers run and what start-up
+        // enqueues (webhook registrations) is on the queue, where a drain sees it.
+        let health = http.get(format!("{base}/healthz")).send().await;
+        assert!(
+            health.is_ok_and(|r| r.status().is_success()),
+            "the app serves"
+        );
         TestApp {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            base,
+            http,
             state,
             simulator,
             test_db,
