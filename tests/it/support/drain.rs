@@ -21,7 +21,9 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(60);
 /// How often the queue is looked at again while work is open.
 const RECHECK: Duration = Duration::from_millis(25);
 
-/// A job that is running, due, or failed with attempts left, as read from the table.
+/// A job the drain waits for: running, due, or failed with attempts left (its retry is part of
+/// running it to completion, whenever its backoff ends). A job scheduled for later (the first
+/// agreement poll, 20 s out) is waited for only once it is due.
 #[derive(Debug, sqlx::FromRow)]
 struct OpenJob {
     job_type: String,
@@ -29,63 +31,30 @@ struct OpenJob {
     status: String,
     attempts: i64,
     max_attempts: i64,
-    run_at: Option<i64>,
     last_result: Option<String>,
-}
-
-impl OpenJob {
-    /// Whether the drain waits for it: a retry (whenever its backoff ends: running a job to
-    /// completion includes its retries), a running job whose retry is being written (its
-    /// `run_at` already moved forward), a job that was due when the drain started, or one
-    /// enqueued to run at once (by the jobs the drain runs, by a webhook). Not a job scheduled
-    /// for later (an agreement poll, 20 s out) that came due while draining: polls of many
-    /// drafts, each on its own time, would otherwise keep a drain going for minutes.
-    fn waited_for(&self, drain_started_secs: i64, now_secs: i64) -> bool {
-        if self.status == "Failed" || self.attempts > 0 {
-            return true;
-        }
-        let Some(run_at) = self.run_at else {
-            return true;
-        };
-        run_at > now_secs || run_at <= drain_started_secs || !self.scheduled_for_later(run_at)
-    }
-
-    /// Enqueued with a delay: its `run_at` is past the time in its id (a ULID, in ms; `run_at`
-    /// is whole seconds, rounded down for a job enqueued to run at once).
-    fn scheduled_for_later(&self, run_at: i64) -> bool {
-        ulid::Ulid::from_string(&self.id)
-            .is_ok_and(|id| run_at.saturating_mul(1000) > id.timestamp_ms() as i64)
-    }
 }
 
 /// Due is the database's own clock, as in apalis's fetch (PostgreSQL's `run_at` has fractions
 /// of a second: an operator's retry sets it to `now()`).
-const OPEN_JOBS_SQLITE: &str = "SELECT job_type, id, status, attempts, max_attempts, run_at, \
-     last_result FROM Jobs WHERE status IN ('Running', 'Queued') \
+const OPEN_JOBS_SQLITE: &str = "SELECT job_type, id, status, attempts, max_attempts, last_result \
+     FROM Jobs WHERE status IN ('Running', 'Queued') \
      OR (status = 'Pending' AND run_at <= CAST(strftime('%s', 'now') AS INTEGER)) \
      OR (status = 'Failed' AND attempts < max_attempts) ORDER BY id";
 const OPEN_JOBS_POSTGRES: &str = "SELECT job_type, id, status, CAST(attempts AS BIGINT) AS attempts, \
-     CAST(max_attempts AS BIGINT) AS max_attempts, \
-     CAST(FLOOR(EXTRACT(EPOCH FROM run_at)) AS BIGINT) AS run_at, \
-     CAST(last_result AS TEXT) AS last_result FROM apalis.jobs \
-     WHERE status IN ('Running', 'Queued') OR (status = 'Pending' AND run_at <= now()) \
+     CAST(max_attempts AS BIGINT) AS max_attempts, CAST(last_result AS TEXT) AS last_result \
+     FROM apalis.jobs WHERE status IN ('Running', 'Queued') \
+     OR (status = 'Pending' AND run_at <= now()) \
      OR (status = 'Failed' AND attempts < max_attempts) ORDER BY id";
 
-/// The jobs the drain waits for, read in one statement (one snapshot: a job that enqueues
-/// another is still running when its child's row appears, so no hand-over falls between two
-/// reads).
-async fn open_jobs(db: &Db, drain_started_secs: i64) -> Result<Vec<OpenJob>, sqlx::Error> {
+/// Every open job, read in one statement (one snapshot: a job that enqueues another is still
+/// running when its child's row appears, so no hand-over falls between two reads).
+async fn open_jobs(db: &Db) -> Result<Vec<OpenJob>, sqlx::Error> {
     let sql = if db.is_postgres() {
         OPEN_JOBS_POSTGRES
     } else {
         OPEN_JOBS_SQLITE
     };
-    let rows = with_pool!(db, |p| sqlx::query_as::<_, OpenJob>(sql).fetch_all(p).await)?;
-    let now = chrono::Utc::now().timestamp();
-    Ok(rows
-        .into_iter()
-        .filter(|job| job.waited_for(drain_started_secs, now))
-        .collect())
+    with_pool!(db, |p| sqlx::query_as::<_, OpenJob>(sql).fetch_all(p).await)
 }
 
 impl TestApp {
@@ -109,11 +78,10 @@ impl TestApp {
         for queue in &self.queues {
             self.state.enqueuer.wake(queue);
         }
-        let started_secs = chrono::Utc::now().timestamp();
         let deadline = Instant::now() + within;
         loop {
             let enqueued = self.enqueue_count();
-            let jobs = open_jobs(&self.state.db, started_secs).await;
+            let jobs = open_jobs(&self.state.db).await;
             let webhooks = self.pending_webhooks();
             let settled = matches!(&jobs, Ok(open) if open.is_empty())
                 && webhooks == 0
