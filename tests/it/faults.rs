@@ -111,24 +111,18 @@ async fn sweep(app: &TestApp) {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
 
-/// Waits until all `AGREEMENTS` charges reached Vipps and all `MESSAGES` replies were sent.
-async fn wait_for_everything(app: &TestApp, dialogue: &str, within: Duration) {
+/// Runs every job to its end (retrying through the faults, within `within`); then all
+/// `AGREEMENTS` charges reached Vipps and all `MESSAGES` replies were sent.
+async fn run_everything(app: &TestApp, dialogue: &str, within: Duration) {
+    app.run_pending_jobs_within(within).await;
     let db = &app.state.db;
-    let deadline = Instant::now() + within;
-    loop {
-        let charges = checks::charges_sent(db, dialogue).await;
-        let replies = checks::replies_sent(db).await;
-        if charges == AGREEMENTS as i64 && replies == MESSAGES as i64 {
-            return;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "timed out: {charges} of {AGREEMENTS} charges, {replies} of {MESSAGES} replies; jobs: {:?}",
-                checks::job_summary(db).await
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let charges = checks::charges_sent(db, dialogue).await;
+    let replies = checks::replies_sent(db).await;
+    assert!(
+        charges == AGREEMENTS as i64 && replies == MESSAGES as i64,
+        "{charges} of {AGREEMENTS} charges, {replies} of {MESSAGES} replies; jobs: {:?}",
+        checks::job_summary(db).await
+    );
 }
 
 async fn assert_everything_once(
@@ -189,14 +183,13 @@ async fn vipps_faults_during_a_billing_run_and_a_keyword_burst_lose_and_double_n
     let phones = phones(MESSAGES);
     sweep(&app).await;
     post_keywords(&app, &phones).await;
-    wait_for_everything(&app, &billing, Duration::from_secs(300)).await;
+    run_everything(&app, &billing, Duration::from_secs(300)).await;
     sim.clear_faults();
     eprintln!(
         "{AGREEMENTS} charges and {MESSAGES} replies through Vipps faults in {:?}; {} Vipps requests",
         started.elapsed(),
         sim.requests().len()
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_everything_once(&app, &billing, &keyword, &phones, &fake).await;
     app.stop().await;
 }
@@ -243,16 +236,17 @@ async fn replies_wait_out_an_sms_gateway_outage_and_go_out_exactly_once() {
     fake.set_down(0);
     let recovered = Instant::now();
 
-    eventually(Duration::from_secs(60), "every reply", || async {
-        (checks::replies_sent(&app.state.db).await == phones.len() as i64).then_some(())
-    })
-    .await;
+    app.run_pending_jobs().await;
+    assert_eq!(
+        checks::replies_sent(&app.state.db).await,
+        phones.len() as i64,
+        "every reply"
+    );
     eprintln!(
         "{} replies sent {:?} after the gateway recovered ({refused} requests answered 503)",
         phones.len(),
         recovered.elapsed()
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let phones: BTreeSet<String> = phones.into_iter().collect();
     checks::assert_one_agreement_and_reply_per_message(
         &app.state.db,
@@ -339,13 +333,12 @@ async fn a_postgres_restart_mid_run_loses_and_doubles_nothing() {
         "PostgreSQL restarted in {took:?}, {} charges sent at that point",
         checks::charges_sent(&app.state.db, &billing).await
     );
-    wait_for_everything(&app, &billing, Duration::from_secs(300)).await;
+    run_everything(&app, &billing, Duration::from_secs(300)).await;
     eprintln!(
         "{AGREEMENTS} charges and {MESSAGES} replies across a PostgreSQL restart in {:?}",
         started.elapsed()
     );
     sim(&app).clear_faults();
-    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_everything_once(&app, &billing, &keyword, &phones, &fake).await;
     app.stop().await;
 }

@@ -57,18 +57,10 @@ async fn replies_wait_out_a_gateway_outage_and_go_out_once_each() {
     for (i, phone) in phones.iter().enumerate() {
         text(&app, &format!("gw-{i}"), phone).await;
     }
-    let sent = eventually(
-        Duration::from_secs(40),
-        "three replies through the gateway",
-        || async {
-            let sent = fake.sent();
-            (sent.len() >= 3).then_some(sent)
-        },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let sent_again = fake.sent();
-    assert_eq!(sent_again.len(), 3, "once each: {sent_again:?}");
+    // The send jobs retry through the outage; once they are done, nothing sends again.
+    app.run_pending_jobs().await;
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 3, "once each: {sent:?}");
     let mut to: Vec<String> = sent.iter().map(|s| s.to.clone()).collect();
     to.sort();
     assert_eq!(to, phones);
@@ -89,10 +81,8 @@ async fn delivery_reports_update_the_message_forward_only() {
     let (app, key) = app_with(&fake).await;
     let started = Instant::now();
     text(&app, "gw-1", "+4790000009").await;
-    let sent = eventually(Duration::from_secs(15), "the reply", || async {
-        fake.sent().first().cloned()
-    })
-    .await;
+    app.run_pending_jobs().await;
+    let sent = fake.sent().first().cloned().expect("the reply");
     eprintln!(
         "inbound webhook to reply handed to the gateway: {:?}",
         started.elapsed()
@@ -118,18 +108,13 @@ async fn delivery_reports_update_the_message_forward_only() {
         )
         .await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    // The reports may have overtaken the send record (then they were parked and applied with
-    // it): either way the message ends delivered.
-    let msg = eventually(Duration::from_secs(15), "the message delivered", || async {
-        let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
-        let msg = page["items"][0].clone();
-        (msg["status"] == "delivered").then_some(msg)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The send was recorded before the reports came (reports that overtake it are parked:
+    // the tests below), so they applied in the order they came.
+    app.run_pending_jobs().await;
     let (_, page) = app.get("/api/v1/messages?direction=out", &key).await;
+    let msg = page["items"][0].clone();
     assert_eq!(
-        page["items"][0]["status"], "delivered",
+        msg["status"], "delivered",
         "a late 'sent' does not undo 'delivered': {msg}"
     );
     let (_, details) = app
@@ -223,12 +208,12 @@ async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = post_link(&app, "/webhooks/sms/link/mo", &auth, &mo).await;
     assert_eq!(status, StatusCode::OK);
-    let sent = eventually(
-        Duration::from_secs(15),
-        "the reply through LINK",
-        || async { fake.sent().first().cloned() },
-    )
-    .await;
+    app.run_pending_jobs().await;
+    let sent = fake
+        .sent()
+        .first()
+        .cloned()
+        .expect("the reply through LINK");
     assert_eq!(
         sent.reply_to.as_deref(),
         Some("link-mo-1"),
@@ -236,13 +221,15 @@ async fn link_mobility_mo_in_and_a_two_part_reply_delivered_only_when_both_parts
     );
     let dlrs = dlr_bodies_for(&sent, DeliveryStatus::Delivered);
     assert_eq!(dlrs.len(), 2, "two parts");
-    // Parts reported before the send is recorded are parked and applied with the record.
+    // The send is recorded (parts that overtake it: the tests below); the first part's
+    // report applies at once.
+    assert_ne!(
+        outbound_status(&app, &key).await,
+        "pending",
+        "the send recorded"
+    );
     let (status, _) = post_link(&app, "/webhooks/sms/link/dlr", &auth, &dlrs[0]).await;
     assert_eq!(status, StatusCode::OK);
-    eventually(Duration::from_secs(15), "the send recorded", || async {
-        (outbound_status(&app, &key).await != "pending").then_some(())
-    })
-    .await;
     assert_ne!(
         outbound_status(&app, &key).await,
         "delivered",
@@ -305,11 +292,14 @@ async fn reports_that_overtake_the_send_record_are_parked_then_applied_with_it()
             .contains("dialogpay_sms_parked_reports 2"),
         "parked reports are visible"
     );
-    // The send record applies them in order: the late "sent" does not undo "delivered".
-    eventually(Duration::from_secs(15), "the message delivered", || async {
-        (outbound_status(&app, &key).await == "delivered").then_some(())
-    })
-    .await;
+    // The send record (once the gateway answers) applies them in order: the late "sent" does
+    // not undo "delivered".
+    app.run_pending_jobs().await;
+    assert_eq!(
+        outbound_status(&app, &key).await,
+        "delivered",
+        "the message delivered"
+    );
     assert!(
         parked_reports::list(&app.state.db)
             .await
@@ -372,11 +362,14 @@ async fn link_parts_that_overtake_the_send_record_combine_when_it_is_recorded() 
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["parked"], true, "{answer}");
     }
-    // Recorded: one part is sent, the other delivered, so the message is sent.
-    eventually(Duration::from_secs(15), "the parts applied", || async {
-        (outbound_status(&app, &key).await == "sent").then_some(())
-    })
-    .await;
+    // Recorded (once the gateway answers): one part is sent, the other delivered, so the
+    // message is sent.
+    app.run_pending_jobs().await;
+    assert_eq!(
+        outbound_status(&app, &key).await,
+        "sent",
+        "the parts applied"
+    );
     let (status, answer) = post_link(&app, "/webhooks/sms/link/dlr", &auth, &delivered[0]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["known"], true, "{answer}");
@@ -412,17 +405,11 @@ async fn a_report_that_never_finds_its_message_is_kept_then_expires() {
     assert_eq!(kept[0].gateway_message_id, "gw-never-sent");
     // Past `sms.unmatched_report_retention_hours` (72) the maintenance pass deletes it.
     app.state.clock.advance(chrono::Duration::hours(73));
-    eventually(Duration::from_secs(10), "the report expired", || async {
-        maintenance::run_pass(&app.state.db, &settings)
-            .await
-            .unwrap();
-        parked_reports::list(&app.state.db)
-            .await
-            .unwrap()
-            .is_empty()
-            .then_some(())
-    })
-    .await;
+    maintenance::run_pass(&app.state.db, &settings)
+        .await
+        .unwrap();
+    let kept = parked_reports::list(&app.state.db).await.unwrap();
+    assert!(kept.is_empty(), "the report expired: {kept:?}");
     app.stop().await;
 }
 

@@ -6,7 +6,7 @@ use dialogpay_jobs::{maintenance::Noop, testing::Flaky};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{OPERATOR_KEY, Options, TestApp, eventually};
+use crate::support::{OPERATOR_KEY, Options, TestApp};
 
 fn flaky(name: &str, fail_times: u32, permanent: bool) -> Flaky {
     Flaky {
@@ -84,7 +84,8 @@ async fn transient_failures_retry_with_a_durable_backoff_then_succeed() {
 async fn attempts_are_bounded_by_the_contract() {
     let app = TestApp::spawn().await;
     let id = app.enqueue(&flaky("always", 100, false)).await;
-    let row = app.wait_job(&id, "failed", Duration::from_secs(40)).await;
+    let row = app.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "failed", "{row:?}");
     assert_eq!(row.attempts, 4, "Flaky::MAX_ATTEMPTS");
     assert_eq!(row.max_attempts, 4);
     // It stays failed: nothing picks it up again.
@@ -108,7 +109,8 @@ async fn attempts_are_bounded_by_the_contract() {
 async fn a_permanent_failure_stops_at_once() {
     let app = TestApp::spawn().await;
     let id = app.enqueue(&flaky("fatal", 5, true)).await;
-    let row = app.wait_job(&id, "failed", Duration::from_secs(10)).await;
+    let row = app.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "failed", "{row:?}");
     assert_eq!(row.attempts, 1);
     app.stop().await;
 }
@@ -145,7 +147,8 @@ async fn the_same_idempotency_key_keeps_one_job() {
 async fn operators_retry_a_failed_job_and_it_runs_again() {
     let app = TestApp::spawn().await;
     let id = app.enqueue(&flaky("fatal-once", 1, true)).await;
-    app.wait_job(&id, "failed", Duration::from_secs(10)).await;
+    let row = app.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "failed", "{row:?}");
 
     let (status, body) = app
         .post(
@@ -155,7 +158,8 @@ async fn operators_retry_a_failed_job_and_it_runs_again() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let row = app.wait_job(&id, "done", Duration::from_secs(10)).await;
+    let row = app.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "done", "it ran again: {row:?}");
     assert_eq!(row.attempts, 2);
 
     // Done jobs cannot be retried or cancelled.
@@ -238,7 +242,8 @@ async fn operators_cancel_a_pending_job_and_it_never_runs() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    worker.wait_job(&id, "done", Duration::from_secs(10)).await;
+    let row = worker.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "done", "it ran: {row:?}");
     worker.stop().await;
     api.stop().await;
 }
@@ -271,7 +276,8 @@ async fn a_running_job_cannot_be_retried_or_cancelled() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    app.wait_job(&id, "done", Duration::from_secs(10)).await;
+    let row = app.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "done", "it ran to the end: {row:?}");
     app.stop().await;
 }
 
@@ -388,7 +394,7 @@ async fn finished_jobs_are_deleted_after_the_retention_only() {
     })
     .await;
     let id = app.enqueue(&Noop { n: 3 }).await;
-    app.wait_job(&id, "done", Duration::from_secs(5)).await;
+    assert_eq!(app.settled_job(&id).await.status.as_str(), "done");
     // A fresh done job survives maintenance passes…
     dialogpay::worker::maintenance::run_pass(
         &app.state.db,
@@ -417,6 +423,38 @@ async fn finished_jobs_are_deleted_after_the_retention_only() {
             .unwrap()
             .is_none()
     );
-    let _ = eventually(Duration::from_secs(1), "noop", || async { Some(()) }).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_drain_returns_once_the_job_and_its_retries_are_done() {
+    let app = TestApp::spawn_with(Options::manual_billing()).await;
+    let id = app.enqueue(&flaky("drained", 2, false)).await;
+    let row = app.settled_job(&id).await;
+    assert_eq!(row.status.as_str(), "done", "{row:?}");
+    assert_eq!(row.attempts, 3, "two failures, then success");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_drain_that_runs_out_of_time_names_the_open_jobs() {
+    use futures::FutureExt;
+    let app = TestApp::spawn_with(Options::manual_billing()).await;
+    let id = app
+        .enqueue(&Flaky {
+            name: "too-slow".into(),
+            fail_times: 0,
+            permanent: false,
+            sleep_ms: 5000,
+        })
+        .await;
+    let drain =
+        std::panic::AssertUnwindSafe(app.run_pending_jobs_within(Duration::from_millis(500)));
+    let panic = drain.catch_unwind().await.expect_err("the drain gives up");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("test.flaky") && message.contains(&id),
+        "names the queue and the job: {message}"
+    );
     app.stop().await;
 }

@@ -59,25 +59,21 @@ impl Journey {
         page["items"].as_array().unwrap().clone()
     }
 
-    /// Waits for `count` outbound messages to `phone` that have been handed to the gateway.
+    /// Runs the pending jobs; then at least `count` outbound messages to `phone` have been
+    /// handed to the gateway, and those are returned.
     async fn replies(&self, phone: &str, count: usize) -> Vec<Value> {
-        eventually(
-            Duration::from_secs(15),
-            &format!("{count} replies to {phone}"),
-            || async {
-                let sent: Vec<Value> = self
-                    .messages(&format!(
-                        "direction=out&phone={}",
-                        phone.replace('+', "%2B")
-                    ))
-                    .await
-                    .into_iter()
-                    .filter(|m| m["status"] != "pending")
-                    .collect();
-                (sent.len() >= count).then_some(sent)
-            },
-        )
-        .await
+        self.app.run_pending_jobs().await;
+        let sent: Vec<Value> = self
+            .messages(&format!(
+                "direction=out&phone={}",
+                phone.replace('+', "%2B")
+            ))
+            .await
+            .into_iter()
+            .filter(|m| m["status"] != "pending")
+            .collect();
+        assert!(sent.len() >= count, "{count} replies to {phone}: {sent:?}");
+        sent
     }
 
     async fn agreements(&self) -> Vec<Value> {
@@ -91,19 +87,15 @@ impl Journey {
         page["items"].as_array().unwrap().clone()
     }
 
+    /// Runs the pending jobs; then agreement `id` is `status`, and it is returned.
     async fn agreement_with_status(&self, id: &str, status: &str) -> Value {
-        eventually(
-            Duration::from_secs(30),
-            &format!("agreement {id} to be {status}"),
-            || async {
-                let (_, a) = self
-                    .app
-                    .get(&format!("/api/v1/agreements/{id}"), &self.key)
-                    .await;
-                (a["status"] == status).then_some(a)
-            },
-        )
-        .await
+        self.app.run_pending_jobs().await;
+        let (_, a) = self
+            .app
+            .get(&format!("/api/v1/agreements/{id}"), &self.key)
+            .await;
+        assert_eq!(a["status"], status, "agreement {id}: {a}");
+        a
     }
 
     async fn members(&self) -> Vec<Value> {
@@ -306,7 +298,6 @@ async fn duplicate_inbound_messages_are_stored_and_handled_once() {
     assert_eq!(first["duplicate"], false);
     assert_eq!(second["duplicate"], true);
     j.replies(PHONE, 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(j.messages("direction=in").await.len(), 1);
     assert_eq!(j.messages("direction=out").await.len(), 1);
     assert_eq!(j.agreements().await.len(), 1);
@@ -333,22 +324,17 @@ async fn unknown_keywords_are_stored_without_a_reply_and_inactive_ones_get_a_pol
     let replies = j.replies(PHONE, 1).await;
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0]["outcome"], "not_live");
-    eventually(
-        Duration::from_secs(10),
-        "the unknown keyword to be classified",
-        || async {
-            let rows: Vec<(Option<String>,)> =
-                dialogpay::with_pool!(&j.app.state.db, |p| sqlx::query_as(
-                    "SELECT outcome FROM messages WHERE gateway_message_id = 'gw-1'"
-                )
-                .fetch_all(p)
-                .await
-                .unwrap());
-            (rows.first().and_then(|r| r.0.clone()).as_deref() == Some("unknown_keyword"))
-                .then_some(())
-        },
+    let outcome: Option<String> = dialogpay::with_pool!(&j.app.state.db, |p| sqlx::query_scalar(
+        "SELECT outcome FROM messages WHERE gateway_message_id = 'gw-1'"
     )
-    .await;
+    .fetch_one(p)
+    .await
+    .unwrap());
+    assert_eq!(
+        outcome.as_deref(),
+        Some("unknown_keyword"),
+        "the unknown keyword classified"
+    );
     assert!(j.agreements().await.is_empty());
     j.app.stop().await;
 }

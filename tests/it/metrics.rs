@@ -180,12 +180,14 @@ async fn jobs_are_counted_by_queue_and_status_and_timed_by_outcome() {
     let retried = app.enqueue(&flaky("retried", 1, false)).await;
     let permanent = app.enqueue(&flaky("permanent", 1, true)).await;
     let exhausted = app.enqueue(&flaky("exhausted", 4, false)).await;
-    app.wait_job(&retried, "done", Duration::from_secs(20))
-        .await;
-    app.wait_job(&permanent, "failed", Duration::from_secs(20))
-        .await;
-    app.wait_job(&exhausted, "failed", Duration::from_secs(30))
-        .await;
+    for (id, want) in [
+        (&retried, "done"),
+        (&permanent, "failed"),
+        (&exhausted, "failed"),
+    ] {
+        let row = app.settled_job(id).await;
+        assert_eq!(row.status.as_str(), want, "{row:?}");
+    }
 
     let text = scrape_text(&app).await;
     let after = Scrape::parse(&text);
@@ -318,11 +320,9 @@ async fn sms_are_counted_when_sent_delivered_and_failed() {
 
     text_in(&app, "metrics-1", "+4790000101").await;
     text_in(&app, "metrics-2", "+4790000102").await;
-    let sent = eventually(Duration::from_secs(20), "two replies", || async {
-        let sent = fake.sent();
-        (sent.len() >= 2).then_some(sent)
-    })
-    .await;
+    app.run_pending_jobs().await;
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 2, "two replies: {sent:?}");
     report(&app, &sent[0].gateway_message_id, DeliveryStatus::Delivered).await;
     report(&app, &sent[0].gateway_message_id, DeliveryStatus::Delivered).await;
     report(&app, &sent[1].gateway_message_id, DeliveryStatus::Failed).await;
@@ -330,25 +330,26 @@ async fn sms_are_counted_when_sent_delivered_and_failed() {
     // The gateway refuses the next message outright (400): the send job gives up at once.
     fake.set_status(400, 1);
     text_in(&app, "metrics-3", "+4790000103").await;
-    eventually(Duration::from_secs(20), "the refused reply", || async {
-        let (_, page) = app
-            .get("/api/v1/messages?direction=out&status=failed", &key)
-            .await;
-        let items = page["items"].as_array()?;
-        (items.len() == 2).then_some(())
-    })
-    .await;
+    app.run_pending_jobs().await;
+    let (_, page) = app
+        .get("/api/v1/messages?direction=out&status=failed", &key)
+        .await;
+    assert_eq!(
+        page["items"].as_array().map(Vec::len),
+        Some(2),
+        "the refused reply: {page}"
+    );
 
-    // The message is marked failed just before its job is.
     let jobs = |scrape: &Scrape, queue, status| {
         scrape.value(names::JOBS, &[("queue", queue), ("status", status)])
     };
-    let (text, after) = eventually(Duration::from_secs(10), "the send job failed", || async {
-        let text = scrape_text(&app).await;
-        let after = Scrape::parse(&text);
-        (jobs(&after, "sms.send", "failed") == 1.0).then_some((text, after))
-    })
-    .await;
+    let text = scrape_text(&app).await;
+    let after = Scrape::parse(&text);
+    assert_eq!(
+        jobs(&after, "sms.send", "failed"),
+        1.0,
+        "the send job failed: {text}"
+    );
     let grew = |name: &str, labels: &[(&str, &str)]| {
         after.value(name, labels) - before.value(name, labels)
     };
@@ -369,13 +370,14 @@ async fn sms_are_counted_when_sent_delivered_and_failed() {
     assert!(sends("permanent") >= 1.0, "{text}");
     let drafts = [("operation", "draft_agreement"), ("outcome", "2xx")];
     assert!(grew(names::VIPPS_REQUESTS, &drafts) >= 3.0, "{text}");
-    // The other jobs' rows may be acknowledged a moment after the failure was seen.
-    eventually(Duration::from_secs(10), "the other jobs done", || async {
-        let now = Scrape::parse(&scrape_text(&app).await);
-        (jobs(&now, "sms.send", "done") == 2.0 && jobs(&now, "sms.inbound", "done") == 3.0)
-            .then_some(())
-    })
-    .await;
+    assert_eq!(
+        (
+            jobs(&after, "sms.send", "done"),
+            jobs(&after, "sms.inbound", "done")
+        ),
+        (2.0, 3.0),
+        "the other jobs done: {text}"
+    );
     assert!(!text.contains("90000101"), "no phone numbers");
     app.stop().await;
 }

@@ -4,8 +4,6 @@
 //! keyword reply is never queued without its Vipps link. Rows are written with raw SQL, as a
 //! bad migration, a manual fix or another version of the service could have left them.
 
-use std::time::Duration;
-
 use dialogpay::{
     db::{Db, agreements, charges, messages},
     domain::status::ReplyPurpose,
@@ -68,10 +66,8 @@ impl Fixture {
                 agreement_id: agreement.into(),
             })
             .await;
-        let row = self
-            .app
-            .wait_job(&job, "failed", Duration::from_secs(20))
-            .await;
+        let row = self.app.settled_job(&job).await;
+        assert_eq!(row.status.as_str(), "failed", "{row:?}");
         assert_eq!(row.attempts, 1, "not retried");
         row.last_result.unwrap_or_default()
     }

@@ -18,7 +18,17 @@ impl TestApp {
             .expect("not a duplicate")
     }
 
-    /// Waits until the job reaches the operator status `want` (e.g. "done", "failed").
+    /// Runs the pending jobs, then reads job `id`.
+    pub async fn settled_job(&self, id: &str) -> jobs::JobRow {
+        self.run_pending_jobs().await;
+        jobs::get(&self.state.db, id)
+            .await
+            .expect("reads job")
+            .unwrap_or_else(|| panic!("job {id} exists"))
+    }
+
+    /// Waits until the job reaches the operator status `want` (e.g. "done", "failed"), for
+    /// tests of when that happens (pickup, backoff, a crashed worker's orphan).
     pub async fn wait_job(&self, id: &str, want: &str, within: Duration) -> jobs::JobRow {
         let db = self.state.db.clone();
         eventually(within, &format!("job {id} to be {want}"), || {

@@ -6,6 +6,7 @@
 
 pub mod checks;
 pub mod db;
+pub mod drain;
 pub mod jobs;
 pub mod portal;
 pub mod process;
@@ -32,6 +33,12 @@ pub struct TestApp {
     /// The embedded Vipps simulator (every test app runs in simulator mode unless overridden).
     pub simulator: Option<dialogpay::vipps::sim::Simulator>,
     pub test_db: db::TestDb,
+    /// Whether this app runs workers ([`Options::workers`]).
+    workers: bool,
+    /// Every queue of [`test_workers`].
+    queues: Vec<&'static str>,
+    /// One wake-up counter per queue: enqueues in this process, for [`drain`].
+    enqueued: Vec<tokio::sync::watch::Receiver<u64>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -115,23 +122,39 @@ impl TestApp {
             scheduler: options.workers && options.scheduler,
         };
         // Started as `serve` starts: build (binding port 0) → the bound address → run.
+        let workers = test_workers();
+        let queues = workers.queues();
         let app = Application::build(settings, roles)
             .await
             .expect("the app builds")
-            .with_workers(test_workers());
+            .with_workers(workers);
         let addr = app.address().expect("an HTTP listener");
         let (state, simulator) = (app.state().clone(), app.simulator().cloned());
+        let wakers = state.enqueuer.wakers();
+        let enqueued = queues.iter().map(|q| wakers.subscribe(q)).collect();
         let (stop_tx, shutdown) = app::manual_shutdown();
         let handle = tokio::spawn(app.run_until_stopped(shutdown));
+        let base = format!("http://{addr}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        // The HTTP server starts last: once it answers, the workers run and what start-up
+        // enqueues (webhook registrations) is on the queue, where a drain sees it.
+        let health = http.get(format!("{base}/healthz")).send().await;
+        assert!(
+            health.is_ok_and(|r| r.status().is_success()),
+            "the app serves"
+        );
         TestApp {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            base,
+            http,
             state,
             simulator,
             test_db,
+            workers: options.workers,
+            queues,
+            enqueued,
             stop: Some(stop_tx),
             handle: Some(handle),
         }
