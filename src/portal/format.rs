@@ -35,6 +35,9 @@ mod tests {
         assert_eq!(kroner(-5), "-0,05 kr");
         // 2026-07-01 10:00 UTC is noon in Oslo (summer time).
         assert_eq!(datetime(1_782_900_000_000), "01.07.2026 12:00:00");
-        assert_eq!(date(NaiveDate::from_ymd_opt(2026, 2, 3).unwrap()), "03.02.2026");
+        assert_eq!(
+            date(NaiveDate::from_ymd_opt(2026, 2, 3).unwrap()),
+            "03.02.2026"
+        );
     }
 }

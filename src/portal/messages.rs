@@ -257,7 +257,9 @@ async fn selected(
         ));
     };
     if !htmx {
-        return Ok(Redirect::see_other(format!("/portal/messages/{}", urlencode(&id))).into_response());
+        return Ok(
+            Redirect::see_other(format!("/portal/messages/{}", urlencode(&id))).into_response(),
+        );
     }
     let found = service::messages::get(&state, &user.actor(), &id).await?;
     Ok(DetailsPartial {
