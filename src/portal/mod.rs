@@ -13,11 +13,11 @@ pub mod assets;
 pub mod auth;
 pub mod cookies;
 pub mod csrf;
+pub mod dialogues;
 pub mod errors;
 pub mod format;
 pub mod forms;
 pub mod headers;
-pub mod home;
 pub mod htmx;
 pub mod layout;
 pub mod messages;
@@ -29,7 +29,7 @@ use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManag
 pub const PREFIX: &str = "/portal";
 
 /// Every screen's routes, relative to [`PREFIX`]; a new screen adds its `routes` here.
-const SCREENS: &[fn(Route) -> Route] = &[auth::routes, home::routes, messages::routes];
+const SCREENS: &[fn(Route) -> Route] = &[auth::routes, dialogues::routes, messages::routes];
 
 /// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the
 /// screens inside the portal's middleware; any error of either is an HTML page.

@@ -150,6 +150,38 @@ pub async fn series(
     Ok(group(&days, period, bucket))
 }
 
+/// Several dialogues' figures added up per bucket, every bucket of `period` from its first
+/// day on, empty ones included (the dialogue list's chart). Events add up; the number of
+/// active agreements is not summed and stays 0.
+pub async fn summed_series(
+    state: &AppState,
+    dialogue_ids: &[String],
+    period: DayRange,
+    bucket: Bucket,
+) -> ServiceResult<Vec<(DayRange, DialogueStats)>> {
+    let mut buckets = Vec::new();
+    let mut start = Some(period.from);
+    while let Some(from) = start.filter(|s| *s <= period.to) {
+        let next = bucket.next(from);
+        let to = next
+            .and_then(|n| n.pred_opt())
+            .map_or(period.to, |e| e.min(period.to));
+        buckets.push((DayRange { from, to }, DialogueStats::default()));
+        start = next;
+    }
+    for id in dialogue_ids {
+        for (day, figures) in stats::daily(&state.db, id, period).await? {
+            let at = buckets.partition_point(|(r, _)| r.to < day);
+            if let Some((_, sum)) = buckets.get_mut(at) {
+                let active = sum.active_agreements;
+                sum.extend(&figures);
+                sum.active_agreements = active;
+            }
+        }
+    }
+    Ok(buckets)
+}
+
 fn group(days: &[(NaiveDate, DialogueStats)], period: DayRange, bucket: Bucket) -> Series {
     let mut total = DialogueStats::default();
     let mut buckets = Vec::new();

@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod partners;
 mod portal;
+mod portal_list;
 mod portal_messages;
 mod scheduler;
 mod schema_parity;
