@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod partners;
 mod portal;
+mod portal_form;
 mod scheduler;
 mod schema_parity;
 mod split;
