@@ -390,3 +390,50 @@ async fn the_keyword_check_says_taken_for_a_keyword_in_use() {
     let bad = ask("two words").await;
     assert!(bad.html.contains("keyword-invalid"), "{}", bad.html);
 }
+
+#[tokio::test]
+async fn with_agreements_period_and_amount_are_read_only_with_the_reason() {
+    let app = spawn().await;
+    let (_, key, client) = partner(&app, "Agreed").await;
+    let group = app.crm_group_with_terms(&key, "Givers").await;
+    let id = app
+        .monthly_give_dialogue(&key, &group, "Hi {vipps_link}")
+        .await;
+    let edit = format!("/portal/dialogues/{id}/edit");
+    let before = client.get(&edit).await;
+    assert!(before.html.contains(r#"<select id="period" name="period""#));
+    assert!(!before.html.contains("agreements exist"));
+
+    crate::support::db::insert_agreement(&app.state.db, &id, "+4791234567").await;
+    let page = client.get(&edit).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(
+        page.html
+            .contains("agreements exist: their price and period are agreed with Vipps users")
+    );
+    assert!(
+        page.html.contains(r#"value="100,00 kr" readonly"#),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains(r#"value="Month" readonly"#));
+    assert!(!page.html.contains(r#"<select id="period""#));
+
+    // A request that tries to change them anyway changes only the rest.
+    let fields = form(
+        &app,
+        &group,
+        &[
+            ("name", "Renamed"),
+            ("keyword", "GIVE"),
+            ("amount", "1,00"),
+            ("period", "week"),
+        ],
+    );
+    let page = submit(&client, &edit, &fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
+    let (_, d) = app.get(&format!("/api/v1/dialogues/{id}"), &key).await;
+    assert_eq!(d["name"], "Renamed");
+    assert_eq!(d["amount_ore"], 10000);
+    assert_eq!(d["period"], "month");
+}
