@@ -203,6 +203,14 @@ impl FormPage {
         }
     }
 
+    /// A field's label, for the error summary.
+    fn field_label<'f>(&self, field: &'f str) -> &'f str {
+        FIELDS
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map_or(field, |(_, label)| label)
+    }
+
     fn script(&self) -> &'static str {
         crate::portal::assets::SCRIPT
     }
@@ -458,27 +466,29 @@ async fn saved_or_again(
         .into_response())
 }
 
-/// The form's order of fields, for the error summary.
+/// The form's fields in the seed's order, with their labels (the error summary's order and
+/// words).
+const FIELDS: [(&str, &str); 13] = [
+    ("name", "Name"),
+    ("crm_group_id", "CRM Group"),
+    ("start_date", "Start Date"),
+    ("end_date", "End Date"),
+    ("module_type", "Module type"),
+    ("recurring", "Recurring payments"),
+    ("period", "Recurring period"),
+    ("product_name", "Product name"),
+    ("product_description", "Product description"),
+    ("amount", "Amount in NOK"),
+    ("sender", "Sender"),
+    ("reply_message", "Reply message"),
+    ("keyword", "Keyword"),
+];
+
 fn field_order(field: &str) -> usize {
-    const ORDER: [&str; 13] = [
-        "name",
-        "crm_group_id",
-        "start_date",
-        "end_date",
-        "module_type",
-        "recurring",
-        "period",
-        "product_name",
-        "product_description",
-        "amount",
-        "sender",
-        "reply_message",
-        "keyword",
-    ];
-    ORDER
+    FIELDS
         .iter()
-        .position(|f| *f == field)
-        .unwrap_or(ORDER.len())
+        .position(|(f, _)| *f == field)
+        .unwrap_or(FIELDS.len())
 }
 
 #[derive(Debug, Default, Deserialize)]

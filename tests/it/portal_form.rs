@@ -201,6 +201,16 @@ async fn a_save_with_bad_fields_shows_every_error_keeps_what_was_typed_and_saves
         );
     }
     assert!(page.html.contains("must be a date (yyyy-mm-dd)"));
+    // The summary names the fields by their labels, in the form's order.
+    let summary = [
+        "Start Date:",
+        "Amount in NOK:",
+        "Sender:",
+        "Reply message:",
+        "Keyword:",
+    ]
+    .map(|label| page.html.find(label).unwrap_or_else(|| panic!("{label}")));
+    assert!(summary.is_sorted(), "{summary:?}");
     assert!(page.html.contains("must be at least 1.00 NOK"));
     // What was typed, escaped.
     assert!(
