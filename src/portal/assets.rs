@@ -11,6 +11,7 @@ use poem::{
 /// URLs of the assets, for templates.
 pub const STYLESHEET: &str = "/portal/assets/portal-1.css";
 pub const HTMX: &str = "/portal/assets/htmx-2.0.11.min.js";
+pub const SCRIPT: &str = "/portal/assets/portal-1.js";
 
 /// (file name, content type, bytes) of every asset.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -18,6 +19,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "portal-1.css",
         "text/css; charset=utf-8",
         include_bytes!("assets/portal-1.css"),
+    ),
+    (
+        "portal-1.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/portal-1.js"),
     ),
     (
         "htmx-2.0.11.min.js",
@@ -51,7 +57,7 @@ mod tests {
 
     #[test]
     fn template_urls_name_embedded_files() {
-        for url in [STYLESHEET, HTMX] {
+        for url in [STYLESHEET, HTMX, SCRIPT] {
             let name = url.trim_start_matches("/portal/assets/");
             assert!(ASSETS.iter().any(|(file, _, _)| *file == name), "{url}");
         }

@@ -200,6 +200,32 @@ pub async fn archive(
     get(state, actor, id).await
 }
 
+/// Runs every rule that `create` (`id` `None`) or `update` (`Some(id)`) would, and writes
+/// nothing: for a front end that found problems of its own in the input (a date that does not
+/// parse) and shows them together with every other one.
+pub async fn check_only(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: Option<&str>,
+    input: &DialogueInput,
+) -> ServiceResult<()> {
+    let today = state.clock.today_oslo();
+    let mut tx = state.db.begin().await?;
+    let not_ending_before = match id {
+        None => Some(today),
+        Some(id) => {
+            let current = dialogues::get_tx(&mut tx, actor.partner_id(), id)
+                .await?
+                .ok_or(ServiceError::NotFound("dialogue"))?;
+            (input.end_date != current.end_date).then_some(today)
+        }
+    };
+    check(&mut tx, actor, input, not_ending_before, id).await?;
+    // Dropped without a commit: rolled back, nothing written.
+    drop(tx);
+    Ok(())
+}
+
 fn agreements_exist(reason: &str) -> ServiceError {
     ServiceError::conflict("dialogue_has_agreements", reason.to_owned())
 }
