@@ -13,6 +13,7 @@ pub mod assets;
 pub mod auth;
 pub mod cookies;
 pub mod csrf;
+pub mod dialogue_page;
 pub mod dialogues;
 pub mod errors;
 pub mod forms;
@@ -27,7 +28,7 @@ use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManag
 pub const PREFIX: &str = "/portal";
 
 /// Every screen's routes, relative to [`PREFIX`]; a new screen adds its `routes` here.
-const SCREENS: &[fn(Route) -> Route] = &[auth::routes, dialogues::routes];
+const SCREENS: &[fn(Route) -> Route] = &[auth::routes, dialogues::routes, dialogue_page::routes];
 
 /// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the
 /// screens inside the portal's middleware; any error of either is an HTML page.
