@@ -49,7 +49,7 @@ pub fn nok(ore: i64) -> String {
 }
 
 /// A query-string value, percent-encoded.
-fn url_encode(value: &str) -> String {
+pub(crate) fn url_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -94,12 +94,12 @@ fn state_badge(s: DialogueState) -> &'static str {
 
 /// The query string: a preset, or a custom `from`/`to` (empty date inputs count as absent).
 #[derive(Debug, Default, Deserialize)]
-struct ListParams {
+pub(crate) struct ListParams {
     period: Option<String>,
     from: Option<String>,
     to: Option<String>,
     archived: Option<String>,
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -117,7 +117,7 @@ fn parse_date(v: &Option<String>, name: &str) -> Result<Option<NaiveDate>, Porta
 
 /// The period the URL asks for: `period=custom` (or no preset with dates) takes `from`/`to`;
 /// otherwise the preset, by default this month.
-fn chosen(params: &ListParams, today: NaiveDate) -> Result<Chosen, PortalError> {
+pub(crate) fn chosen(params: &ListParams, today: NaiveDate) -> Result<Chosen, PortalError> {
     let custom = match non_empty(&params.period) {
         Some("custom") => true,
         Some(_) => false,
@@ -145,9 +145,9 @@ fn chosen(params: &ListParams, today: NaiveDate) -> Result<Chosen, PortalError> 
     })
 }
 
-struct Chosen {
+pub(crate) struct Chosen {
     preset: Option<Preset>,
-    range: DayRange,
+    pub(crate) range: DayRange,
 }
 
 /// One option of the period menu.

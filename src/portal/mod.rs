@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cookies;
 pub mod csrf;
 pub mod dialogue_form;
+pub mod dialogue_page;
 pub mod dialogues;
 pub mod errors;
 pub mod format;
@@ -34,6 +35,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     auth::routes,
     dialogues::routes,
     dialogue_form::routes,
+    dialogue_page::routes,
     messages::routes,
 ];
 

@@ -20,7 +20,7 @@ async fn spawn_quiet() -> TestApp {
 }
 
 /// A monthly dialogue named `name` with keyword `keyword`; its id.
-async fn dialogue(app: &TestApp, key: &str, group: &str, name: &str, keyword: &str) -> String {
+pub async fn dialogue(app: &TestApp, key: &str, group: &str, name: &str, keyword: &str) -> String {
     let today = app.state.clock.today_oslo();
     let body = json!({
         "name": name, "crm_group_id": group,
@@ -34,8 +34,43 @@ async fn dialogue(app: &TestApp, key: &str, group: &str, name: &str, keyword: &s
     d["id"].as_str().unwrap().to_owned()
 }
 
+/// A keyword texted to `dialogue` (keyword GIVE on 2160) and the agreement approved in the
+/// simulator; its id, once drafted (the first payment follows the approval).
+pub async fn active_agreement(app: &TestApp, key: &str, id: &str) -> String {
+    // A keyword, the agreement approved in the simulator, its first payment charged.
+    let body = json!({ "message_id": "gw-1", "from": PHONE, "to": "2160", "text": "GIVE" });
+    let (status, reply) = app
+        .call(
+            Method::POST,
+            "/webhooks/sms/inbound",
+            Some(INBOUND_TOKEN),
+            Some(body),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {reply}");
+    let agreement = eventually(Duration::from_secs(30), "a drafted agreement", || async {
+        let (_, page) = app
+            .get(&format!("/api/v1/dialogues/{id}/agreements"), key)
+            .await;
+        page["items"]
+            .as_array()
+            .and_then(|items| items.first())
+            .filter(|a| a["vipps_agreement_id"].is_string())
+            .cloned()
+    })
+    .await;
+    let vipps_id = agreement["vipps_agreement_id"].as_str().unwrap();
+    app.simulator
+        .as_ref()
+        .unwrap()
+        .approve(vipps_id, None)
+        .unwrap();
+
+    agreement["id"].as_str().unwrap().to_owned()
+}
+
 /// The `<tr>` of `row` (a dialogue id, or `total`).
-fn row<'a>(html: &'a str, row: &str) -> &'a str {
+pub fn row<'a>(html: &'a str, row: &str) -> &'a str {
     let start = html
         .find(&format!(r#"data-dialogue="{row}""#))
         .unwrap_or_else(|| panic!("no row {row} in:\n{html}"));
@@ -44,7 +79,7 @@ fn row<'a>(html: &'a str, row: &str) -> &'a str {
 }
 
 /// The text of the cell `data-stat="{stat}"` in a row.
-fn stat(row: &str, stat: &str) -> String {
+pub fn stat(row: &str, stat: &str) -> String {
     let marker = format!(r#"data-stat="{stat}">"#);
     let at = row
         .find(&marker)
@@ -215,34 +250,7 @@ async fn shows_the_same_figures_as_the_json_api() {
         .monthly_give_dialogue(&key, &group, "Takk! Bli fast giver: {vipps_link}")
         .await;
 
-    // A keyword, the agreement approved in the simulator, its first payment charged.
-    let body = json!({ "message_id": "gw-1", "from": PHONE, "to": "2160", "text": "GIVE" });
-    let (status, reply) = app
-        .call(
-            Method::POST,
-            "/webhooks/sms/inbound",
-            Some(INBOUND_TOKEN),
-            Some(body),
-        )
-        .await;
-    assert!(status.is_success(), "{status} {reply}");
-    let agreement = eventually(Duration::from_secs(30), "a drafted agreement", || async {
-        let (_, page) = app
-            .get(&format!("/api/v1/dialogues/{id}/agreements"), &key)
-            .await;
-        page["items"]
-            .as_array()
-            .and_then(|items| items.first())
-            .filter(|a| a["vipps_agreement_id"].is_string())
-            .cloned()
-    })
-    .await;
-    let vipps_id = agreement["vipps_agreement_id"].as_str().unwrap();
-    app.simulator
-        .as_ref()
-        .unwrap()
-        .approve(vipps_id, None)
-        .unwrap();
+    active_agreement(&app, &key, &id).await;
 
     let today = app.state.clock.today_oslo();
     let from = today - chrono::Days::new(6);

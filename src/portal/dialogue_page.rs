@@ -1,0 +1,245 @@
+//! `GET /portal/dialogues/{id}`: one dialogue's figures by day, week or month over a period
+//! (the list's period in the URL, plus `?by=`), and its agreements, each with its payment
+//! history in a `<details>`. An open agreement is stopped after a confirmation page
+//! (`…/agreements/{aid}/stop`: GET asks, POST with the CSRF token stops).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use poem::{
+    IntoResponse, Response, Route, handler,
+    web::{Data, Path, Query, Redirect, cookie::CookieJar},
+};
+use serde::Deserialize;
+
+use crate::{
+    db::stats::DialogueStats,
+    portal::{
+        cookies::CookiePolicy,
+        dialogues::{ListParams, chosen, date, nok, url_encode},
+        errors::PortalError,
+        layout::{Flash, Layout, LayoutParts, Nav},
+        session::PortalUser,
+    },
+    service::{self, agreements::AgreementDetail, page::PageRequest, stats::Bucket},
+    state::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route.at("/dialogues/:id", poem::get(page)).at(
+        "/dialogues/:id/agreements/:agreement/stop",
+        poem::get(confirm_stop).post(stop),
+    )
+}
+
+/// An epoch-milliseconds time as its Europe/Oslo date.
+fn ms_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::Oslo)
+                .format("%d.%m.%Y")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PageParams {
+    #[serde(flatten)]
+    list: ListParams,
+    by: Option<String>,
+}
+
+struct BucketRow {
+    label: String,
+    s: DialogueStats,
+    collected: String,
+}
+
+struct ChargeRow {
+    due: String,
+    amount: String,
+    status: &'static str,
+    failure: String,
+}
+
+struct AgreementRow {
+    id: String,
+    status: &'static str,
+    open: bool,
+    phone: String,
+    started: String,
+    next_charge: String,
+    total_paid: String,
+    charges: Vec<ChargeRow>,
+}
+
+impl AgreementRow {
+    fn new(d: &AgreementDetail) -> Self {
+        let a = &d.agreement;
+        Self {
+            id: a.id.clone(),
+            status: a.status.as_str(),
+            open: a.status.is_open(),
+            phone: a.phone.clone(),
+            started: a.activated_at.map(ms_date).unwrap_or_else(|| "–".into()),
+            next_charge: d.next_charge().map_or_else(
+                || "–".into(),
+                |c| format!("{} · {}", date(c.due_date), nok(c.amount_ore)),
+            ),
+            total_paid: nok(d.total_paid_ore()),
+            charges: d
+                .charges
+                .iter()
+                .map(|c| ChargeRow {
+                    due: date(c.charge.due_date),
+                    amount: nok(c.charge.amount_ore),
+                    status: c.charge.status.as_str(),
+                    failure: [&c.charge.failure_reason, &c.charge.failure_description]
+                        .into_iter()
+                        .flatten()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(": "),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dialogue_page.html")]
+struct DialoguePage {
+    layout: Layout,
+    id: String,
+    name: String,
+    keyword: String,
+    sender: String,
+    state: &'static str,
+    from: String,
+    to: String,
+    period_text: String,
+    by: &'static str,
+    buckets: Vec<BucketRow>,
+    total: BucketRow,
+    agreements: Vec<AgreementRow>,
+    next_page: Option<String>,
+}
+
+#[handler]
+async fn page(
+    state: Data<&AppState>,
+    user: PortalUser,
+    parts: LayoutParts,
+    Path(id): Path<String>,
+    Query(params): Query<PageParams>,
+) -> Result<DialoguePage, PortalError> {
+    let actor = user.actor();
+    let d = service::dialogues::get(&state, &actor, &id).await?;
+    let range = chosen(&params.list, state.clock.today_oslo())?.range;
+    let (bucket, by) = match params.by.as_deref().unwrap_or("day") {
+        "day" | "" => (Bucket::Day, "day"),
+        "week" => (Bucket::Week, "week"),
+        "month" => (Bucket::Month, "month"),
+        _ => return Err(PortalError::BadRequest("by is day, week or month".into())),
+    };
+    let series = service::stats::series(&state, &id, range, bucket).await?;
+    let label = |r: &crate::db::stats::DayRange| {
+        if r.from == r.to {
+            date(r.from)
+        } else {
+            format!("{} – {}", date(r.from), date(r.to))
+        }
+    };
+    let row = |(r, s): &(crate::db::stats::DayRange, DialogueStats)| BucketRow {
+        label: label(r),
+        collected: nok(s.amount_charged_ore),
+        s: s.clone(),
+    };
+    let cursor = params.list.cursor.clone().filter(|c| !c.is_empty());
+    let agreements = service::agreements::list_for_dialogue(
+        &state,
+        &actor,
+        &id,
+        None,
+        &PageRequest::new(None, cursor)?,
+    )
+    .await?;
+    let next_page = agreements.next_cursor.as_ref().map(|c| {
+        format!(
+            "/portal/dialogues/{id}?from={}&to={}&by={by}&cursor={}",
+            range.from,
+            range.to,
+            url_encode(c)
+        )
+    });
+    Ok(DialoguePage {
+        layout: parts.for_user(&user, Nav::Dialogues),
+        name: d.dialogue.name.clone(),
+        keyword: d.dialogue.keyword.clone(),
+        sender: d.dialogue.sender.clone(),
+        state: d.state.as_str(),
+        from: range.from.to_string(),
+        to: range.to.to_string(),
+        period_text: format!("{} – {}", date(range.from), date(range.to)),
+        by,
+        buckets: series.buckets.iter().map(row).collect(),
+        total: row(&series.total),
+        agreements: agreements.items.iter().map(AgreementRow::new).collect(),
+        next_page,
+        id,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "agreement_stop.html")]
+struct StopPage {
+    layout: Layout,
+    dialogue_id: String,
+    dialogue_name: String,
+    agreement: AgreementRow,
+}
+
+/// The agreement `agreement` of dialogue `id`, or 404 (another dialogue's or partner's).
+async fn agreement_of(
+    state: &AppState,
+    user: &PortalUser,
+    id: &str,
+    agreement: &str,
+) -> Result<(String, AgreementDetail), PortalError> {
+    let actor = user.actor();
+    let d = service::dialogues::get(state, &actor, id).await?;
+    let a = service::agreements::get(state, &actor, agreement).await?;
+    if a.agreement.dialogue_id != d.dialogue.id {
+        return Err(PortalError::NotFound);
+    }
+    Ok((d.dialogue.name, a))
+}
+
+#[handler]
+async fn confirm_stop(
+    state: Data<&AppState>,
+    user: PortalUser,
+    parts: LayoutParts,
+    Path((id, agreement)): Path<(String, String)>,
+) -> Result<StopPage, PortalError> {
+    let (name, a) = agreement_of(&state, &user, &id, &agreement).await?;
+    Ok(StopPage {
+        layout: parts.for_user(&user, Nav::Dialogues),
+        dialogue_id: id,
+        dialogue_name: name,
+        agreement: AgreementRow::new(&a),
+    })
+}
+
+#[handler]
+async fn stop(
+    state: Data<&AppState>,
+    user: PortalUser,
+    jar: &CookieJar,
+    Path((id, agreement)): Path<(String, String)>,
+) -> Result<Response, PortalError> {
+    agreement_of(&state, &user, &id, &agreement).await?;
+    service::agreements::stop(&state, &user.actor(), &agreement).await?;
+    Flash::Saved.set(jar, CookiePolicy::of(&state));
+    Ok(Redirect::see_other(format!("/portal/dialogues/{id}")).into_response())
+}

@@ -1,0 +1,126 @@
+//! The Dialogue page (`/portal/dialogues/{id}`): its figures by day/week/month, its agreements
+//! with their payment history, stopping one after a confirmation (with CSRF), escaping and
+//! isolation.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::{
+    portal_list::{active_agreement, dialogue},
+    support::{Options, TestApp, eventually},
+};
+
+/// The text after `data-stat="{stat}">` in `html`, up to the next tag.
+fn stat(html: &str, stat: &str) -> String {
+    crate::portal_list::stat(html, stat)
+}
+
+#[tokio::test]
+async fn shows_agreements_with_payments_and_stops_one_after_confirming() {
+    let app = TestApp::spawn_with(Options::default()).await;
+    let (partner, key) = app.partner("Charity").await;
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let id = app
+        .monthly_give_dialogue(&key, &group, "Takk! Bli fast giver: {vipps_link}")
+        .await;
+    let agreement = active_agreement(&app, &key, &id).await;
+    eventually(Duration::from_secs(30), "the first payment", || async {
+        let (_, a) = app
+            .get(&format!("/api/v1/agreements/{agreement}"), &key)
+            .await;
+        (a["status"] == "ACTIVE" && a["charges"][0]["status"] == "CHARGED").then_some(())
+    })
+    .await;
+
+    let portal = app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("<h1>Monthly giver</h1>"));
+    let card = &page.html[page
+        .html
+        .find(&format!(r#"data-agreement="{agreement}""#))
+        .expect("the agreement")..];
+    assert!(card.contains(">ACTIVE</span>"));
+    assert!(card.contains("+4791234567"));
+    assert_eq!(stat(card, "total_paid"), "100,00\u{a0}kr");
+    assert!(card.contains("<summary>Payment history (1)</summary>"));
+    assert!(card.contains(">CHARGED</span>"));
+    let total = &page.html[page.html.find(r#"data-row="total""#).unwrap()..];
+    assert_eq!(stat(total, "agreements_activated"), "1");
+    assert_eq!(stat(total, "amount_charged"), "100,00\u{a0}kr");
+    for by in ["week", "month"] {
+        let page = portal.get(&format!("/portal/dialogues/{id}?by={by}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{by}");
+    }
+    assert_eq!(
+        portal
+            .get(&format!("/portal/dialogues/{id}?by=hour"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let stop = format!("/portal/dialogues/{id}/agreements/{agreement}/stop");
+    assert!(page.html.contains(&format!(r#"href="{stop}""#)));
+    let confirm = portal.get(&stop).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.html);
+    assert!(confirm.html.contains("Stop this agreement?"));
+    // Without the CSRF token nothing is stopped.
+    let refused = portal.post_form(&stop, &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    let done = portal.submit(&stop, &stop, &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(done.location(), format!("/portal/dialogues/{id}"));
+    eventually(Duration::from_secs(30), "the agreement stopped", || async {
+        let (_, a) = app
+            .get(&format!("/api/v1/agreements/{agreement}"), &key)
+            .await;
+        (a["status"] == "STOPPED").then_some(())
+    })
+    .await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(page.html.contains(">STOPPED</span>"));
+    assert!(!page.html.contains(&format!(r#"href="{stop}""#)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_partners_dialogue_or_agreement_answers_404_and_names_are_escaped() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let (partner, key) = app.partner("Charity").await;
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let mine = dialogue(&app, &key, &group, "<script>alert(1)</script>", "GIVE").await;
+    let (_, other_key) = app.partner("Other").await;
+    let other_group = app.crm_group_with_terms(&other_key, "Theirs").await;
+    let theirs = dialogue(&app, &other_key, &other_group, "Theirs", "THEIRS").await;
+
+    let portal = app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{mine}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(!page.html.contains("<script>alert"));
+    assert!(page.html.contains("No agreements yet."));
+    for path in [
+        format!("/portal/dialogues/{theirs}"),
+        format!("/portal/dialogues/{theirs}/agreements/x/stop"),
+        format!("/portal/dialogues/{mine}/agreements/01J0000000000000000000000/stop"),
+        "/portal/dialogues/nope".to_owned(),
+    ] {
+        let page = portal.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.content_type().starts_with("text/html"));
+    }
+    let page = portal
+        .submit(
+            &format!("/portal/dialogues/{mine}"),
+            &format!("/portal/dialogues/{theirs}/agreements/x/stop"),
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
