@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::{
     db::stats::{DayRange, DialogueStats},
-    domain::{dialogue::DialogueState, money::AmountOre, period::Period},
+    domain::{dialogue::DialogueState, period::Period},
     portal::{
         errors::PortalError,
         htmx::HxRequest,
@@ -29,41 +29,10 @@ use crate::{
     state::AppState,
 };
 
+pub use crate::portal::format::{date, nok, url_encode};
+
 pub fn routes(route: Route) -> Route {
     route.at("/", poem::get(list))
-}
-
-/// `49,90 kr`, with a no-break space between thousands.
-pub fn nok(ore: i64) -> String {
-    let plain = AmountOre(ore).to_string();
-    let (int, dec) = plain.split_once('.').unwrap_or((&plain, "00"));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped},{dec}\u{a0}kr")
-}
-
-/// A query-string value, percent-encoded.
-pub(crate) fn url_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `dd.mm.yyyy`.
-pub fn date(d: NaiveDate) -> String {
-    d.format("%d.%m.%Y").to_string()
 }
 
 fn period_label(p: Period) -> &'static str {

@@ -1,7 +1,9 @@
 //! How the portal shows values: dates and times in Europe/Oslo (`02.12.2026 13:45`), amounts
-//! as `49,90 kr`.
+//! as `49,90 kr`, query-string values percent-encoded.
 
 use chrono::NaiveDate;
+
+use crate::domain::money::AmountOre;
 
 /// A stored time (epoch milliseconds) in Oslo, `dd.mm.yyyy HH:MM:SS`; empty for none.
 pub fn datetime(ms: i64) -> String {
@@ -14,15 +16,37 @@ pub fn datetime(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn date(d: NaiveDate) -> String {
-    d.format("%d.%m.%Y").to_string()
+/// `49,90 kr`, with a no-break space between thousands.
+pub fn nok(ore: i64) -> String {
+    let plain = AmountOre(ore).to_string();
+    let (int, dec) = plain.split_once('.').unwrap_or((&plain, "00"));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped},{dec}\u{a0}kr")
 }
 
-/// `4990` → `49,90 kr`.
-pub fn kroner(ore: i64) -> String {
-    let sign = if ore < 0 { "-" } else { "" };
-    let abs = ore.unsigned_abs();
-    format!("{sign}{},{:02} kr", abs / 100, abs % 100)
+/// A query-string value, percent-encoded.
+pub fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `dd.mm.yyyy`.
+pub fn date(d: NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
 }
 
 #[cfg(test)]
@@ -31,8 +55,8 @@ mod tests {
 
     #[test]
     fn amounts_and_times_read_as_in_norway() {
-        assert_eq!(kroner(4990), "49,90 kr");
-        assert_eq!(kroner(-5), "-0,05 kr");
+        assert_eq!(nok(4990), "49,90\u{a0}kr");
+        assert_eq!(nok(12_345_678), "123\u{a0}456,78\u{a0}kr");
         // 2026-07-01 10:00 UTC is noon in Oslo (summer time).
         assert_eq!(datetime(1_782_900_000_000), "01.07.2026 12:00:00");
         assert_eq!(

@@ -100,21 +100,10 @@ impl Filter {
         pairs
             .iter()
             .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| format!("{k}={}", urlencode(v.trim())))
+            .map(|(k, v)| format!("{k}={}", format::url_encode(v.trim())))
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A row of the table.
@@ -173,7 +162,10 @@ async fn list(
     let base = filter.url_query();
     let next = rows.next_cursor.as_ref().map(|c| {
         let sep = if base.is_empty() { "" } else { "&" };
-        format!("/portal/messages?{base}{sep}cursor={}", urlencode(c))
+        format!(
+            "/portal/messages?{base}{sep}cursor={}",
+            format::url_encode(c)
+        )
     });
     Ok(MessagesPage {
         layout: parts.for_user(&user, Nav::Messages),
@@ -258,7 +250,8 @@ async fn selected(
     };
     if !htmx {
         return Ok(
-            Redirect::see_other(format!("/portal/messages/{}", urlencode(&id))).into_response(),
+            Redirect::see_other(format!("/portal/messages/{}", format::url_encode(&id)))
+                .into_response(),
         );
     }
     let found = service::messages::get(&state, &user.actor(), &id).await?;
