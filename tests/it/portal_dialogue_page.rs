@@ -2,13 +2,11 @@
 //! with their payment history, stopping one after a confirmation (with CSRF), escaping and
 //! isolation.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 
 use crate::{
     portal_list::{active_agreement, dialogue},
-    support::{Options, TestApp, eventually},
+    support::{Options, TestApp},
 };
 
 /// The text after `data-stat="{stat}">` in `html`, up to the next tag.
@@ -25,13 +23,14 @@ async fn shows_agreements_with_payments_and_stops_one_after_confirming() {
         .monthly_give_dialogue(&key, &group, "Takk! Bli fast giver: {vipps_link}")
         .await;
     let agreement = active_agreement(&app, &key, &id).await;
-    eventually(Duration::from_secs(30), "the first payment", || async {
-        let (_, a) = app
-            .get(&format!("/api/v1/agreements/{agreement}"), &key)
-            .await;
-        (a["status"] == "ACTIVE" && a["charges"][0]["status"] == "CHARGED").then_some(())
-    })
-    .await;
+    app.run_pending_jobs().await;
+    let (_, a) = app
+        .get(&format!("/api/v1/agreements/{agreement}"), &key)
+        .await;
+    assert!(
+        a["status"] == "ACTIVE" && a["charges"][0]["status"] == "CHARGED",
+        "the first payment: {a}"
+    );
 
     let portal = app.portal_login(&partner).await;
     let page = portal.get(&format!("/portal/dialogues/{id}")).await;
@@ -72,13 +71,11 @@ async fn shows_agreements_with_payments_and_stops_one_after_confirming() {
     let done = portal.submit(&stop, &stop, &[]).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     assert_eq!(done.location(), format!("/portal/dialogues/{id}"));
-    eventually(Duration::from_secs(30), "the agreement stopped", || async {
-        let (_, a) = app
-            .get(&format!("/api/v1/agreements/{agreement}"), &key)
-            .await;
-        (a["status"] == "STOPPED").then_some(())
-    })
-    .await;
+    app.run_pending_jobs().await;
+    let (_, a) = app
+        .get(&format!("/api/v1/agreements/{agreement}"), &key)
+        .await;
+    assert_eq!(a["status"], "STOPPED", "the agreement stopped: {a}");
     let page = portal.get(&format!("/portal/dialogues/{id}")).await;
     assert!(page.html.contains(">STOPPED</span>"));
     assert!(!page.html.contains(&format!(r#"href="{stop}""#)));

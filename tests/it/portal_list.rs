@@ -2,12 +2,10 @@
 //! totals and chart, the empty state, escaping, isolation, and the same figures as the JSON
 //! API's `GET /api/v1/dialogues?from&to` for the same data.
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{INBOUND_TOKEN, Options, TestApp, eventually};
+use crate::support::{INBOUND_TOKEN, Options, TestApp};
 
 const PHONE: &str = "+4791234567";
 
@@ -48,17 +46,16 @@ pub async fn active_agreement(app: &TestApp, key: &str, id: &str) -> String {
         )
         .await;
     assert!(status.is_success(), "{status} {reply}");
-    let agreement = eventually(Duration::from_secs(30), "a drafted agreement", || async {
-        let (_, page) = app
-            .get(&format!("/api/v1/dialogues/{id}/agreements"), key)
-            .await;
-        page["items"]
-            .as_array()
-            .and_then(|items| items.first())
-            .filter(|a| a["vipps_agreement_id"].is_string())
-            .cloned()
-    })
-    .await;
+    app.run_pending_jobs().await;
+    let (_, page) = app
+        .get(&format!("/api/v1/dialogues/{id}/agreements"), key)
+        .await;
+    let agreement = page["items"]
+        .as_array()
+        .and_then(|items| items.first())
+        .filter(|a| a["vipps_agreement_id"].is_string())
+        .cloned()
+        .expect("a drafted agreement");
     let vipps_id = agreement["vipps_agreement_id"].as_str().unwrap();
     app.simulator
         .as_ref()
@@ -254,19 +251,16 @@ async fn shows_the_same_figures_as_the_json_api() {
 
     let today = app.state.clock.today_oslo();
     let from = today - chrono::Days::new(6);
-    let api_stats = eventually(
-        Duration::from_secs(30),
-        "the first payment in the statistics",
-        || async {
-            let (status, page) = app
-                .get(&format!("/api/v1/dialogues?from={from}&to={today}"), &key)
-                .await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let stats: Value = page["items"][0]["stats"].clone();
-            (stats["agreements_activated"] == 1 && stats["charges_charged"] == 1).then_some(stats)
-        },
-    )
-    .await;
+    app.run_pending_jobs().await;
+    let (status, page) = app
+        .get(&format!("/api/v1/dialogues?from={from}&to={today}"), &key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let api_stats: Value = page["items"][0]["stats"].clone();
+    assert!(
+        api_stats["agreements_activated"] == 1 && api_stats["charges_charged"] == 1,
+        "the first payment in the statistics: {api_stats}"
+    );
 
     let portal = app.portal_login(&partner).await;
     let page = portal
