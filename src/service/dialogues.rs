@@ -143,9 +143,7 @@ pub async fn update(
 ) -> ServiceResult<DialogueWithState> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let current = dialogues::get_tx(&mut tx, actor.partner_id(), id)
-        .await?
-        .ok_or(ServiceError::NotFound("dialogue"))?;
+    let current = locked(&mut tx, actor, id).await?;
     if current.archived_at.is_some() {
         return Err(ServiceError::conflict(
             "dialogue_archived",
@@ -179,9 +177,7 @@ pub async fn archive(
 ) -> ServiceResult<DialogueWithState> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let current = dialogues::get_tx(&mut tx, actor.partner_id(), id)
-        .await?
-        .ok_or(ServiceError::NotFound("dialogue"))?;
+    let current = locked(&mut tx, actor, id).await?;
     if current.archived_at.is_none() {
         if dialogues::agreement_count_tx(&mut tx, id).await? > 0 {
             return Err(agreements_exist(
@@ -224,6 +220,13 @@ pub async fn check_only(
     // Dropped without a commit: rolled back, nothing written.
     drop(tx);
     Ok(())
+}
+
+/// One of the partner's dialogues, read inside the write transaction.
+async fn locked(tx: &mut Tx, actor: &PartnerActor, id: &str) -> ServiceResult<Dialogue> {
+    dialogues::get_tx(tx, actor.partner_id(), id)
+        .await?
+        .ok_or(ServiceError::NotFound("dialogue"))
 }
 
 fn agreements_exist(reason: &str) -> ServiceError {
