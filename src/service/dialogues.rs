@@ -210,9 +210,7 @@ pub async fn check_only(
     let not_ending_before = match id {
         None => Some(today),
         Some(id) => {
-            let current = dialogues::get_tx(&mut tx, actor.partner_id(), id)
-                .await?
-                .ok_or(ServiceError::NotFound("dialogue"))?;
+            let current = locked(&mut tx, actor, id).await?;
             (input.end_date != current.end_date).then_some(today)
         }
     };
