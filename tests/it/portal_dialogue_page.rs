@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 
 use crate::{
-    portal_list::{active_agreement, dialogue},
+    portal_list::{charity_with_a_member, dialogue},
     support::{Options, TestApp},
 };
 
@@ -17,12 +17,7 @@ fn stat(html: &str, stat: &str) -> String {
 #[tokio::test]
 async fn shows_agreements_with_payments_and_stops_one_after_confirming() {
     let app = TestApp::spawn_with(Options::default()).await;
-    let (partner, key) = app.partner("Charity").await;
-    let group = app.crm_group_with_terms(&key, "Donors").await;
-    let id = app
-        .monthly_give_dialogue(&key, &group, "Takk! Bli fast giver: {vipps_link}")
-        .await;
-    let agreement = active_agreement(&app, &key, &id).await;
+    let (partner, key, id, agreement) = charity_with_a_member(&app).await;
     app.run_pending_jobs().await;
     let (_, a) = app
         .get(&format!("/api/v1/agreements/{agreement}"), &key)

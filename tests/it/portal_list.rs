@@ -32,9 +32,21 @@ pub async fn dialogue(app: &TestApp, key: &str, group: &str, name: &str, keyword
     d["id"].as_str().unwrap().to_owned()
 }
 
+/// A partner "Charity" with a monthly GIVE dialogue and one member whose agreement is approved
+/// in the simulator: (partner id, API key, dialogue id, agreement id).
+pub async fn charity_with_a_member(app: &TestApp) -> (String, String, String, String) {
+    let (partner, key) = app.partner("Charity").await;
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let id = app
+        .monthly_give_dialogue(&key, &group, "Takk! Bli fast giver: {vipps_link}")
+        .await;
+    let agreement = active_agreement(app, &key, &id).await;
+    (partner, key, id, agreement)
+}
+
 /// A keyword texted to `dialogue` (keyword GIVE on 2160) and the agreement approved in the
 /// simulator; its id, once drafted (the first payment follows the approval).
-pub async fn active_agreement(app: &TestApp, key: &str, id: &str) -> String {
+async fn active_agreement(app: &TestApp, key: &str, id: &str) -> String {
     // A keyword, the agreement approved in the simulator, its first payment charged.
     let body = json!({ "message_id": "gw-1", "from": PHONE, "to": "2160", "text": "GIVE" });
     let (status, reply) = app
@@ -241,13 +253,7 @@ async fn pages_by_cursor_and_keeps_the_period() {
 #[tokio::test]
 async fn shows_the_same_figures_as_the_json_api() {
     let app = TestApp::spawn_with(Options::default()).await;
-    let (partner, key) = app.partner("Charity").await;
-    let group = app.crm_group_with_terms(&key, "Donors").await;
-    let id = app
-        .monthly_give_dialogue(&key, &group, "Takk! Bli fast giver: {vipps_link}")
-        .await;
-
-    active_agreement(&app, &key, &id).await;
+    let (partner, key, id, _) = charity_with_a_member(&app).await;
 
     let today = app.state.clock.today_oslo();
     let from = today - chrono::Days::new(6);
