@@ -791,16 +791,28 @@ async fn works_nested_under_a_prefix() {
     assert_eq!(sim.requests()[0].path, "/accesstoken/get");
 }
 
-#[tokio::test]
-async fn landing_page_shows_the_agreement_and_its_buttons_work() {
-    let env = env().await;
+/// A 149,50 kr monthly draft and its confirmation link (the landing page).
+async fn drafted_for_landing(
+    env: &Env,
+) -> (dialogpay::vipps::wire::DraftAgreementResponse, String) {
     let d = env
         .client
         .draft_agreement(MSN, &draft(14950), key("d1"))
         .await
         .unwrap();
-    let link = d.vipps_confirmation_url.unwrap();
-    let get = |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
+    let link = d.vipps_confirmation_url.clone().unwrap();
+    (d, link)
+}
+
+async fn page_text(url: String) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn landing_page_shows_the_agreement_and_its_buttons_work() {
+    let env = env().await;
+    let (d, link) = drafted_for_landing(&env).await;
+    let get = page_text;
     // The seed's steps: open in the app → the confirmation screen → the PIN.
     let open = get(link.clone()).await;
     assert!(open.contains("Open in the Vipps app?"), "{open}");
@@ -923,12 +935,7 @@ async fn faults_can_target_a_path_and_use_an_error_rate() {
 #[tokio::test]
 async fn after_the_pin_the_user_sees_paid_and_every_payment_under_recurring_payments() {
     let env = env().await;
-    let d = env
-        .client
-        .draft_agreement(MSN, &draft(14950), key("d1"))
-        .await
-        .unwrap();
-    let link = d.vipps_confirmation_url.unwrap();
+    let (d, link) = drafted_for_landing(&env).await;
     let paid = env
         .http
         .post(format!("{link}/confirm"))
@@ -943,31 +950,22 @@ async fn after_the_pin_the_user_sees_paid_and_every_payment_under_recurring_paym
     let phone = PHONE.trim_start_matches('+');
     let list_url = format!("{}/app/{phone}/recurring", env.base);
     assert!(paid.contains(&format!("href=\"{list_url}\"")), "{paid}");
-    let list = reqwest::get(&list_url).await.unwrap().text().await.unwrap();
+    let list = page_text(list_url.clone()).await;
     assert!(
         list.contains("Monthly support") && list.contains("ACTIVE"),
         "{list}"
     );
-    let history = reqwest::get(format!("{list_url}/{}", d.agreement_id))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let history = page_text(format!("{list_url}/{}", d.agreement_id)).await;
     assert!(history.contains("id=\"history\""), "{history}");
     assert!(
         history.contains("CHARGED") && history.contains("149,50 kr"),
         "{history}"
     );
-    let stranger = reqwest::get(format!(
+    let stranger = page_text(format!(
         "{}/app/4700000000/recurring/{}",
         env.base, d.agreement_id
     ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    .await;
     assert!(
         stranger.contains("not valid"),
         "another phone sees nothing: {stranger}"
