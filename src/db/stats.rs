@@ -194,37 +194,56 @@ pub async fn daily(
     dialogue_id: &str,
     period: DayRange,
 ) -> Result<Vec<(NaiveDate, DialogueStats)>, sqlx::Error> {
+    daily_of(db, &[dialogue_id.to_owned()], period).await
+}
+
+/// [`daily`] of several dialogues added up, in three queries however many there are.
+pub async fn daily_of(
+    db: &Db,
+    ids: &[String],
+    period: DayRange,
+) -> Result<Vec<(NaiveDate, DialogueStats)>, sqlx::Error> {
     let (start, end) = period.hours();
-    let before_sql = "SELECT CAST(COALESCE(SUM(active_delta), 0) AS BIGINT) \
-        FROM dialogue_stats_hourly WHERE dialogue_id = $1 AND hour < $2";
-    let hourly_sql = format!(
-        "SELECT dialogue_id, hour, {HOURLY_SUMS} FROM dialogue_stats_hourly \
-         WHERE dialogue_id = $1 AND hour >= $2 AND hour < $3 GROUP BY dialogue_id, hour ORDER BY hour"
-    );
-    let due_sql = format!(
-        "SELECT dialogue_id, due_date, {DUE_SUMS} FROM dialogue_stats_due \
-         WHERE dialogue_id = $1 AND due_date >= $2 AND due_date <= $3 GROUP BY dialogue_id, due_date"
-    );
-    let (active_before, hourly, due): (i64, Vec<HourlySums>, Vec<DueSums>) = with_pool!(db, |p| {
-        let before = sqlx::query_scalar(before_sql)
-            .bind(dialogue_id)
-            .bind(start)
-            .fetch_one(p)
-            .await?;
-        let hourly = sqlx::query_as(sqlx::AssertSqlSafe(hourly_sql.as_str()))
-            .bind(dialogue_id)
-            .bind(start)
-            .bind(end)
-            .fetch_all(p)
-            .await?;
-        let due = sqlx::query_as(sqlx::AssertSqlSafe(due_sql.as_str()))
-            .bind(dialogue_id)
-            .bind(period.from)
-            .bind(period.to)
-            .fetch_all(p)
-            .await?;
-        (before, hourly, due)
-    });
+    let (active_before, hourly, due): (i64, Vec<HourlySums>, Vec<DueSums>) = if ids.is_empty() {
+        (0, Vec::new(), Vec::new())
+    } else {
+        let before_sql = format!(
+            "SELECT CAST(COALESCE(SUM(active_delta), 0) AS BIGINT) \
+             FROM dialogue_stats_hourly WHERE hour < $1 AND dialogue_id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let hourly_sql = format!(
+            "SELECT MIN(dialogue_id) AS dialogue_id, hour, {HOURLY_SUMS} FROM dialogue_stats_hourly \
+             WHERE hour >= $1 AND hour < $2 AND dialogue_id IN ({}) GROUP BY hour ORDER BY hour",
+            placeholders(3, ids.len())
+        );
+        let due_sql = format!(
+            "SELECT MIN(dialogue_id) AS dialogue_id, due_date, {DUE_SUMS} FROM dialogue_stats_due \
+             WHERE due_date >= $1 AND due_date <= $2 AND dialogue_id IN ({}) GROUP BY due_date",
+            placeholders(3, ids.len())
+        );
+        with_pool!(db, |p| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(before_sql.as_str())).bind(start);
+            for id in ids {
+                q = q.bind(id);
+            }
+            let before = q.fetch_one(p).await?;
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(hourly_sql.as_str()))
+                .bind(start)
+                .bind(end);
+            for id in ids {
+                q = q.bind(id);
+            }
+            let hourly = q.fetch_all(p).await?;
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(due_sql.as_str()))
+                .bind(period.from)
+                .bind(period.to);
+            for id in ids {
+                q = q.bind(id);
+            }
+            (before, hourly, q.fetch_all(p).await?)
+        })
+    };
 
     let mut days: Vec<(NaiveDate, DialogueStats)> = Vec::new();
     let mut day = period.from;

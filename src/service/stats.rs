@@ -169,14 +169,12 @@ pub async fn summed_series(
         buckets.push((DayRange { from, to }, DialogueStats::default()));
         start = next;
     }
-    for id in dialogue_ids {
-        for (day, figures) in stats::daily(&state.db, id, period).await? {
-            let at = buckets.partition_point(|(r, _)| r.to < day);
-            if let Some((_, sum)) = buckets.get_mut(at) {
-                let active = sum.active_agreements;
-                sum.extend(&figures);
-                sum.active_agreements = active;
-            }
+    for (day, figures) in stats::daily_of(&state.db, dialogue_ids, period).await? {
+        let at = buckets.partition_point(|(r, _)| r.to < day);
+        if let Some((_, sum)) = buckets.get_mut(at) {
+            let active = sum.active_agreements;
+            sum.extend(&figures);
+            sum.active_agreements = active;
         }
     }
     Ok(buckets)
