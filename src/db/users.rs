@@ -79,6 +79,33 @@ pub async fn insert_password_link(
     Ok(())
 }
 
+/// The user with this (lower-cased) email.
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM portal_users WHERE email = $1");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(email)
+        .fetch_optional(p)
+        .await)
+}
+
+/// Ends every unused link of `user_id` (a new one replaces them); how many there were.
+pub async fn revoke_password_links(
+    tx: &mut Tx,
+    user_id: &str,
+    now_ms: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE portal_password_links SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now_ms)
+        .execute(c)
+        .await?
+        .rows_affected()
+    }))
+}
+
 /// The user a link is for, while the link is unused and unexpired.
 pub async fn by_password_link(
     db: &Db,

@@ -34,9 +34,18 @@ impl<'a> UserContext<'a> {
             now_ms: state.wall_clock.now_ms(),
         }
     }
+
+    fn new_user(&self, user: User, token: String, link_expires_at: i64) -> NewUser {
+        NewUser {
+            user,
+            set_password_url: format!("{}/portal/set-password/{token}", self.public_base_url),
+            link_expires_at,
+            token,
+        }
+    }
 }
 
-/// A user just created, with the link that sets the password (shown once).
+/// A user just created or given a new link, with the link that sets the password (shown once).
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub user: User,
@@ -80,8 +89,6 @@ pub async fn create(
     if partners::get(ctx.db, partner_id).await?.is_none() {
         return Err(ServiceError::NotFound("partner"));
     }
-    let token = secret_token(32);
-    let expires_at = ctx.now_ms + i64::from(ctx.portal.password_link_days) * DAY_MS;
     let mut tx = ctx.db.begin().await?;
     let user = match users::insert(&mut tx, partner_id, &email, ctx.now_ms).await {
         Ok(user) => user,
@@ -93,14 +100,7 @@ pub async fn create(
         }
         Err(err) => return Err(err.into()),
     };
-    users::insert_password_link(
-        &mut tx,
-        &user.id,
-        &hash_secret(&token),
-        ctx.now_ms,
-        expires_at,
-    )
-    .await?;
+    let (token, expires_at) = issue_link(ctx, &mut tx, &user.id).await?;
     let entry = audit::NewAudit {
         actor: &operator.actor,
         partner_id: Some(partner_id),
@@ -111,12 +111,47 @@ pub async fn create(
     };
     audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
     tx.commit().await?;
-    Ok(NewUser {
-        user,
-        set_password_url: format!("{}/portal/set-password/{token}", ctx.public_base_url),
-        link_expires_at: expires_at,
-        token,
-    })
+    Ok(ctx.new_user(user, token, expires_at))
+}
+
+/// A new one-time link for the existing user with this email (forgotten password, an
+/// unused link lost or expired): the user's older unused links stop working. 404 when no
+/// user has the email.
+pub async fn reset_link(
+    ctx: &UserContext<'_>,
+    operator: &OperatorActor,
+    email: &str,
+) -> ServiceResult<NewUser> {
+    let email = normalize_email(email).map_err(|p| ServiceError::Invalid(vec![p]))?;
+    let user = users::by_email(ctx.db, &email)
+        .await?
+        .ok_or(ServiceError::NotFound("portal user"))?;
+    let mut tx = ctx.db.begin().await?;
+    let revoked = users::revoke_password_links(&mut tx, &user.id, ctx.now_ms).await?;
+    let (token, expires_at) = issue_link(ctx, &mut tx, &user.id).await?;
+    let entry = audit::NewAudit {
+        actor: &operator.actor,
+        partner_id: Some(&user.partner_id),
+        action: "portal_user.reset_link",
+        target_type: "portal_user",
+        target_id: &user.id,
+        details: Some(serde_json::json!({ "revoked_links": revoked })),
+    };
+    audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
+    tx.commit().await?;
+    Ok(ctx.new_user(user, token, expires_at))
+}
+
+/// Stores a fresh set-password link of `user_id`: its token and expiry.
+async fn issue_link(
+    ctx: &UserContext<'_>,
+    tx: &mut crate::db::Tx,
+    user_id: &str,
+) -> ServiceResult<(String, i64)> {
+    let token = secret_token(32);
+    let expires_at = ctx.now_ms + i64::from(ctx.portal.password_link_days) * DAY_MS;
+    users::insert_password_link(tx, user_id, &hash_secret(&token), ctx.now_ms, expires_at).await?;
+    Ok((token, expires_at))
 }
 
 /// A user with a password at once, through its own link (the demo's user).

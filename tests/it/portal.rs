@@ -232,6 +232,69 @@ async fn creating_users_is_validated() {
 }
 
 #[tokio::test]
+async fn a_reset_link_replaces_the_unused_ones_and_sets_a_new_password() {
+    let app = spawn().await;
+    let (partner, key) = app.partner("Red Cross").await;
+    let path = format!("/api/v1/admin/partners/{partner}/users");
+    let (_, first) = app
+        .post(&path, OPERATOR_KEY, json!({ "email": "kari@example.org" }))
+        .await;
+    let first = first["set_password_url"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            "/api/v1/admin/users/reset-link",
+            OPERATOR_KEY,
+            json!({ "email": " KARI@example.org" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["partner_id"], partner.as_str());
+    let second = body["set_password_url"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(
+        app.portal_client().get(&first).await.status,
+        StatusCode::NOT_FOUND,
+        "the older unused link stopped working"
+    );
+    let browser = app.portal_client();
+    let done = browser.set_password(&second, PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let (_, audit) = app.get("/api/v1/admin/audit?limit=10", OPERATOR_KEY).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"portal_user.reset_link"), "{actions:?}");
+
+    for (body, status) in [
+        (
+            json!({ "email": "nobody@example.org" }),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({ "email": "no-at-sign" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (got, answer) = app
+            .post("/api/v1/admin/users/reset-link", OPERATOR_KEY, body)
+            .await;
+        assert_eq!(got, status, "{answer}");
+    }
+    let (status, _) = app
+        .post(
+            "/api/v1/admin/users/reset-link",
+            &key,
+            json!({ "email": "kari@example.org" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "operators only");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_refused_without_saying_what_was_wrong() {
     let app = spawn().await;
     let (partner, _) = app.partner("Red Cross").await;

@@ -1,6 +1,6 @@
 //! `POST /api/v1/admin/partners/{id}/users`: create a partner's portal user, answered with the
-//! one-time link that sets the password (shown once), through
-//! [`service::users`](crate::service::users).
+//! one-time link that sets the password (shown once); `POST /api/v1/admin/users/reset-link`:
+//! a new link for an existing user. Both through [`service::users`](crate::service::users).
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -18,6 +18,13 @@ pub struct UsersAdminApi;
 #[oai(deny_unknown_fields)]
 struct CreateUser {
     /// The user's email address; it is what they log in with (unique across partners).
+    email: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct ResetLink {
+    /// The existing user's email.
     email: Text,
 }
 
@@ -40,6 +47,20 @@ enum CreateResponse {
     Created(Json<CreatedUser>),
 }
 
+impl CreatedUser {
+    fn of(made: &service::users::NewUser) -> ApiResult<Self> {
+        let u = &made.user;
+        Ok(Self {
+            id: u.id.clone(),
+            partner_id: u.partner_id.clone(),
+            email: u.email.clone(),
+            set_password_url: made.set_password_url.clone(),
+            set_password_expires_at: ts(made.link_expires_at)?,
+            created_at: ts(u.created_at)?,
+        })
+    }
+}
+
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::AdminPartners")]
 impl UsersAdminApi {
     /// Create a portal user of the partner and a one-time link to set the password.
@@ -53,14 +74,20 @@ impl UsersAdminApi {
     ) -> ApiResult<CreateResponse> {
         let created =
             service::users::create(&UserContext::of(&state), &op.0, &id, &body.email).await?;
-        let u = &created.user;
-        Ok(CreateResponse::Created(Json(CreatedUser {
-            id: u.id.clone(),
-            partner_id: u.partner_id.clone(),
-            email: u.email.clone(),
-            set_password_url: created.set_password_url.clone(),
-            set_password_expires_at: ts(created.link_expires_at)?,
-            created_at: ts(u.created_at)?,
-        })))
+        Ok(CreateResponse::Created(Json(CreatedUser::of(&created)?)))
+    }
+
+    /// A new one-time set-password link for an existing portal user (a forgotten password, a
+    /// lost or expired link); the user's older unused links stop working. 404 when no user
+    /// has the email.
+    #[oai(path = "/users/reset-link", method = "post")]
+    async fn reset_link(
+        &self,
+        state: Data<&AppState>,
+        op: OperatorAuth,
+        body: Json<ResetLink>,
+    ) -> ApiResult<CreateResponse> {
+        let made = service::users::reset_link(&UserContext::of(&state), &op.0, &body.email).await?;
+        Ok(CreateResponse::Created(Json(CreatedUser::of(&made)?)))
     }
 }
