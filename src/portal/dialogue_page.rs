@@ -1,7 +1,8 @@
 //! `GET /portal/dialogues/{id}`: one dialogue's figures by day, week or month over a period
 //! (the list's period in the URL, plus `?by=`), and its agreements, each with its payment
 //! history in a `<details>`. An open agreement is stopped after a confirmation page
-//! (`…/agreements/{aid}/stop`: GET asks, POST with the CSRF token stops).
+//! (`…/agreements/{aid}/stop`: GET asks, POST with the CSRF token stops). `agreements.csv`
+//! exports every agreement of the dialogue, `charges.csv` its payments due in the period.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,19 +17,32 @@ use crate::{
     portal::{
         cookies::CookiePolicy,
         dialogues::{ListParams, chosen, date, nok, url_encode},
+        download,
         errors::PortalError,
         layout::{Flash, Layout, LayoutParts, Nav},
         session::PortalUser,
     },
-    service::{self, agreements::AgreementDetail, page::PageRequest, stats::Bucket},
+    service::{
+        self,
+        agreements::{AgreementDetail, ChargeQuery},
+        page::PageRequest,
+        stats::Bucket,
+    },
     state::AppState,
 };
 
 pub fn routes(route: Route) -> Route {
-    route.at("/dialogues/:id", poem::get(page)).at(
-        "/dialogues/:id/agreements/:agreement/stop",
-        poem::get(confirm_stop).post(stop),
-    )
+    route
+        .at("/dialogues/:id", poem::get(page))
+        .at(
+            "/dialogues/:id/agreements.csv",
+            poem::get(export_agreements),
+        )
+        .at("/dialogues/:id/charges.csv", poem::get(export_charges))
+        .at(
+            "/dialogues/:id/agreements/:agreement/stop",
+            poem::get(confirm_stop).post(stop),
+        )
 }
 
 /// An epoch-milliseconds time as its Europe/Oslo date.
@@ -240,6 +254,41 @@ async fn stop(
 ) -> Result<Response, PortalError> {
     agreement_of(&state, &user, &id, &agreement).await?;
     service::agreements::stop(&state, &user.actor(), &agreement).await?;
-    Flash::Saved.set(jar, CookiePolicy::of(&state));
+    Flash::StopRequested.set(jar, CookiePolicy::of(&state));
     Ok(Redirect::see_other(format!("/portal/dialogues/{id}")).into_response())
+}
+
+/// `GET /portal/dialogues/{id}/agreements.csv`: every agreement of the dialogue, streamed.
+#[handler]
+async fn export_agreements(
+    state: Data<&AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+) -> Result<Response, PortalError> {
+    let actor = user.actor();
+    service::dialogues::get(&state, &actor, &id).await?;
+    let rows = service::export::agreements((*state).clone(), actor, id, None);
+    Ok(download::csv("agreements.csv", rows))
+}
+
+/// `GET /portal/dialogues/{id}/charges.csv?from=&to=`: the dialogue's payments due in the
+/// period (the page's period, the list's presets), streamed.
+#[handler]
+async fn export_charges(
+    state: Data<&AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, PortalError> {
+    let actor = user.actor();
+    service::dialogues::get(&state, &actor, &id).await?;
+    let range = chosen(&params, state.clock.today_oslo())?.range;
+    let query = ChargeQuery {
+        dialogue_id: Some(id),
+        status: None,
+        from: Some(range.from),
+        to: Some(range.to),
+    };
+    let rows = service::export::charges((*state).clone(), actor, query);
+    Ok(download::csv("charges.csv", rows))
 }

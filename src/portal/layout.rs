@@ -58,17 +58,19 @@ pub enum Flash {
     PasswordSet,
     SessionEnded,
     Saved,
+    StopRequested,
 }
 
 /// The flash cookie.
 pub const FLASH_COOKIE: &str = "portal_flash";
 
 impl Flash {
-    const ALL: [Flash; 4] = [
+    const ALL: [Flash; 5] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
         Flash::Saved,
+        Flash::StopRequested,
     ];
 
     fn code(self) -> &'static str {
@@ -77,6 +79,7 @@ impl Flash {
             Flash::PasswordSet => "password_set",
             Flash::SessionEnded => "session_ended",
             Flash::Saved => "saved",
+            Flash::StopRequested => "stop_requested",
         }
     }
 
@@ -86,13 +89,16 @@ impl Flash {
             Flash::PasswordSet => "Your password is set, and you are logged in.",
             Flash::SessionEnded => "Your session ended. Log in again to go on.",
             Flash::Saved => "Saved.",
+            Flash::StopRequested => {
+                "Stop requested. The agreement stops at Vipps in a moment; payments not yet taken are cancelled."
+            }
         }
     }
 
     /// `success` or `info`: the CSS class `flash-{kind}`.
     pub fn kind(self) -> &'static str {
         match self {
-            Flash::PasswordSet | Flash::Saved => "success",
+            Flash::PasswordSet | Flash::Saved | Flash::StopRequested => "success",
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }

@@ -8,8 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::NaiveDate;
 use poem::{
-    Body, IntoResponse, Response, Route, handler,
-    http::header,
+    IntoResponse, Response, Route, handler,
     web::{Data, Path, Query, Redirect},
 };
 use serde::Deserialize;
@@ -17,6 +16,7 @@ use serde::Deserialize;
 use crate::{
     db::messages::{Message, StatusEntry},
     portal::{
+        download,
         errors::PortalError,
         format,
         htmx::HxRequest,
@@ -285,14 +285,5 @@ async fn export(
 ) -> Result<Response, PortalError> {
     let query = filter.query()?;
     let rows = service::export::messages((*state).clone(), user.actor(), query);
-    let body = Body::from_bytes_stream(futures::TryStreamExt::map_err(rows, |e| {
-        std::io::Error::other(e.to_string())
-    }));
-    Ok(Response::builder()
-        .content_type("text/csv; charset=utf-8")
-        .header(
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"messages.csv\"",
-        )
-        .body(body))
+    Ok(download::csv("messages.csv", rows))
 }

@@ -16,6 +16,7 @@ pub mod csrf;
 pub mod dialogue_form;
 pub mod dialogue_page;
 pub mod dialogues;
+pub mod download;
 pub mod errors;
 pub mod format;
 pub mod forms;

@@ -72,8 +72,69 @@ async fn shows_agreements_with_payments_and_stops_one_after_confirming() {
         .await;
     assert_eq!(a["status"], "STOPPED", "the agreement stopped: {a}");
     let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(page.html.contains("Stop requested."), "the flash");
     assert!(page.html.contains(">STOPPED</span>"));
     assert!(!page.html.contains(&format!(r#"href="{stop}""#)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn exports_the_dialogues_agreements_and_the_payments_due_in_the_period() {
+    let app = TestApp::spawn().await;
+    let (partner, _, id, agreement) = charity_with_a_member(&app).await;
+    app.run_pending_jobs().await;
+    let portal = app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let agreements_csv = format!("/portal/dialogues/{id}/agreements.csv");
+    assert!(page.html.contains(&format!(r#"href="{agreements_csv}""#)));
+    assert!(
+        page.html
+            .contains(&format!("/portal/dialogues/{id}/charges.csv?from="))
+    );
+
+    let csv = portal.get(&agreements_csv).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.content_type(), "text/csv; charset=utf-8");
+    assert!(
+        csv.html.starts_with('\u{feff}'),
+        "a byte-order mark for Excel"
+    );
+    let lines: Vec<&str> = csv.html.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0]
+            .trim_start_matches('\u{feff}')
+            .starts_with("id,dialogue_id,phone,status")
+    );
+    assert!(
+        lines[1].starts_with(&format!("{agreement},{id},+4791234567,ACTIVE")),
+        "{lines:?}"
+    );
+
+    let csv = portal
+        .get(&format!("/portal/dialogues/{id}/charges.csv"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let lines: Vec<&str> = csv.html.trim_end().split("\r\n").collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the first payment, due this month: {lines:?}"
+    );
+    assert!(
+        lines[1].contains(&agreement) && lines[1].contains(",CHARGED,"),
+        "{lines:?}"
+    );
+    let none = portal
+        .get(&format!(
+            "/portal/dialogues/{id}/charges.csv?from=2020-01-01&to=2020-01-31"
+        ))
+        .await;
+    assert_eq!(
+        none.html.trim_end().split("\r\n").count(),
+        1,
+        "only the header"
+    );
     app.stop().await;
 }
 
@@ -99,6 +160,8 @@ async fn another_partners_dialogue_or_agreement_answers_404_and_names_are_escape
     for path in [
         format!("/portal/dialogues/{theirs}"),
         format!("/portal/dialogues/{theirs}/agreements/x/stop"),
+        format!("/portal/dialogues/{theirs}/agreements.csv"),
+        format!("/portal/dialogues/{theirs}/charges.csv"),
         format!("/portal/dialogues/{mine}/agreements/01J0000000000000000000000/stop"),
         "/portal/dialogues/nope".to_owned(),
     ] {
