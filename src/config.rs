@@ -161,6 +161,8 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite page cache per connection.
+    pub sqlite_cache_mib: u32,
     pub migrate_on_start: bool,
 }
 

@@ -4,7 +4,9 @@
 
 pub mod billing;
 pub mod burst;
+pub mod conditions;
 pub mod ingest;
+pub mod portal;
 
 use std::time::{Duration, Instant};
 

@@ -113,7 +113,10 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_millis(settings.busy_timeout_ms))
             .pragma("temp_store", "MEMORY")
-            .pragma("cache_size", "-64000");
+            .pragma(
+                "cache_size",
+                format!("-{}", u64::from(settings.sqlite_cache_mib) * 1024),
+            );
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(30))

@@ -7,6 +7,7 @@ mod billing;
 mod crash;
 mod crm;
 mod dialogues;
+mod export_memory;
 mod faults;
 mod gateway;
 mod http_basics;

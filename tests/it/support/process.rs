@@ -21,6 +21,11 @@ impl ChildGuard {
         Self { child, log }
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9` and reap.
     pub fn kill9(&mut self) {
         self.child.kill().expect("kill -9");
