@@ -22,15 +22,17 @@ pub struct UserBar {
 pub enum Nav {
     Dialogues,
     Messages,
+    CrmGroups,
 }
 
 impl Nav {
-    const ALL: [Nav; 2] = [Nav::Dialogues, Nav::Messages];
+    const ALL: [Nav; 3] = [Nav::Dialogues, Nav::Messages, Nav::CrmGroups];
 
     pub fn label(self) -> &'static str {
         match self {
             Nav::Dialogues => "Dialogues",
             Nav::Messages => "Messages",
+            Nav::CrmGroups => "CRM groups",
         }
     }
 
@@ -38,6 +40,7 @@ impl Nav {
         match self {
             Nav::Dialogues => "/portal/",
             Nav::Messages => "/portal/messages",
+            Nav::CrmGroups => "/portal/crm-groups",
         }
     }
 }
@@ -58,17 +61,21 @@ pub enum Flash {
     PasswordSet,
     SessionEnded,
     Saved,
+    GroupCreated,
+    TermsAdded,
 }
 
 /// The flash cookie.
 pub const FLASH_COOKIE: &str = "portal_flash";
 
 impl Flash {
-    const ALL: [Flash; 4] = [
+    const ALL: [Flash; 6] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
         Flash::Saved,
+        Flash::GroupCreated,
+        Flash::TermsAdded,
     ];
 
     fn code(self) -> &'static str {
@@ -77,6 +84,8 @@ impl Flash {
             Flash::PasswordSet => "password_set",
             Flash::SessionEnded => "session_ended",
             Flash::Saved => "saved",
+            Flash::GroupCreated => "group_created",
+            Flash::TermsAdded => "terms_added",
         }
     }
 
@@ -86,13 +95,22 @@ impl Flash {
             Flash::PasswordSet => "Your password is set, and you are logged in.",
             Flash::SessionEnded => "Your session ended. Log in again to go on.",
             Flash::Saved => "Saved.",
+            Flash::GroupCreated => {
+                "The CRM group is created. Add its Terms and Conditions to offer it in a dialogue."
+            }
+            Flash::TermsAdded => {
+                "The new terms version is saved. New members consent to it; members keep the \
+                 version they consented to."
+            }
         }
     }
 
     /// `success` or `info`: the CSS class `flash-{kind}`.
     pub fn kind(self) -> &'static str {
         match self {
-            Flash::PasswordSet | Flash::Saved => "success",
+            Flash::PasswordSet | Flash::Saved | Flash::GroupCreated | Flash::TermsAdded => {
+                "success"
+            }
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }
