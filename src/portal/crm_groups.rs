@@ -169,7 +169,15 @@ async fn list(
     parts: LayoutParts,
     Query(at): Query<Cursor>,
 ) -> Result<ListPage, PortalError> {
-    list_page(&state, &user, parts, &at, String::new(), FieldErrors::none()).await
+    list_page(
+        &state,
+        &user,
+        parts,
+        &at,
+        String::new(),
+        FieldErrors::none(),
+    )
+    .await
 }
 
 #[handler]
