@@ -87,7 +87,7 @@ async fn creates_a_group_adds_terms_versions_and_offers_it_in_the_dialogue_form(
         page.html
             .contains(&format!("id=\"current-terms\">{first}</div>"))
     );
-    assert!(page.html.contains(&format!("name=\"text\" rows")));
+    assert!(page.html.contains("name=\"text\" rows"));
     assert!(
         page.html.contains(&format!("{first}</textarea>")),
         "prefilled"
