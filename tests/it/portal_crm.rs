@@ -3,12 +3,12 @@
 //! the members' consent after a keyword journey with links to the message and the agreement,
 //! escaping, another partner's group answering 404, and a form without its CSRF token refused.
 
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::{
     portal_list::charity_with_a_member,
-    support::{TestApp, portal::PortalClient},
+    support::{INBOUND_TOKEN, TestApp, portal::PortalClient},
 };
 
 const LIST: &str = "/portal/crm-groups";
@@ -220,6 +220,28 @@ async fn members_show_their_consent_with_the_message_and_the_agreement() {
     assert_eq!(portal.get(&message_link).await.status, StatusCode::OK);
     let dialogue_page = portal.get(&format!("/portal/dialogues/{dialogue}")).await;
     assert!(dialogue_page.html.contains(&format!("id=\"{anchor}\"")));
+
+    // STOPP by SMS: the member left, and when and why is shown.
+    let stop =
+        json!({ "message_id": "gw-stop", "from": "+4791234567", "to": "2160", "text": "STOPP" });
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/webhooks/sms/inbound",
+            Some(INBOUND_TOKEN),
+            Some(stop),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    app.run_pending_jobs().await;
+    let page = portal.get(&format!("{LIST}/{id}")).await;
+    let row = &page.html[page.html.find("data-member=\"+4791234567\"").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("(sms stop)"), "{row}");
+    assert!(
+        page.html.contains("data-stat=\"members\">0<"),
+        "no current member"
+    );
     app.stop().await;
 }
 
