@@ -64,4 +64,8 @@ def test_a_group_page_in_the_dark_theme_at_360_px(new_context):
     # Nothing wider than the screen but the tables, which scroll in their own box.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, overflow
+    nav = page.evaluate(
+        "(() => { const ul = document.querySelector('.mainnav ul'); return ul.scrollWidth - ul.clientWidth; })()"
+    )
+    assert nav <= 0, f"the navigation scrolls by {nav} px"
     screenshot(page, "crm-group-dark-narrow")
