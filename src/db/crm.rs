@@ -32,6 +32,8 @@ pub struct Member {
     pub phone: String,
     pub terms_version: i32,
     pub agreement_id: Option<String>,
+    /// The dialogue of that agreement (where the portal shows it).
+    pub dialogue_id: Option<String>,
     pub inbound_message_id: Option<String>,
     pub joined_at: i64,
     pub left_at: Option<i64>,
@@ -161,8 +163,10 @@ pub async fn list_members(
 ) -> Result<Vec<Member>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_as(
-            "SELECT id, phone, terms_version, agreement_id, inbound_message_id, joined_at, left_at, left_reason \
-             FROM crm_members WHERE crm_group_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+            "SELECT m.id, m.phone, m.terms_version, m.agreement_id, a.dialogue_id, m.inbound_message_id, \
+               m.joined_at, m.left_at, m.left_reason \
+             FROM crm_members m LEFT JOIN agreements a ON a.id = m.agreement_id \
+             WHERE m.crm_group_id = $1 AND ($2 IS NULL OR m.id < $2) ORDER BY m.id DESC LIMIT $3",
         )
         .bind(group_id)
         .bind(after)

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use poem::{
     IntoResponse, Request, Response, Route, handler,
     http::StatusCode,
-    web::{Data, Form, Path, Redirect},
+    web::{Data, Form, Path, Query, Redirect},
 };
 use serde::Deserialize;
 
@@ -318,18 +318,29 @@ async fn form_page(
     })
 }
 
+/// `?crm_group_id=…` chooses the group (the CRM group page's "Create Dialogue with this group").
+#[derive(Debug, Default, Deserialize)]
+struct Prefill {
+    crm_group_id: Option<String>,
+}
+
 #[handler]
 async fn new_page(
     state: Data<&AppState>,
     user: PortalUser,
     parts: LayoutParts,
+    Query(prefill): Query<Prefill>,
 ) -> Result<FormPage, PortalError> {
+    let values = DialogueFormData {
+        crm_group_id: prefill.crm_group_id.unwrap_or_default(),
+        ..DialogueFormData::blank()
+    };
     form_page(
         &state,
         &user,
         parts,
         None,
-        DialogueFormData::blank(),
+        values,
         FieldErrors::none(),
         None,
     )

@@ -22,15 +22,17 @@ pub struct UserBar {
 pub enum Nav {
     Dialogues,
     Messages,
+    CrmGroups,
 }
 
 impl Nav {
-    const ALL: [Nav; 2] = [Nav::Dialogues, Nav::Messages];
+    const ALL: [Nav; 3] = [Nav::Dialogues, Nav::Messages, Nav::CrmGroups];
 
     pub fn label(self) -> &'static str {
         match self {
             Nav::Dialogues => "Dialogues",
             Nav::Messages => "Messages",
+            Nav::CrmGroups => "CRM groups",
         }
     }
 
@@ -38,6 +40,7 @@ impl Nav {
         match self {
             Nav::Dialogues => "/portal/",
             Nav::Messages => "/portal/messages",
+            Nav::CrmGroups => "/portal/crm-groups",
         }
     }
 }
@@ -59,18 +62,22 @@ pub enum Flash {
     SessionEnded,
     Saved,
     StopRequested,
+    GroupCreated,
+    TermsAdded,
 }
 
 /// The flash cookie.
 pub const FLASH_COOKIE: &str = "portal_flash";
 
 impl Flash {
-    const ALL: [Flash; 5] = [
+    const ALL: [Flash; 7] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
         Flash::Saved,
         Flash::StopRequested,
+        Flash::GroupCreated,
+        Flash::TermsAdded,
     ];
 
     fn code(self) -> &'static str {
@@ -80,6 +87,8 @@ impl Flash {
             Flash::SessionEnded => "session_ended",
             Flash::Saved => "saved",
             Flash::StopRequested => "stop_requested",
+            Flash::GroupCreated => "group_created",
+            Flash::TermsAdded => "terms_added",
         }
     }
 
@@ -92,13 +101,24 @@ impl Flash {
             Flash::StopRequested => {
                 "Stop requested. The agreement stops at Vipps in a moment; payments not yet taken are cancelled."
             }
+            Flash::GroupCreated => {
+                "The CRM group is created. Add its Terms and Conditions to offer it in a dialogue."
+            }
+            Flash::TermsAdded => {
+                "The new terms version is saved. New members consent to it; members keep the \
+                 version they consented to."
+            }
         }
     }
 
     /// `success` or `info`: the CSS class `flash-{kind}`.
     pub fn kind(self) -> &'static str {
         match self {
-            Flash::PasswordSet | Flash::Saved | Flash::StopRequested => "success",
+            Flash::PasswordSet
+            | Flash::Saved
+            | Flash::StopRequested
+            | Flash::GroupCreated
+            | Flash::TermsAdded => "success",
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }

@@ -12,6 +12,7 @@
 pub mod assets;
 pub mod auth;
 pub mod cookies;
+pub mod crm_groups;
 pub mod csrf;
 pub mod dialogue_form;
 pub mod dialogue_page;
@@ -38,6 +39,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     dialogue_form::routes,
     dialogue_page::routes,
     messages::routes,
+    crm_groups::routes,
 ];
 
 /// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the

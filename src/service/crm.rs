@@ -98,7 +98,8 @@ pub async fn add_terms(
     {
         return Err(ServiceError::NotFound("CRM group"));
     }
-    let author = format!("partner:{}", actor.partner_id());
+    // Who wrote it: `partner` (the API key) or `user:{email}` (a portal user), as in the audit log.
+    let author = actor.actor.clone();
     let version = crm::add_terms(&mut tx, group_id, text, &author, now).await?;
     let mut entry = actor.audit("crm_group.terms", "crm_group", group_id);
     entry.details = Some(serde_json::json!({ "version": version }));
@@ -130,6 +131,42 @@ pub async fn members(
     page: &PageRequest,
 ) -> ServiceResult<Page<Member>> {
     get(state, actor, group_id).await?;
+    members_of(state, group_id, page).await
+}
+
+/// A page of the members of a group known to be the actor's.
+async fn members_of(
+    state: &AppState,
+    group_id: &str,
+    page: &PageRequest,
+) -> ServiceResult<Page<Member>> {
     let rows = crm::list_members(&state.db, group_id, page.cursor(), page.fetch_limit()).await?;
     Ok(page.finish(rows, |m| m.id.clone()))
+}
+
+/// A group with everything its page shows: every terms version and a page of members.
+#[derive(Debug, Clone)]
+pub struct GroupOverview {
+    pub group: CrmGroup,
+    /// Newest first.
+    pub terms: Vec<TermsVersion>,
+    pub members: Page<Member>,
+}
+
+/// The group `group_id` with its terms versions and a page of its members (the portal's group
+/// page); another partner's group is not found.
+pub async fn overview(
+    state: &AppState,
+    actor: &PartnerActor,
+    group_id: &str,
+    page: &PageRequest,
+) -> ServiceResult<GroupOverview> {
+    let group = get(state, actor, group_id).await?;
+    let terms = crm::list_terms(&state.db, group_id).await?;
+    let members = members_of(state, group_id, page).await?;
+    Ok(GroupOverview {
+        group,
+        terms,
+        members,
+    })
 }

@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod partners;
 mod portal;
+mod portal_crm;
 mod portal_dialogue_page;
 mod portal_form;
 mod portal_list;
