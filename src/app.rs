@@ -165,7 +165,11 @@ impl Application {
                 prefix: crate::portal::PREFIX,
                 endpoint: crate::portal::routes(),
             };
-            let app = crate::http::routes(state.clone(), vec![portal], mounted);
+            let console = crate::http::Mounted {
+                prefix: crate::console::PREFIX,
+                endpoint: crate::console::routes(),
+            };
+            let app = crate::http::routes(state.clone(), vec![portal, console], mounted);
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 poem::Server::new_with_acceptor(acceptor)

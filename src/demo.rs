@@ -154,9 +154,7 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
 
 /// The demo partner's portal user with the printed password (kept as it is when it exists).
 async fn ensure_demo_user(state: &AppState, partner_id: &str) -> anyhow::Result<()> {
-    let demo = OperatorActor {
-        actor: "demo".to_owned(),
-    };
+    let demo = OperatorActor::named("demo");
     let ctx = UserContext::of(state);
     match users::create_with_password(&ctx, &demo, partner_id, DEMO_USER, DEMO_PASSWORD).await {
         Ok(_) | Err(ServiceError::Conflict { .. }) => Ok(()),

@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "preflight",
     "http",
     "portal",
+    "console",
     "app",
     "demo",
     "bench",

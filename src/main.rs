@@ -61,6 +61,28 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage operators of the console at /console.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator and print the one-time link that sets the password (valid for
+    /// portal.password_link_days; shown once).
+    Create {
+        /// What the operator logs in with.
+        #[arg(long)]
+        email: String,
+        /// Sees everything in the console and changes nothing.
+        #[arg(long)]
+        read_only: bool,
+        /// Print `{"id":…,"email":…,"set_password_url":…}`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Partner { command } => partner(settings, command).await,
         Command::User { command } => user(settings, command).await,
+        Command::Operator { command } => operator(settings, command).await,
         Command::VippsSim(args) => dialogpay::vipps::cli::run_sim(args).await,
         Command::Vipps {
             command: VippsCommand::Webhooks(cmd),
@@ -305,8 +328,8 @@ fn link_base(settings: &Settings) -> String {
     }
 }
 
-/// A service refusal as one line per problem.
-fn refusal(err: dialogpay::service::ServiceError) -> anyhow::Error {
+/// A service refusal as one line per problem; `taken` says what to do about a taken email.
+fn refusal(err: dialogpay::service::ServiceError, taken: &str) -> anyhow::Error {
     match err {
         dialogpay::service::ServiceError::Invalid(fields) => anyhow::anyhow!(
             "{}",
@@ -319,26 +342,60 @@ fn refusal(err: dialogpay::service::ServiceError) -> anyhow::Error {
         dialogpay::service::ServiceError::Conflict {
             code: "email_taken",
             message,
-        } => anyhow::anyhow!(
-            "{message}; `dialogpay user reset-link --email …` gives that user a new set-password link"
-        ),
+        } => anyhow::anyhow!("{message}{taken}"),
         other => anyhow::anyhow!("{other}"),
     }
 }
 
+/// What creating accounts from the CLI needs: the database (migrated) and where links point.
+struct LinkSetup {
+    db: Db,
+    base: String,
+    settings: Settings,
+}
+
+impl LinkSetup {
+    async fn open(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database).await?;
+        db.migrate().await?;
+        let base = link_base(&settings);
+        Ok(Self { db, base, settings })
+    }
+
+    fn ctx(&self) -> dialogpay::service::users::UserContext<'_> {
+        dialogpay::service::users::UserContext {
+            db: &self.db,
+            portal: &self.settings.portal,
+            public_base_url: &self.base,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    /// Prints an account's new set-password link, as JSON or as two lines.
+    fn print(&self, json: bool, what: &str, (id, email): (&str, &str), url: &str, done: &str) {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "id": id, "email": email, "set_password_url": url })
+            );
+        } else {
+            println!("{what} {id} ({email}) {done}");
+            println!(
+                "set-password link (single use, valid {} days): {url}",
+                self.settings.portal.password_link_days
+            );
+        }
+    }
+}
+
+/// The CLI's identity in the audit log.
+fn cli_operator() -> dialogpay::service::OperatorActor {
+    dialogpay::service::OperatorActor::named("operator:cli")
+}
+
 async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database).await?;
-    db.migrate().await?;
-    let base = link_base(&settings);
-    let ctx = dialogpay::service::users::UserContext {
-        db: &db,
-        portal: &settings.portal,
-        public_base_url: &base,
-        now_ms: chrono::Utc::now().timestamp_millis(),
-    };
-    let operator = dialogpay::service::OperatorActor {
-        actor: "operator:cli".to_owned(),
-    };
+    let setup = LinkSetup::open(settings).await?;
+    let (ctx, operator) = (setup.ctx(), cli_operator());
     let (made, json, done) = match command {
         UserCommand::Create {
             partner,
@@ -355,22 +412,30 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             "given a new link",
         ),
     };
-    let made = made.map_err(refusal)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "id": made.user.id,
-                "email": made.user.email,
-                "set_password_url": made.set_password_url,
-            })
-        );
+    let hint = "; `dialogpay user reset-link --email …` gives that user a new set-password link";
+    let made = made.map_err(|e| refusal(e, hint))?;
+    let who = (made.account.id.as_str(), made.account.email.as_str());
+    setup.print(json, "user", who, &made.set_password_url, done);
+    Ok(())
+}
+
+async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Result<()> {
+    let setup = LinkSetup::open(settings).await?;
+    let OperatorCommand::Create {
+        email,
+        read_only,
+        json,
+    } = command;
+    let made =
+        dialogpay::service::operators::create(&setup.ctx(), &cli_operator(), &email, read_only)
+            .await
+            .map_err(|e| refusal(e, ""))?;
+    let who = (made.account.id.as_str(), made.account.email.as_str());
+    let done = if read_only {
+        "created (read-only)"
     } else {
-        println!("user {} ({}) {done}", made.user.id, made.user.email);
-        println!(
-            "set-password link (single use, valid {} days): {}",
-            settings.portal.password_link_days, made.set_password_url
-        );
-    }
+        "created"
+    };
+    setup.print(json, "operator", who, &made.set_password_url, done);
     Ok(())
 }

@@ -173,7 +173,7 @@ pub async fn run(mut settings: Settings, args: PortalBenchArgs) -> anyhow::Resul
         "  seeded in {:.1} s; every worker registered, the simulator in-process, requests one at a time over loopback",
         started.elapsed().as_secs_f64()
     );
-    let session = sessions::open(&state, &seeded.user_id)
+    let session = sessions::open(&state, crate::db::sessions::Realm::Portal, &seeded.user_id)
         .await
         .map_err(|e| anyhow::anyhow!("opening a session: {e}"))?;
     let running = Running::start(app);

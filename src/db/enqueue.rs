@@ -36,6 +36,14 @@ impl Wakers {
             tx.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
+
+    /// Wakes every queue's workers (after a bulk retry over many queues).
+    pub fn wake_all(&self) {
+        let map = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in map.values() {
+            tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
 }
 
 /// The row for `job`, to run after `delay`.
@@ -117,6 +125,11 @@ impl Enqueuer {
     /// Wakes this process's workers of `queue` (after a transactional enqueue committed).
     pub fn wake(&self, queue: &str) {
         self.wakers.wake(queue);
+    }
+
+    /// Wakes this process's workers of every queue.
+    pub fn wake_all(&self) {
+        self.wakers.wake_all();
     }
 }
 

@@ -15,6 +15,7 @@ pub mod enqueue;
 pub mod ids;
 pub mod login_failures;
 pub mod messages;
+pub mod operators;
 pub mod parked_reports;
 pub mod partners;
 pub mod queue;

@@ -1,7 +1,43 @@
-//! Portal sessions: one row per logged-in browser, keyed by the SHA-256 of the cookie's token,
-//! read with the user and the partner it acts for.
+//! Sessions: one row per logged-in browser, keyed by the SHA-256 of the cookie's token. The
+//! portal's partner users and the console's operators ([`Realm`]) have tables of their own, so
+//! a session of one is never a session of the other; a portal session is read with the user
+//! and the partner it acts for.
 
 use crate::{db::Db, db::partners::Partner, with_pool};
+
+/// Whose accounts: the portal's partner users or the console's operators. Each realm has its
+/// own accounts, set-password links and sessions, with the same columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Realm {
+    Portal,
+    Console,
+}
+
+impl Realm {
+    /// The accounts table (`id`, `email`, `password_hash`, `password_set_at`, …).
+    pub fn accounts(self) -> &'static str {
+        match self {
+            Realm::Portal => "portal_users",
+            Realm::Console => "operators",
+        }
+    }
+
+    /// The set-password links table.
+    pub fn links(self) -> &'static str {
+        match self {
+            Realm::Portal => "portal_password_links",
+            Realm::Console => "operator_password_links",
+        }
+    }
+
+    /// The sessions table.
+    pub fn sessions(self) -> &'static str {
+        match self {
+            Realm::Portal => "portal_sessions",
+            Realm::Console => "operator_sessions",
+        }
+    }
+}
 
 /// A session row with its user and partner.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -16,21 +52,23 @@ pub struct SessionRow {
 
 pub async fn insert(
     db: &Db,
+    realm: Realm,
     token_hash: &str,
     user_id: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO {} (token_hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+        realm.sessions()
+    );
     with_pool!(db, |p| {
-        sqlx::query(
-            "INSERT INTO portal_sessions (token_hash, user_id, created_at, last_seen_at) \
-             VALUES ($1, $2, $3, $3)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now_ms)
-        .execute(p)
-        .await?
-        .rows_affected()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(p)
+            .await?
+            .rows_affected()
     });
     Ok(())
 }
@@ -50,9 +88,18 @@ pub async fn find(db: &Db, token_hash: &str) -> Result<Option<SessionRow>, sqlx:
 }
 
 /// Renews the idle timer.
-pub async fn touch(db: &Db, token_hash: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn touch(
+    db: &Db,
+    realm: Realm,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "UPDATE {} SET last_seen_at = $2 WHERE token_hash = $1",
+        realm.sessions()
+    );
     with_pool!(db, |p| {
-        sqlx::query("UPDATE portal_sessions SET last_seen_at = $2 WHERE token_hash = $1")
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
             .bind(now_ms)
             .execute(p)
@@ -62,9 +109,10 @@ pub async fn touch(db: &Db, token_hash: &str, now_ms: i64) -> Result<(), sqlx::E
     Ok(())
 }
 
-pub async fn delete(db: &Db, token_hash: &str) -> Result<(), sqlx::Error> {
+pub async fn delete(db: &Db, realm: Realm, token_hash: &str) -> Result<(), sqlx::Error> {
+    let sql = format!("DELETE FROM {} WHERE token_hash = $1", realm.sessions());
     with_pool!(db, |p| {
-        sqlx::query("DELETE FROM portal_sessions WHERE token_hash = $1")
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
             .execute(p)
             .await?
@@ -76,11 +124,16 @@ pub async fn delete(db: &Db, token_hash: &str) -> Result<(), sqlx::Error> {
 /// Deletes sessions idle since before `idle_before` or opened before `opened_before`.
 pub async fn delete_expired(
     db: &Db,
+    realm: Realm,
     idle_before: i64,
     opened_before: i64,
 ) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "DELETE FROM {} WHERE last_seen_at < $1 OR created_at < $2",
+        realm.sessions()
+    );
     Ok(with_pool!(db, |p| {
-        sqlx::query("DELETE FROM portal_sessions WHERE last_seen_at < $1 OR created_at < $2")
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(idle_before)
             .bind(opened_before)
             .execute(p)

@@ -1,10 +1,29 @@
-//! Portal users (each belongs to one partner) and the one-time links that set their passwords.
-//! Link tokens are stored as SHA-256 hashes; passwords as Argon2id PHC strings.
+//! Portal users (each belongs to one partner) and the one-time links that set their passwords;
+//! the statements on links, passwords and credentials serve the console's operators too (their
+//! [`Realm`]'s tables). Link tokens are stored as SHA-256 hashes; passwords as Argon2id PHC
+//! strings.
 
 use crate::{
-    db::{Db, Tx, ids},
+    db::{Db, Tx, ids, sessions::Realm},
     with_pool, with_tx,
 };
+
+/// Any realm's account, as a set-password link or a session names it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    /// The partner of a portal user; `None` for an operator.
+    pub partner_id: Option<String>,
+}
+
+/// `Account`'s columns in `realm`'s accounts table.
+fn account_columns(realm: Realm) -> &'static str {
+    match realm {
+        Realm::Portal => "id, email, partner_id",
+        Realm::Console => "id, email, CAST(NULL AS TEXT) AS partner_id",
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
@@ -58,23 +77,25 @@ pub async fn insert(
 /// Stores a set-password link (its token's hash) for `user_id`, valid until `expires_at`.
 pub async fn insert_password_link(
     tx: &mut Tx,
+    realm: Realm,
     user_id: &str,
     token_hash: &str,
     now_ms: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO {} (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        realm.links()
+    );
     with_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO portal_password_links (token_hash, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now_ms)
-        .bind(expires_at)
-        .execute(c)
-        .await?
-        .rows_affected()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now_ms)
+            .bind(expires_at)
+            .execute(c)
+            .await?
+            .rows_affected()
     });
     Ok(())
 }
@@ -91,30 +112,37 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error>
 /// Ends every unused link of `user_id` (a new one replaces them); how many there were.
 pub async fn revoke_password_links(
     tx: &mut Tx,
+    realm: Realm,
     user_id: &str,
     now_ms: i64,
 ) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "UPDATE {} SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        realm.links()
+    );
     Ok(with_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE portal_password_links SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now_ms)
-        .execute(c)
-        .await?
-        .rows_affected()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(c)
+            .await?
+            .rows_affected()
     }))
 }
 
-/// The user a link is for, while the link is unused and unexpired.
+/// The account a link is for, while the link is unused and unexpired.
 pub async fn by_password_link(
     db: &Db,
+    realm: Realm,
     token_hash: &str,
     now_ms: i64,
-) -> Result<Option<User>, sqlx::Error> {
+) -> Result<Option<Account>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM portal_users WHERE id = (SELECT user_id FROM portal_password_links \
-         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)"
+        "SELECT {} FROM {} WHERE id = (SELECT user_id FROM {} \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)",
+        account_columns(realm),
+        realm.accounts(),
+        realm.links()
     );
     with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(token_hash)
@@ -123,37 +151,42 @@ pub async fn by_password_link(
         .await)
 }
 
-/// Uses up a valid link and sets its user's password, ending the user's other sessions; the
-/// user, or `None` when the link is unknown, used or expired (then nothing changes).
+/// Uses up a valid link and sets its account's password, ending the account's other sessions;
+/// the account, or `None` when the link is unknown, used or expired (then nothing changes).
 pub async fn set_password_by_link(
     tx: &mut Tx,
+    realm: Realm,
     token_hash: &str,
     password_hash: &str,
     now_ms: i64,
-) -> Result<Option<User>, sqlx::Error> {
+) -> Result<Option<Account>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE {} SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+        realm.links()
+    );
     let user_id: Option<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "UPDATE portal_password_links SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
-        )
-        .bind(token_hash)
-        .bind(now_ms)
-        .fetch_optional(c)
-        .await?
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(c)
+            .await?
     });
     let Some(user_id) = user_id else {
         return Ok(None);
     };
+    let sql = format!("DELETE FROM {} WHERE user_id = $1", realm.sessions());
     with_tx!(tx, |c| {
-        sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&user_id)
             .execute(c)
             .await?
             .rows_affected()
     });
     let sql = format!(
-        "UPDATE portal_users SET password_hash = $2, password_set_at = $3 WHERE id = $1 \
-         RETURNING {COLUMNS}"
+        "UPDATE {} SET password_hash = $2, password_set_at = $3 WHERE id = $1 RETURNING {}",
+        realm.accounts(),
+        account_columns(realm)
     );
     with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&user_id)
@@ -163,12 +196,18 @@ pub async fn set_password_by_link(
         .await)
 }
 
-/// The id and password hash of the user with this (lower-cased) email.
-pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, sqlx::Error> {
-    with_pool!(db, |p| sqlx::query_as(
-        "SELECT id, password_hash FROM portal_users WHERE email = $1"
-    )
-    .bind(email)
-    .fetch_optional(p)
-    .await)
+/// The id and password hash of `realm`'s account with this (lower-cased) email.
+pub async fn credentials(
+    db: &Db,
+    realm: Realm,
+    email: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, password_hash FROM {} WHERE email = $1",
+        realm.accounts()
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(email)
+        .fetch_optional(p)
+        .await)
 }

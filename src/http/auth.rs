@@ -54,9 +54,7 @@ async fn check_operator(req: &Request, bearer: Bearer) -> poem::Result<OperatorA
     let expected = state.settings.operator.api_key.expose_secret();
     // Comparing hashes keeps the comparison time independent of where the keys differ.
     if !expected.is_empty() && hash_secret(bearer.token.trim()) == hash_secret(expected) {
-        Ok(OperatorActor {
-            actor: "operator".to_owned(),
-        })
+        Ok(OperatorActor::named("operator"))
     } else {
         Err(reject(ApiError::unauthorized()))
     }

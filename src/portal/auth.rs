@@ -1,5 +1,6 @@
 //! Logging in and out, and setting the password through a one-time link:
-//! `GET/POST /portal/login`, `POST /portal/logout`, `GET/POST /portal/set-password/{token}`.
+//! `GET/POST /portal/login`, `POST /portal/logout`, `GET/POST /portal/set-password/{token}`,
+//! and the same under `/console` for operators (the request's [`site`] says whose accounts).
 //! The checks (passwords, limits, sessions, links) are the service's
 //! ([`service::sessions`], [`service::users`]); this module renders and sets cookies.
 
@@ -19,6 +20,7 @@ use crate::{
         forms::FieldErrors,
         layout::{Flash, Layout, LayoutParts},
         session,
+        site::{self, Site},
     },
     service::{
         self, ServiceError,
@@ -38,19 +40,19 @@ pub fn routes(route: Route) -> Route {
         )
 }
 
-/// Where to go after logging in: `next` when it is a portal page, else the home page (never
-/// another site, never back to the login form).
-fn after_login(next: Option<&str>) -> &str {
+/// Where to go after logging in: `next` when it is a page of the site, else its home page
+/// (never another site, never back to the login form).
+fn after_login(site: &Site, next: Option<&str>) -> String {
     match next {
         Some(next)
-            if (next == "/portal" || next.starts_with("/portal/"))
-                && !next.starts_with("/portal/login")
-                && !next.starts_with("/portal/logout")
+            if site.contains(next)
+                && !next.starts_with(&site.login_path())
+                && !next.starts_with(&format!("{}/logout", site.prefix))
                 && !next.contains(['\\', '\r', '\n']) =>
         {
-            next
+            next.to_owned()
         }
-        _ => "/portal/",
+        _ => site.home(),
     }
 }
 
@@ -81,9 +83,9 @@ struct LoginForm {
 #[handler]
 fn login_page(Query(query): Query<LoginQuery>, parts: LayoutParts) -> LoginPage {
     LoginPage {
+        next: after_login(parts.site, query.next.as_deref()),
         layout: parts.anonymous(),
         email: String::new(),
-        next: after_login(query.next.as_deref()).to_owned(),
         error: None,
     }
 }
@@ -97,7 +99,7 @@ fn client_addr(req: &Request) -> String {
 
 /// Logs in with the new session and goes to `next`.
 fn logged_in(req: &Request, state: &AppState, session: &NewSession, next: &str) -> Response {
-    session::start(req.cookie(), CookiePolicy::of(state), session);
+    session::start(req.cookie(), CookiePolicy::of_request(state, req), session);
     Redirect::see_other(next).into_response()
 }
 
@@ -108,9 +110,11 @@ async fn login(
     Form(form): Form<LoginForm>,
     parts: LayoutParts,
 ) -> Result<Response, PortalError> {
-    let next = after_login(form.next.as_deref()).to_owned();
+    let site = site::of(req);
+    let next = after_login(site, form.next.as_deref());
+    let addr = client_addr(req);
     let outcome =
-        service::sessions::login(&state, &form.email, &form.password, &client_addr(req)).await?;
+        service::sessions::login(&state, site.realm, &form.email, &form.password, &addr).await?;
     let again = |error: String| LoginPage {
         layout: parts.clone().anonymous(),
         email: form.email.trim().to_owned(),
@@ -140,13 +144,14 @@ async fn login(
 
 #[handler]
 async fn logout(req: &Request, state: Data<&AppState>) -> Result<Response, PortalError> {
+    let site = site::of(req);
     if let Some(token) = session::cookie_token(req) {
-        service::sessions::close(&state, &token).await?;
+        service::sessions::close(&state, site.realm, &token).await?;
     }
-    let policy = CookiePolicy::of(&state);
+    let policy = CookiePolicy::of_request(&state, req);
     session::end(req.cookie(), policy);
     Flash::LoggedOut.set(req.cookie(), policy);
-    Ok(Redirect::see_other(session::LOGIN_PATH).into_response())
+    Ok(Redirect::see_other(site.login_path()).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -191,7 +196,8 @@ async fn set_password_page(
     state: Data<&AppState>,
     parts: LayoutParts,
 ) -> Result<Response, PortalError> {
-    let user = match service::users::password_link(&UserContext::of(&state), &token).await {
+    let ctx = UserContext::of(&state);
+    let user = match service::users::password_link(&ctx, parts.site.realm, &token).await {
         Ok(user) => user,
         Err(ServiceError::NotFound(_)) => return Ok(link_unusable(&state)),
         Err(err) => return Err(err.into()),
@@ -215,16 +221,18 @@ async fn set_password(
     parts: LayoutParts,
 ) -> Result<Response, PortalError> {
     let ctx = UserContext::of(&state);
-    let user = match service::users::password_link(&ctx, &token).await {
+    let site = parts.site;
+    let user = match service::users::password_link(&ctx, site.realm, &token).await {
         Ok(user) => user,
         Err(ServiceError::NotFound(_)) => return Ok(link_unusable(&state)),
         Err(err) => return Err(err.into()),
     };
-    match service::users::set_password(&ctx, &token, &form.password, &form.password_confirm).await {
+    let (password, confirm) = (&form.password, &form.password_confirm);
+    match service::users::set_password(&ctx, site.realm, &token, password, confirm).await {
         Ok(user) => {
-            let session = service::sessions::open(&state, &user.id).await?;
-            Flash::PasswordSet.set(req.cookie(), CookiePolicy::of(&state));
-            Ok(logged_in(req, &state, &session, "/portal/"))
+            let session = service::sessions::open(&state, site.realm, &user.id).await?;
+            Flash::PasswordSet.set(req.cookie(), CookiePolicy::of_request(&state, req));
+            Ok(logged_in(req, &state, &session, &site.home()))
         }
         Err(ServiceError::Invalid(problems)) => Ok(SetPasswordPage {
             layout: parts.anonymous(),
@@ -243,11 +251,12 @@ async fn set_password(
 #[cfg(test)]
 mod tests {
     use super::after_login;
+    use crate::portal::site::PORTAL;
 
     #[test]
     fn only_portal_pages_are_come_back_to() {
         assert_eq!(
-            after_login(Some("/portal/dialogues?x=1")),
+            after_login(&PORTAL, Some("/portal/dialogues?x=1")),
             "/portal/dialogues?x=1"
         );
         for elsewhere in [
@@ -260,7 +269,7 @@ mod tests {
             Some("/api/v1/dialogues"),
             Some("/portalx"),
         ] {
-            assert_eq!(after_login(elsewhere), "/portal/", "{elsewhere:?}");
+            assert_eq!(after_login(&PORTAL, elsewhere), "/portal/", "{elsewhere:?}");
         }
     }
 }

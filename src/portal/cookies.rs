@@ -1,20 +1,43 @@
-//! The portal's cookies: `HttpOnly`, `SameSite=Lax`, `Path=/portal`, and `Secure` when the
+//! The portal's (and the console's) cookies: `HttpOnly`, `SameSite=Lax`, `Path=` the site's
+//! prefix (`/portal`, `/console`: neither site sees the other's cookies), and `Secure` when the
 //! public address is https.
 
-use poem::web::cookie::{Cookie, SameSite};
+use poem::{
+    Request,
+    web::cookie::{Cookie, SameSite},
+};
 
-use crate::state::AppState;
+use crate::{
+    portal::site::{self, PORTAL, Site},
+    state::AppState,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct CookiePolicy {
     secure: bool,
+    site: &'static Site,
 }
 
 impl CookiePolicy {
+    /// The portal's cookies.
     pub fn of(state: &AppState) -> Self {
+        Self::for_site(state, &PORTAL)
+    }
+
+    pub fn for_site(state: &AppState, site: &'static Site) -> Self {
         Self {
             secure: state.public_base_url.starts_with("https://"),
+            site,
         }
+    }
+
+    /// The cookies of the site `req` is on.
+    pub fn of_request(state: &AppState, req: &Request) -> Self {
+        Self::for_site(state, site::of(req))
+    }
+
+    pub fn site(&self) -> &'static Site {
+        self.site
     }
 
     /// A cookie for the browser's session (no expiry of its own: the server decides).
@@ -22,7 +45,7 @@ impl CookiePolicy {
         let mut cookie = Cookie::new_with_str(name, value);
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
-        cookie.set_path(super::PREFIX);
+        cookie.set_path(self.site.prefix);
         cookie.set_secure(self.secure);
         cookie
     }

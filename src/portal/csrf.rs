@@ -7,7 +7,8 @@
 //! cookies but can read neither, so it cannot make the token, and a token shown before a login
 //! is worth nothing after it. Every request but GET/HEAD/OPTIONS without a matching token is
 //! refused with a 403 page before the handler runs. Nothing is stored: every process checks
-//! every token.
+//! every token. The console does the same with its own cookies (the request's [`site`]), and
+//! the site's prefix goes into the hash: a portal token is worth nothing on the console.
 
 use poem::{
     Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response,
@@ -17,7 +18,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db::ids::{hash_secret, secret_token},
-    portal::{cookies::CookiePolicy, errors, session},
+    portal::{
+        cookies::CookiePolicy,
+        errors, session,
+        site::{self, Site},
+    },
     state::AppState,
 };
 
@@ -25,8 +30,6 @@ use crate::{
 pub const FIELD: &str = "csrf_token";
 /// The header htmx requests carry it in.
 pub const HEADER: &str = "x-csrf-token";
-/// The per-browser secret the token is made from.
-pub const COOKIE: &str = "portal_csrf";
 
 /// This request's token, for the page's forms (`{{ layout.csrf_token }}`); an extractor.
 #[derive(Debug, Clone)]
@@ -49,9 +52,11 @@ impl<'a> FromRequest<'a> for CsrfToken {
     }
 }
 
-fn token_for(browser_secret: &str, session_token: Option<&str>) -> String {
+fn token_for(site: &Site, browser_secret: &str, session_token: Option<&str>) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(b"dialogpay portal csrf\0");
+    hasher.update(b"dialogpay csrf\0");
+    hasher.update(site.prefix.as_bytes());
+    hasher.update(b"\0");
     hasher.update(browser_secret.as_bytes());
     hasher.update(b"\0");
     hasher.update(session_token.unwrap_or_default().as_bytes());
@@ -102,15 +107,18 @@ fn refused() -> Response {
 /// Middleware: refuses unsafe requests without a valid token; gives every browser its secret
 /// and every handler its [`CsrfToken`].
 pub async fn protect<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
-    let policy = req.data::<AppState>().map(CookiePolicy::of);
+    let site = site::of(&req);
+    let policy = req
+        .data::<AppState>()
+        .map(|state| CookiePolicy::for_site(state, site));
     let jar = req.cookie().clone();
-    let browser = jar.get(COOKIE).map(|c| c.value_str().to_owned());
+    let browser = jar.get(site.csrf_cookie).map(|c| c.value_str().to_owned());
     let session = session::cookie_token(&req);
     if !safe(req.method()) {
         let Some(browser) = &browser else {
             return Ok(refused());
         };
-        let expected = token_for(browser, session.as_deref());
+        let expected = token_for(site, browser, session.as_deref());
         match sent_token(&mut req).await? {
             Some(sent) if same(&sent, &expected) => {}
             _ => return Ok(refused()),
@@ -121,13 +129,13 @@ pub async fn protect<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Res
         None => {
             let secret = secret_token(32);
             if let Some(policy) = policy {
-                jar.add(policy.cookie(COOKIE, &secret));
+                jar.add(policy.cookie(site.csrf_cookie, &secret));
             }
             secret
         }
     };
     req.extensions_mut()
-        .insert(CsrfToken(token_for(&browser, session.as_deref())));
+        .insert(CsrfToken(token_for(site, &browser, session.as_deref())));
     next.call(req).await.map(IntoResponse::into_response)
 }
 
@@ -136,11 +144,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_depend_on_the_browser_and_the_session() {
-        let t = token_for("browser", Some("session"));
-        assert_eq!(t, token_for("browser", Some("session")));
-        assert_ne!(t, token_for("browser", None));
-        assert_ne!(t, token_for("other", Some("session")));
+    fn tokens_depend_on_the_site_the_browser_and_the_session() {
+        let portal = &site::PORTAL;
+        let t = token_for(portal, "browser", Some("session"));
+        assert_eq!(t, token_for(portal, "browser", Some("session")));
+        assert_ne!(t, token_for(portal, "browser", None));
+        assert_ne!(t, token_for(portal, "other", Some("session")));
+        let elsewhere = Site {
+            prefix: "/console",
+            ..site::PORTAL
+        };
+        assert_ne!(t, token_for(&elsewhere, "browser", Some("session")));
         assert_eq!(t.len(), 64);
         assert!(same(&t, &t.clone()));
         assert!(!same("x", &t));

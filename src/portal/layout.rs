@@ -6,13 +6,20 @@
 use poem::{FromRequest, Request, RequestBody, web::cookie::CookieJar};
 
 use crate::{
-    portal::{assets, cookies::CookiePolicy, csrf::CsrfToken, session::PortalUser},
+    portal::{
+        assets,
+        cookies::CookiePolicy,
+        csrf::CsrfToken,
+        session::PortalUser,
+        site::{self, PORTAL, Site},
+    },
     state::AppState,
 };
 
 /// The header's account part.
 #[derive(Debug, Clone)]
 pub struct UserBar {
+    /// Whom the account acts for: the partner's name, or the operator's role on the console.
     pub partner_name: String,
     pub email: String,
 }
@@ -65,9 +72,6 @@ pub enum Flash {
     GroupCreated,
     TermsAdded,
 }
-
-/// The flash cookie.
-pub const FLASH_COOKIE: &str = "portal_flash";
 
 impl Flash {
     const ALL: [Flash; 7] = [
@@ -125,7 +129,7 @@ impl Flash {
 
     /// Shows this message on the next page this browser opens.
     pub fn set(self, jar: &CookieJar, policy: CookiePolicy) {
-        jar.add(policy.cookie(FLASH_COOKIE, self.code()));
+        jar.add(policy.cookie(policy.site().flash_cookie, self.code()));
     }
 
     fn from_code(code: &str) -> Option<Self> {
@@ -141,6 +145,8 @@ pub struct Layout {
     pub nav: Vec<NavLink>,
     pub flash: Option<Flash>,
     pub csrf_token: String,
+    /// The portal or the console: the brand's link, the logout form, the navigation's name.
+    pub site: &'static Site,
 }
 
 impl Layout {
@@ -151,6 +157,7 @@ impl Layout {
             nav: Vec::new(),
             flash: None,
             csrf_token: String::new(),
+            site: &PORTAL,
         }
     }
 
@@ -169,6 +176,7 @@ impl Layout {
 pub struct LayoutParts {
     pub csrf: CsrfToken,
     pub flash: Option<Flash>,
+    pub site: &'static Site,
 }
 
 impl LayoutParts {
@@ -179,42 +187,52 @@ impl LayoutParts {
             nav: Vec::new(),
             flash: self.flash,
             csrf_token: self.csrf.as_str().to_owned(),
+            site: self.site,
+        }
+    }
+
+    /// A page of a logged-in account: its bar and the site's navigation links.
+    pub fn logged_in(self, user: UserBar, nav: Vec<NavLink>) -> Layout {
+        Layout {
+            user: Some(user),
+            nav,
+            flash: self.flash,
+            csrf_token: self.csrf.as_str().to_owned(),
+            site: self.site,
         }
     }
 
     /// A page of `user`'s, in the section `current`.
     pub fn for_user(self, user: &PortalUser, current: Nav) -> Layout {
-        Layout {
-            user: Some(UserBar {
-                partner_name: user.partner.name.clone(),
-                email: user.email.clone(),
-            }),
-            nav: Nav::ALL
-                .into_iter()
-                .map(|nav| NavLink {
-                    label: nav.label(),
-                    href: nav.href(),
-                    current: nav == current,
-                })
-                .collect(),
-            flash: self.flash,
-            csrf_token: self.csrf.as_str().to_owned(),
-        }
+        let bar = UserBar {
+            partner_name: user.partner.name.clone(),
+            email: user.email.clone(),
+        };
+        let nav = Nav::ALL
+            .into_iter()
+            .map(|nav| NavLink {
+                label: nav.label(),
+                href: nav.href(),
+                current: nav == current,
+            })
+            .collect();
+        self.logged_in(bar, nav)
     }
 }
 
 impl<'a> FromRequest<'a> for LayoutParts {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
         let csrf = CsrfToken::from_request(req, body).await?;
+        let site = site::of(req);
         let jar = req.cookie();
         let flash = jar
-            .get(FLASH_COOKIE)
+            .get(site.flash_cookie)
             .and_then(|c| Flash::from_code(c.value_str()));
         if flash.is_some()
             && let Some(state) = req.data::<AppState>()
         {
-            jar.add(CookiePolicy::of(state).removal(FLASH_COOKIE));
+            jar.add(CookiePolicy::for_site(state, site).removal(site.flash_cookie));
         }
-        Ok(Self { csrf, flash })
+        Ok(Self { csrf, flash, site })
     }
 }

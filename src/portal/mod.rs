@@ -26,8 +26,9 @@ pub mod htmx;
 pub mod layout;
 pub mod messages;
 pub mod session;
+pub mod site;
 
-use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
+use poem::{Endpoint, EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
 /// Where the portal is mounted.
 pub const PREFIX: &str = "/portal";
@@ -42,18 +43,22 @@ const SCREENS: &[fn(Route) -> Route] = &[
     crm_groups::routes,
 ];
 
-/// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the
-/// screens inside the portal's middleware; any error of either is an HTML page.
-pub fn routes() -> BoxEndpoint<'static> {
-    let screens = SCREENS
+/// `screens`' routes inside the pages' middleware (the console's too).
+pub fn pages(screens: &[fn(Route) -> Route]) -> impl Endpoint + 'static {
+    screens
         .iter()
         .fold(Route::new(), |route, add| add(route))
         .around(csrf::protect)
         .around(errors::html_errors)
-        .around(headers::add_page_headers);
+        .around(headers::add_page_headers)
+}
+
+/// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the
+/// screens inside the portal's middleware; any error of either is an HTML page.
+pub fn routes() -> BoxEndpoint<'static> {
     Route::new()
         .nest("/assets", assets::routes())
-        .nest("/", screens)
+        .nest("/", pages(SCREENS))
         .around(errors::html_errors)
         .with(CookieJarManager::new())
         .boxed()

@@ -4,7 +4,7 @@
 use crate::{
     db::{
         audit,
-        jobs::{self, ActionRefused, JobFilter, JobRow, JobStatus},
+        jobs::{self, ActionRefused, JobAction, JobFilter, JobRow, JobStatus},
     },
     service::{
         OperatorActor, ServiceError, ServiceResult,
@@ -18,6 +18,27 @@ use crate::{
 pub struct JobQuery {
     pub status: Option<JobStatus>,
     pub queue: Option<String>,
+    /// Only jobs created at or after this time (epoch ms): the console's time window.
+    pub since_ms: Option<i64>,
+    /// A job id, or an id inside the payloads (an agreement's, a message's, a charge's).
+    pub search: Option<String>,
+}
+
+impl JobQuery {
+    /// The smallest job id (a ULID) created at or after `since_ms`.
+    fn since_id(&self) -> Option<String> {
+        self.since_ms
+            .map(|ms| ulid::Ulid::from_parts(ms.max(0) as u64, 0).to_string())
+    }
+
+    fn filter<'a>(&'a self, since_id: &'a Option<String>) -> JobFilter<'a> {
+        JobFilter {
+            status: self.status,
+            queue: self.queue.as_deref(),
+            since_id: since_id.as_deref(),
+            search: self.search.as_deref(),
+        }
+    }
 }
 
 /// Jobs, newest first.
@@ -26,14 +47,16 @@ pub async fn list(
     query: &JobQuery,
     page: &PageRequest,
 ) -> ServiceResult<Page<JobRow>> {
-    let filter = JobFilter {
-        status: query.status,
-        queue: query.queue.as_deref(),
-        before_id: page.cursor(),
-        limit: page.fetch_limit(),
-    };
-    let rows = jobs::list(&state.db, &filter).await?;
+    let since = query.since_id();
+    let filter = query.filter(&since);
+    let rows = jobs::list(&state.db, &filter, page.cursor(), page.fetch_limit()).await?;
     Ok(page.finish(rows, |r| r.id.clone()))
+}
+
+/// How many jobs `query` selects (what "all matching" would act on at most).
+pub async fn count(state: &AppState, query: &JobQuery) -> ServiceResult<i64> {
+    let since = query.since_id();
+    Ok(jobs::count_matching(&state.db, &query.filter(&since)).await?)
 }
 
 pub async fn get(state: &AppState, id: &str) -> ServiceResult<JobRow> {
@@ -44,37 +67,99 @@ pub async fn get(state: &AppState, id: &str) -> ServiceResult<JobRow> {
 
 /// Runs a failed or killed job again now (one more attempt).
 pub async fn retry(state: &AppState, operator: &OperatorActor, id: &str) -> ServiceResult<JobRow> {
-    let result = jobs::retry(&state.db, id).await?;
-    let row = finish_action(state, operator, Action::Retry, id, result).await?;
-    state.enqueuer.wake(&row.queue);
-    Ok(row)
+    act(state, operator, JobAction::Retry, id).await
 }
 
 /// Cancels a pending or failed job: it will not run again.
 pub async fn cancel(state: &AppState, operator: &OperatorActor, id: &str) -> ServiceResult<JobRow> {
-    let result = jobs::cancel(&state.db, id).await?;
-    finish_action(state, operator, Action::Cancel, id, result).await
+    act(state, operator, JobAction::Cancel, id).await
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Action {
-    Retry,
-    Cancel,
-}
-
-impl Action {
-    fn verb(self) -> &'static str {
-        match self {
-            Action::Retry => "retry",
-            Action::Cancel => "cancel",
-        }
+/// Does `action` to one job, audited.
+pub async fn act(
+    state: &AppState,
+    operator: &OperatorActor,
+    action: JobAction,
+    id: &str,
+) -> ServiceResult<JobRow> {
+    operator.may_change()?;
+    let result = jobs::act(&state.db, action, id).await?;
+    let row = finish_action(state, operator, action, id, result).await?;
+    if action == JobAction::Retry {
+        state.enqueuer.wake(&row.queue);
     }
+    Ok(row)
+}
 
-    fn audit_action(self) -> &'static str {
-        match self {
-            Action::Retry => "job.retry",
-            Action::Cancel => "job.cancel",
+/// The jobs a bulk action is for.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// These jobs (those the action applies to).
+    Ids(Vec<String>),
+    /// Every job the query selects that the action applies to.
+    Matching(JobQuery),
+}
+
+/// Does `action` to many jobs in one statement, audited once; how many changed.
+pub async fn act_on_many(
+    state: &AppState,
+    operator: &OperatorActor,
+    action: JobAction,
+    selection: &Selection,
+) -> ServiceResult<u64> {
+    operator.may_change()?;
+    let (changed, details) = match selection {
+        Selection::Ids(ids) => (
+            jobs::act_on_ids(&state.db, action, ids).await?,
+            serde_json::json!({ "ids": ids }),
+        ),
+        Selection::Matching(query) => {
+            let since = query.since_id();
+            let changed = jobs::act_on_matching(&state.db, action, &query.filter(&since)).await?;
+            let filter = serde_json::json!({
+                "status": query.status.map(JobStatus::as_str),
+                "queue": query.queue,
+                "since_ms": query.since_ms,
+                "search": query.search,
+            });
+            (changed, serde_json::json!({ "filter": filter }))
         }
+    };
+    let mut details = details;
+    details["changed"] = changed.into();
+    let entry = audit::NewAudit {
+        actor: &operator.actor,
+        partner_id: None,
+        action: bulk_audit_action(action),
+        target_type: "job",
+        target_id: "*",
+        details: Some(details),
+    };
+    audit::record(&state.db, &entry, state.clock.now_ms()).await?;
+    if action == JobAction::Retry && changed > 0 {
+        state.enqueuer.wake_all();
+    }
+    Ok(changed)
+}
+
+fn verb(action: JobAction) -> &'static str {
+    match action {
+        JobAction::Retry => "retry",
+        JobAction::Cancel => "cancel",
+    }
+}
+
+fn audit_action(action: JobAction) -> &'static str {
+    match action {
+        JobAction::Retry => "job.retry",
+        JobAction::Cancel => "job.cancel",
+    }
+}
+
+fn bulk_audit_action(action: JobAction) -> &'static str {
+    match action {
+        JobAction::Retry => "job.bulk_retry",
+        JobAction::Cancel => "job.bulk_cancel",
     }
 }
 
@@ -82,7 +167,7 @@ impl Action {
 async fn finish_action(
     state: &AppState,
     operator: &OperatorActor,
-    action: Action,
+    action: JobAction,
     id: &str,
     result: Result<JobRow, ActionRefused>,
 ) -> ServiceResult<JobRow> {
@@ -92,7 +177,7 @@ async fn finish_action(
         Err(ActionRefused::WrongStatus(status)) => {
             return Err(ServiceError::conflict(
                 "job_state",
-                format!("cannot {} a job that is {}", action.verb(), status.as_str()),
+                format!("cannot {} a job that is {}", verb(action), status.as_str()),
             ));
         }
     };
@@ -101,7 +186,7 @@ async fn finish_action(
         &audit::NewAudit {
             actor: &operator.actor,
             partner_id: None,
-            action: action.audit_action(),
+            action: audit_action(action),
             target_type: "job",
             target_id: id,
             details: Some(serde_json::json!({ "queue": row.queue, "attempts": row.attempts })),

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod messages;
 pub mod operations;
+pub mod operators;
 pub mod page;
 pub mod partners;
 pub mod passwords;
@@ -158,9 +159,46 @@ pub fn user_actor(email: &str) -> String {
     format!("user:{email}")
 }
 
-/// An operator acting through the admin API (or, later, the console).
+/// An operator acting through the admin API, the CLI or the console.
 #[derive(Debug, Clone)]
 pub struct OperatorActor {
-    /// The audit log's actor, e.g. `operator`.
+    /// The audit log's actor: `operator` for the API's operator key, `operator:cli`,
+    /// `operator:{email}` for an operator of the console.
     pub actor: String,
+    /// A read-only operator of the console: every change is refused.
+    pub read_only: bool,
+}
+
+impl OperatorActor {
+    /// A holder of full rights known by `actor` (the API key, the CLI).
+    pub fn named(actor: &str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            read_only: false,
+        }
+    }
+
+    /// An operator of the console; the audit log's actor is [`operator_actor`].
+    pub fn console(email: &str, read_only: bool) -> Self {
+        Self {
+            actor: operator_actor(email),
+            read_only,
+        }
+    }
+
+    /// Refuses a change by a read-only operator.
+    pub fn may_change(&self) -> ServiceResult<()> {
+        if self.read_only {
+            return Err(ServiceError::conflict(
+                "read_only",
+                "a read-only operator cannot change anything",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The audit log's name for an operator of the console: `operator:{email}`.
+pub fn operator_actor(email: &str) -> String {
+    format!("operator:{email}")
 }

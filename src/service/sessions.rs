@@ -1,4 +1,5 @@
-//! Portal logins and sessions: the login form's check (rate-limited per address typed and per
+//! Logins and sessions of the portal's partner users and of the console's operators (each
+//! [`Realm`] its own accounts and sessions, the same rules): the login form's check (rate-limited per address typed and per
 //! client address, counted in the database so every api process agrees), sessions that live in
 //! the database (the browser holds a random token, the table its SHA-256) with a sliding idle
 //! expiry and an absolute one, and logout. Times are the wall clock, never the simulator's.
@@ -8,8 +9,10 @@ use crate::{
     db::{
         ids::{hash_secret, secret_token},
         login_failures::{self, CountedBy},
+        operators::{self, Operator},
         partners::Partner,
-        sessions, users,
+        sessions::{self, Realm},
+        users,
     },
     service::{ServiceResult, passwords, users::normalize_email},
     state::AppState,
@@ -77,9 +80,11 @@ async fn throttled_until(
     Ok(until)
 }
 
-/// Checks a login; on success opens a session. Over a limit the password is not checked.
+/// Checks a login to `realm`; on success opens a session. Over a limit the password is not
+/// checked. Refusals of both realms count towards the same limits.
 pub async fn login(
     state: &AppState,
+    realm: Realm,
     email: &str,
     password: &str,
     client_addr: &str,
@@ -93,7 +98,7 @@ pub async fn login(
             retry_in_minutes: retry_in_minutes.max(1),
         });
     }
-    let credentials = users::credentials(&state.db, &email).await?;
+    let credentials = users::credentials(&state.db, realm, &email).await?;
     let (user_id, stored) = match credentials {
         Some(c) => (Some(c.id), c.password_hash),
         None => (None, None),
@@ -102,7 +107,7 @@ pub async fn login(
     match user_id {
         Some(user_id) if matches => {
             login_failures::clear_email(&state.db, &email).await?;
-            Ok(LoginOutcome::LoggedIn(open(state, &user_id).await?))
+            Ok(LoginOutcome::LoggedIn(open(state, realm, &user_id).await?))
         }
         _ => {
             let forget_before = now - window_ms(&state.settings.portal);
@@ -112,13 +117,14 @@ pub async fn login(
     }
 }
 
-/// Opens a session for `user_id` (after a login or a new password) and deletes expired ones.
-pub async fn open(state: &AppState, user_id: &str) -> ServiceResult<NewSession> {
+/// Opens a session of `realm`'s `user_id` (after a login or a new password) and deletes
+/// expired ones.
+pub async fn open(state: &AppState, realm: Realm, user_id: &str) -> ServiceResult<NewSession> {
     let now = state.wall_clock.now_ms();
     let (idle_before, opened_before) = expiry_bounds(&state.settings.portal, now);
-    sessions::delete_expired(&state.db, idle_before, opened_before).await?;
+    sessions::delete_expired(&state.db, realm, idle_before, opened_before).await?;
     let token = secret_token(32);
-    sessions::insert(&state.db, &hash_secret(&token), user_id, now).await?;
+    sessions::insert(&state.db, realm, &hash_secret(&token), user_id, now).await?;
     Ok(NewSession { token })
 }
 
@@ -131,21 +137,44 @@ fn expiry_bounds(portal: &PortalSettings, now: i64) -> (i64, i64) {
     )
 }
 
-/// The session a cookie's token names, if it exists and has not expired; using it renews the
-/// idle timer. An expired session is deleted.
+/// Whether a session found by `hash` is still valid; renews its idle timer, or deletes it when
+/// it has expired.
+async fn still_valid(
+    state: &AppState,
+    realm: Realm,
+    hash: &str,
+    session_created_at: i64,
+    last_seen_at: i64,
+) -> ServiceResult<bool> {
+    let now = state.wall_clock.now_ms();
+    let (idle_before, opened_before) = expiry_bounds(&state.settings.portal, now);
+    if last_seen_at < idle_before || session_created_at < opened_before {
+        sessions::delete(&state.db, realm, hash).await?;
+        return Ok(false);
+    }
+    if now - last_seen_at >= TOUCH_EVERY_MS {
+        sessions::touch(&state.db, realm, hash, now).await?;
+    }
+    Ok(true)
+}
+
+/// The portal session a cookie's token names, if it exists and has not expired; using it
+/// renews the idle timer. An expired session is deleted.
 pub async fn resolve(state: &AppState, token: &str) -> ServiceResult<Option<Session>> {
     let hash = hash_secret(token);
     let Some(row) = sessions::find(&state.db, &hash).await? else {
         return Ok(None);
     };
-    let now = state.wall_clock.now_ms();
-    let (idle_before, opened_before) = expiry_bounds(&state.settings.portal, now);
-    if row.last_seen_at < idle_before || row.session_created_at < opened_before {
-        sessions::delete(&state.db, &hash).await?;
+    if !still_valid(
+        state,
+        Realm::Portal,
+        &hash,
+        row.session_created_at,
+        row.last_seen_at,
+    )
+    .await?
+    {
         return Ok(None);
-    }
-    if now - row.last_seen_at >= TOUCH_EVERY_MS {
-        sessions::touch(&state.db, &hash, now).await?;
     }
     Ok(Some(Session {
         user_id: row.user_id,
@@ -154,8 +183,25 @@ pub async fn resolve(state: &AppState, token: &str) -> ServiceResult<Option<Sess
     }))
 }
 
+/// The console session a cookie's token names: its operator, as [`resolve`] does for the
+/// portal.
+pub async fn resolve_operator(state: &AppState, token: &str) -> ServiceResult<Option<Operator>> {
+    let hash = hash_secret(token);
+    let Some(row) = operators::find_session(&state.db, &hash).await? else {
+        return Ok(None);
+    };
+    let valid = still_valid(
+        state,
+        Realm::Console,
+        &hash,
+        row.session_created_at,
+        row.last_seen_at,
+    );
+    Ok(valid.await?.then_some(row.operator))
+}
+
 /// Logout: the session is gone, and its cookie no longer works anywhere.
-pub async fn close(state: &AppState, token: &str) -> ServiceResult<()> {
-    sessions::delete(&state.db, &hash_secret(token)).await?;
+pub async fn close(state: &AppState, realm: Realm, token: &str) -> ServiceResult<()> {
+    sessions::delete(&state.db, realm, &hash_secret(token)).await?;
     Ok(())
 }

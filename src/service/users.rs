@@ -1,6 +1,8 @@
 //! Partner users of the portal: an operator creates one (the CLI's `user create` or the admin
 //! API) and hands over a one-time link; following it sets the password. The link's token is
 //! random, stored hashed, valid for `portal.password_link_days` and used up by the password.
+//! Operators of the console ([`operators`](super::operators)) get and use their links through
+//! the same functions, in their own [`Realm`].
 
 use crate::{
     config::PortalSettings,
@@ -8,9 +10,13 @@ use crate::{
         Db, audit,
         ids::{hash_secret, secret_token},
         partners,
-        users::{self, User},
+        sessions::Realm,
+        users::{self, Account, User},
     },
-    service::{FieldProblem, OperatorActor, ServiceError, ServiceResult, passwords, user_actor},
+    service::{
+        FieldProblem, OperatorActor, ServiceError, ServiceResult, operator_actor, passwords,
+        user_actor,
+    },
     state::AppState,
 };
 
@@ -19,7 +25,8 @@ use crate::{
 pub struct UserContext<'a> {
     pub db: &'a Db,
     pub portal: &'a PortalSettings,
-    /// Where links point: `{public_base_url}/portal/set-password/{token}`.
+    /// Where links point: `{public_base_url}/portal/set-password/{token}` (operators':
+    /// `/console/set-password/{token}`).
     pub public_base_url: &'a str,
     /// Real time (links expire in real days, whatever the simulator's clock says).
     pub now_ms: i64,
@@ -35,25 +42,39 @@ impl<'a> UserContext<'a> {
         }
     }
 
-    fn new_user(&self, user: User, token: String, link_expires_at: i64) -> NewUser {
-        NewUser {
-            user,
-            set_password_url: format!("{}/portal/set-password/{token}", self.public_base_url),
+    /// `account` with its new link.
+    pub(super) fn issued<A>(
+        &self,
+        realm: Realm,
+        account: A,
+        (token, link_expires_at): (String, i64),
+    ) -> NewAccount<A> {
+        let site = match realm {
+            Realm::Portal => "/portal",
+            Realm::Console => "/console",
+        };
+        NewAccount {
+            account,
+            set_password_url: format!("{}{site}/set-password/{token}", self.public_base_url),
             link_expires_at,
             token,
         }
     }
 }
 
-/// A user just created or given a new link, with the link that sets the password (shown once).
+/// An account just created or given a new link, with the link that sets the password (shown
+/// once).
 #[derive(Debug, Clone)]
-pub struct NewUser {
-    pub user: User,
+pub struct NewAccount<A> {
+    pub account: A,
     pub set_password_url: String,
     pub link_expires_at: i64,
     /// The link's secret (in `set_password_url` too).
     token: String,
 }
+
+/// A portal user just created or given a new link.
+pub type NewUser = NewAccount<User>;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -100,7 +121,7 @@ pub async fn create(
         }
         Err(err) => return Err(err.into()),
     };
-    let (token, expires_at) = issue_link(ctx, &mut tx, &user.id).await?;
+    let link = issue_link(ctx, &mut tx, Realm::Portal, &user.id).await?;
     let entry = audit::NewAudit {
         actor: &operator.actor,
         partner_id: Some(partner_id),
@@ -111,7 +132,7 @@ pub async fn create(
     };
     audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
     tx.commit().await?;
-    Ok(ctx.new_user(user, token, expires_at))
+    Ok(ctx.issued(Realm::Portal, user, link))
 }
 
 /// A new one-time link for the existing user with this email (forgotten password, an
@@ -127,8 +148,9 @@ pub async fn reset_link(
         .await?
         .ok_or(ServiceError::NotFound("portal user"))?;
     let mut tx = ctx.db.begin().await?;
-    let revoked = users::revoke_password_links(&mut tx, &user.id, ctx.now_ms).await?;
-    let (token, expires_at) = issue_link(ctx, &mut tx, &user.id).await?;
+    let revoked =
+        users::revoke_password_links(&mut tx, Realm::Portal, &user.id, ctx.now_ms).await?;
+    let link = issue_link(ctx, &mut tx, Realm::Portal, &user.id).await?;
     let entry = audit::NewAudit {
         actor: &operator.actor,
         partner_id: Some(&user.partner_id),
@@ -139,18 +161,20 @@ pub async fn reset_link(
     };
     audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
     tx.commit().await?;
-    Ok(ctx.new_user(user, token, expires_at))
+    Ok(ctx.issued(Realm::Portal, user, link))
 }
 
-/// Stores a fresh set-password link of `user_id`: its token and expiry.
-async fn issue_link(
+/// Stores a fresh set-password link of `realm`'s `user_id`: its token and expiry.
+pub(super) async fn issue_link(
     ctx: &UserContext<'_>,
     tx: &mut crate::db::Tx,
+    realm: Realm,
     user_id: &str,
 ) -> ServiceResult<(String, i64)> {
     let token = secret_token(32);
     let expires_at = ctx.now_ms + i64::from(ctx.portal.password_link_days) * DAY_MS;
-    users::insert_password_link(tx, user_id, &hash_secret(&token), ctx.now_ms, expires_at).await?;
+    let hash = hash_secret(&token);
+    users::insert_password_link(tx, realm, user_id, &hash, ctx.now_ms, expires_at).await?;
     Ok((token, expires_at))
 }
 
@@ -161,50 +185,66 @@ pub async fn create_with_password(
     partner_id: &str,
     email: &str,
     password: &str,
-) -> ServiceResult<User> {
+) -> ServiceResult<Account> {
     let created = create(ctx, operator, partner_id, email).await?;
-    set_password(ctx, &created.token, password, password).await
+    set_password(ctx, Realm::Portal, &created.token, password, password).await
 }
 
-/// The user a set-password link is for, while it is unused and unexpired.
-pub async fn password_link(ctx: &UserContext<'_>, token: &str) -> ServiceResult<User> {
-    users::by_password_link(ctx.db, &hash_secret(token), ctx.now_ms)
+/// The account a set-password link of `realm` is for, while it is unused and unexpired.
+pub async fn password_link(
+    ctx: &UserContext<'_>,
+    realm: Realm,
+    token: &str,
+) -> ServiceResult<Account> {
+    users::by_password_link(ctx.db, realm, &hash_secret(token), ctx.now_ms)
         .await?
         .ok_or(ServiceError::NotFound("link"))
 }
 
-/// Sets the password through a link and uses the link up; the user's other sessions end.
+/// Sets the password through a link and uses the link up; the account's other sessions end.
 /// Invalid fields (too short, not confirmed) come first, all at once; then an unknown, used
 /// or expired link is 404.
 pub async fn set_password(
     ctx: &UserContext<'_>,
+    realm: Realm,
     token: &str,
     password: &str,
     confirm: &str,
-) -> ServiceResult<User> {
+) -> ServiceResult<Account> {
     let problems = passwords::problems(password, confirm);
     if !problems.is_empty() {
         return Err(ServiceError::Invalid(problems));
     }
     let phc = passwords::hash(password.to_owned()).await?;
     let mut tx = ctx.db.begin().await?;
-    let Some(user) =
-        users::set_password_by_link(&mut tx, &hash_secret(token), &phc, ctx.now_ms).await?
+    let Some(account) =
+        users::set_password_by_link(&mut tx, realm, &hash_secret(token), &phc, ctx.now_ms).await?
     else {
         return Err(ServiceError::NotFound("link"));
     };
-    let actor = user_actor(&user.email);
+    let (actor, action, target_type) = match realm {
+        Realm::Portal => (
+            user_actor(&account.email),
+            "portal_user.set_password",
+            "portal_user",
+        ),
+        Realm::Console => (
+            operator_actor(&account.email),
+            "operator.set_password",
+            "operator",
+        ),
+    };
     let entry = audit::NewAudit {
         actor: &actor,
-        partner_id: Some(&user.partner_id),
-        action: "portal_user.set_password",
-        target_type: "portal_user",
-        target_id: &user.id,
+        partner_id: account.partner_id.as_deref(),
+        action,
+        target_type,
+        target_id: &account.id,
         details: None,
     };
     audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
     tx.commit().await?;
-    Ok(user)
+    Ok(account)
 }
 
 #[cfg(test)]

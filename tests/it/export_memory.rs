@@ -67,9 +67,7 @@ async fn exporting_100000_messages_keeps_the_servers_memory_flat() {
         .await
         .expect("seeds");
     let ctx = users::UserContext::of(&state);
-    let operator = OperatorActor {
-        actor: "operator:test".into(),
-    };
+    let operator = OperatorActor::named("operator:test");
     let user = users::create_with_password(
         &ctx,
         &operator,

@@ -5,7 +5,7 @@
 //! `pending` (Pending, Queued, or Failed with attempts left: waiting for its backoff),
 //! `running`, `done`, `failed` (Failed with no attempts left) and `killed` (cancelled).
 
-use super::statements;
+use super::{Statements, statements};
 use crate::{db::Db, with_pool};
 
 /// The operator-facing status of a job.
@@ -98,32 +98,89 @@ impl From<RawJob> for JobRow {
     }
 }
 
-/// Filters for [`list`].
+/// Which jobs: filters for [`list`], [`count_matching`] and [`act_on_many`].
 #[derive(Debug, Default, Clone)]
 pub struct JobFilter<'a> {
     pub status: Option<JobStatus>,
     pub queue: Option<&'a str>,
-    /// Ids sort by creation time; the page starts below this id.
-    pub before_id: Option<&'a str>,
-    pub limit: i64,
+    /// Ids sort by creation time (ULIDs): only jobs created at or after this id's time.
+    pub since_id: Option<&'a str>,
+    /// A job id, or an id inside the payload (an agreement's, a message's, a charge's).
+    pub search: Option<&'a str>,
 }
 
-/// Newest first.
-pub async fn list(db: &Db, filter: &JobFilter<'_>) -> Result<Vec<JobRow>, sqlx::Error> {
+/// The `WHERE` condition of `filter`, binding `$1` queue, `$2` since-id, `$3` and `$4` the
+/// search (as it is, and as a `LIKE` pattern).
+fn condition(sql: &Statements, filter: &JobFilter<'_>) -> String {
     let status = filter.status.map(JobStatus::condition).unwrap_or("1 = 1");
-    let sql = format!(
-        "{} WHERE {status} AND ($1 IS NULL OR job_type = $1) AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-        statements(db).select_jobs
+    format!(
+        "{status} AND ($1 IS NULL OR job_type = $1) AND ($2 IS NULL OR id >= $2) \
+         AND ($3 IS NULL OR id = $3 OR {} LIKE $4 ESCAPE '\\')",
+        sql.payload_text
+    )
+}
+
+/// The search as a `LIKE` pattern: anywhere in the payload, its `%`, `_` and `\` taken
+/// literally.
+fn like_pattern(search: &str) -> String {
+    let escaped: String = search
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+/// Binds [`condition`]'s four values.
+macro_rules! bind_filter {
+    ($query:expr, $filter:expr) => {
+        $query
+            .bind($filter.queue)
+            .bind($filter.since_id)
+            .bind($filter.search)
+            .bind($filter.search.map(like_pattern))
+    };
+}
+
+/// A page of the jobs `filter` selects, newest first, below `before_id`.
+pub async fn list(
+    db: &Db,
+    filter: &JobFilter<'_>,
+    before_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<JobRow>, sqlx::Error> {
+    let sql = statements(db);
+    let text = format!(
+        "{} WHERE {} AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6",
+        sql.select_jobs,
+        condition(sql, filter)
     );
     let rows: Vec<RawJob> = with_pool!(db, |p| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(filter.queue)
-            .bind(filter.before_id)
-            .bind(filter.limit)
+        bind_filter!(sqlx::query_as(sqlx::AssertSqlSafe(text)), filter)
+            .bind(before_id)
+            .bind(limit)
             .fetch_all(p)
             .await?
     });
     Ok(rows.into_iter().map(JobRow::from).collect())
+}
+
+/// How many jobs `filter` selects.
+pub async fn count_matching(db: &Db, filter: &JobFilter<'_>) -> Result<i64, sqlx::Error> {
+    let sql = statements(db);
+    let text = format!(
+        "SELECT COUNT(*) FROM {} WHERE {}",
+        sql.jobs_table,
+        condition(sql, filter)
+    );
+    with_pool!(db, |p| bind_filter!(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(text)),
+        filter
+    )
+    .fetch_one(p)
+    .await)
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
@@ -135,6 +192,42 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
     Ok(row.map(JobRow::from))
 }
 
+/// What an operator does to a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// A failed or killed job runs again now, with one more attempt than it has used.
+    Retry,
+    /// A pending (not yet fetched) or failed job is killed: it will not run again.
+    Cancel,
+}
+
+impl JobAction {
+    /// Whether a job in `status` allows it.
+    pub fn allows(self, status: JobStatus) -> bool {
+        match self {
+            JobAction::Retry => matches!(status, JobStatus::Failed | JobStatus::Killed),
+            JobAction::Cancel => matches!(status, JobStatus::Pending | JobStatus::Failed),
+        }
+    }
+
+    /// The rows it applies to, as SQL (`Queued` rows are in a worker's buffer: they will run).
+    fn allowed(self) -> &'static str {
+        match self {
+            JobAction::Retry => {
+                "(status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))"
+            }
+            JobAction::Cancel => "status IN ('Pending', 'Failed')",
+        }
+    }
+
+    fn update(self, sql: &Statements) -> &'static str {
+        match self {
+            JobAction::Retry => sql.retry,
+            JobAction::Cancel => sql.cancel,
+        }
+    }
+}
+
 /// Why a retry or cancel was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionRefused {
@@ -143,35 +236,17 @@ pub enum ActionRefused {
     WrongStatus(JobStatus),
 }
 
-/// A failed or killed job runs again now, with one more attempt than it has used.
-pub async fn retry(db: &Db, id: &str) -> Result<Result<JobRow, ActionRefused>, sqlx::Error> {
-    let sql = statements(db).retry;
-    act(db, id, sql, |s| {
-        matches!(s, JobStatus::Failed | JobStatus::Killed)
-    })
-    .await
-}
-
-/// A pending (not yet fetched) or failed job is killed: it will not run again.
-pub async fn cancel(db: &Db, id: &str) -> Result<Result<JobRow, ActionRefused>, sqlx::Error> {
-    let sql = statements(db).cancel;
-    act(db, id, sql, |s| {
-        matches!(s, JobStatus::Pending | JobStatus::Failed)
-    })
-    .await
-}
-
-async fn act(
+/// Does `action` to the job `id`: the job after it, or why not.
+pub async fn act(
     db: &Db,
+    action: JobAction,
     id: &str,
-    sql: &'static str,
-    allowed: impl Fn(JobStatus) -> bool,
 ) -> Result<Result<JobRow, ActionRefused>, sqlx::Error> {
     let Some(before) = get(db, id).await? else {
         return Ok(Err(ActionRefused::NotFound));
     };
     // `Queued` rows are already in a worker's buffer: they will run, so they cannot be cancelled.
-    if !allowed(before.status) || before.raw_status == "Queued" {
+    if !action.allows(before.status) || before.raw_status == "Queued" {
         let status = if before.raw_status == "Queued" {
             JobStatus::Running
         } else {
@@ -179,7 +254,13 @@ async fn act(
         };
         return Ok(Err(ActionRefused::WrongStatus(status)));
     }
-    let changed = with_pool!(db, |p| sqlx::query(sql)
+    let sql = statements(db);
+    let text = format!(
+        "{} WHERE id = $1 AND {}",
+        action.update(sql),
+        action.allowed()
+    );
+    let changed = with_pool!(db, |p| sqlx::query(sqlx::AssertSqlSafe(text))
         .bind(id)
         .execute(p)
         .await?
@@ -189,6 +270,46 @@ async fn act(
         return Ok(Err(ActionRefused::WrongStatus(after.status)));
     }
     Ok(Ok(after))
+}
+
+/// Does `action` to those of the jobs `ids` it applies to, in one statement; how many changed.
+pub async fn act_on_ids(db: &Db, action: JobAction, ids: &[String]) -> Result<u64, sqlx::Error> {
+    let sql = statements(db);
+    let text = format!(
+        "{} WHERE {} AND id IN {}",
+        action.update(sql),
+        action.allowed(),
+        sql.ids_from_json
+    );
+    let ids = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    Ok(with_pool!(db, |p| sqlx::query(sqlx::AssertSqlSafe(text))
+        .bind(&ids)
+        .execute(p)
+        .await?
+        .rows_affected()))
+}
+
+/// Does `action` to every job `filter` selects that it applies to, in one statement; how many
+/// changed.
+pub async fn act_on_matching(
+    db: &Db,
+    action: JobAction,
+    filter: &JobFilter<'_>,
+) -> Result<u64, sqlx::Error> {
+    let sql = statements(db);
+    let text = format!(
+        "{} WHERE {} AND {}",
+        action.update(sql),
+        action.allowed(),
+        condition(sql, filter)
+    );
+    Ok(with_pool!(db, |p| bind_filter!(
+        sqlx::query(sqlx::AssertSqlSafe(text)),
+        filter
+    )
+    .execute(p)
+    .await?
+    .rows_affected()))
 }
 
 /// Counts by queue and operator status (for `/metrics` and the job list's summary).

@@ -48,10 +48,15 @@ struct Statements {
     analyze: &'static [&'static str],
     /// The operator's view of a row, in [`jobs`]'s columns; a `WHERE` clause may follow.
     select_jobs: &'static str,
-    /// A failed or killed row `$1` runs again now, with one more attempt than it has used.
+    /// The `UPDATE … SET` (a `WHERE` follows) after which a failed or killed row runs again
+    /// now, with one more attempt than it has used.
     retry: &'static str,
-    /// A pending or failed row `$1` is killed.
+    /// The `UPDATE … SET` (a `WHERE` follows) that kills a pending or failed row.
     cancel: &'static str,
+    /// The payload (`job`) as text, for searching the ids in it.
+    payload_text: &'static str,
+    /// The strings of the JSON array bound as `$1`, as a subquery (`id IN …`).
+    ids_from_json: &'static str,
     /// `$2` finished `bench.noop` rows, ids numbered from `$1 + 1`, finished an hour ago.
     insert_finished_noops: &'static str,
 }

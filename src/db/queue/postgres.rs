@@ -28,11 +28,11 @@ pub(super) const STATEMENTS: Statements = Statements {
            CAST(last_result AS TEXT) AS last_result, CAST(EXTRACT(EPOCH FROM run_at) AS BIGINT) AS run_at, \
            CAST(EXTRACT(EPOCH FROM done_at) AS BIGINT) AS done_at, job FROM apalis.jobs",
     retry: "UPDATE apalis.jobs SET status = 'Pending', max_attempts = GREATEST(max_attempts, attempts + 1), \
-           lock_by = NULL, lock_at = NULL, done_at = NULL, run_at = now() \
-         WHERE id = $1 AND (status = 'Killed' OR status = 'Failed')",
+           lock_by = NULL, lock_at = NULL, done_at = NULL, run_at = now()",
     cancel: "UPDATE apalis.jobs SET status = 'Killed', done_at = now(), \
-           last_result = '{\"Err\": \"cancelled by an operator\"}'::jsonb \
-         WHERE id = $1 AND status IN ('Pending', 'Failed')",
+           last_result = '{\"Err\": \"cancelled by an operator\"}'::jsonb",
+    payload_text: "convert_from(job, 'UTF8')",
+    ids_from_json: "(SELECT jsonb_array_elements_text(CAST($1 AS jsonb)))",
     insert_finished_noops: "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
          SELECT '\\x7b7d'::bytea, lpad(($1 + g)::text, 26, '0'), 'bench.noop', 'Done', 1, 3, now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', 0, ''::hstore \
          FROM generate_series(1, $2) AS g",

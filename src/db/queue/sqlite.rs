@@ -24,11 +24,11 @@ pub(super) const STATEMENTS: Statements = Statements {
     analyze: &["PRAGMA analysis_limit = 1000", "ANALYZE"],
     select_jobs: "SELECT id, job_type, status, attempts, max_attempts, last_result, run_at, done_at, job FROM Jobs",
     retry: "UPDATE Jobs SET status = 'Pending', max_attempts = MAX(max_attempts, attempts + 1), \
-           lock_by = NULL, lock_at = NULL, done_at = NULL, run_at = strftime('%s', 'now') \
-         WHERE id = $1 AND (status = 'Killed' OR status = 'Failed')",
+           lock_by = NULL, lock_at = NULL, done_at = NULL, run_at = strftime('%s', 'now')",
     cancel: "UPDATE Jobs SET status = 'Killed', done_at = strftime('%s', 'now'), \
-           last_result = '{\"Err\": \"cancelled by an operator\"}' \
-         WHERE id = $1 AND status IN ('Pending', 'Failed')",
+           last_result = '{\"Err\": \"cancelled by an operator\"}'",
+    payload_text: "CAST(job AS TEXT)",
+    ids_from_json: "(SELECT value FROM json_each($1))",
     insert_finished_noops: "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $2) \
          INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
          SELECT X'7b7d', printf('%026d', $1 + i), 'bench.noop', 'Done', 1, 3, strftime('%s','now') - 3600, strftime('%s','now') - 3600, strftime('%s','now') - 3600, 0, '{}' FROM g",

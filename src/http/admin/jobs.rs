@@ -131,6 +131,7 @@ impl JobsAdminApi {
         let query = JobQuery {
             status: status.0.map(JobStatus::from),
             queue: queue.0,
+            ..JobQuery::default()
         };
         let rows = service::jobs::list(&state, &query, &page).await?;
         Ok(Json(JobPage {

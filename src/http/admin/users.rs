@@ -49,7 +49,7 @@ enum CreateResponse {
 
 impl CreatedUser {
     fn of(made: &service::users::NewUser) -> ApiResult<Self> {
-        let u = &made.user;
+        let u = &made.account;
         Ok(Self {
             id: u.id.clone(),
             partner_id: u.partner_id.clone(),

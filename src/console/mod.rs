@@ -1,0 +1,57 @@
+//! The operator console at `/console`: background jobs to watch and act on in the browser, on
+//! the same `service` functions as the admin API (no logic of its own). Built from the portal's
+//! parts ([`crate::portal`]): its layout, templates, assets, errors, headers, CSRF and its
+//! login and set-password pages, here as the console's [`SITE`] (operators' accounts and
+//! sessions, cookies of their own on `Path=/console`).
+
+pub mod jobs;
+pub mod session;
+
+use poem::{
+    EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager, web::Redirect,
+};
+
+use crate::{
+    db::sessions::Realm,
+    portal::{
+        self, errors,
+        site::{self, Site},
+    },
+};
+
+/// Where the console is mounted.
+pub const PREFIX: &str = "/console";
+
+/// The console as a site of the portal's machinery.
+pub static SITE: Site = Site {
+    prefix: PREFIX,
+    realm: Realm::Console,
+    name: "Console",
+    login_lead: "The operator console: background jobs, their attempts, retries and cancels.",
+    session_cookie: "console_session",
+    csrf_cookie: "console_csrf",
+    flash_cookie: "console_flash",
+};
+
+/// Every screen's routes, relative to [`PREFIX`].
+const SCREENS: &[fn(Route) -> Route] = &[portal::auth::routes, home, jobs::routes];
+
+/// `/console/`: the jobs list, until an overview exists.
+fn home(route: Route) -> Route {
+    route.at(
+        "/",
+        poem::get(poem::endpoint::make_sync(|_| {
+            Redirect::see_other(format!("{PREFIX}/jobs"))
+        })),
+    )
+}
+
+/// The console, to be nested at [`PREFIX`]; every error is an HTML page.
+pub fn routes() -> BoxEndpoint<'static> {
+    Route::new()
+        .nest("/", portal::pages(SCREENS))
+        .around(|next, req| site::enter(&SITE, next, req))
+        .around(errors::html_errors)
+        .with(CookieJarManager::new())
+        .boxed()
+}
