@@ -18,7 +18,7 @@ use crate::{
     db::jobs::{JobAction, JobRow, JobStatus},
     portal::{
         errors::PortalError,
-        format,
+        format::{self, non_empty},
         layout::{Layout, LayoutParts},
     },
     service::{
@@ -34,8 +34,7 @@ pub fn routes(route: Route) -> Route {
         .at("/jobs", poem::get(list))
         .at("/jobs/bulk", poem::post(bulk))
         .at("/jobs/:id", poem::get(detail))
-        .at("/jobs/:id/retry", poem::post(retry))
-        .at("/jobs/:id/cancel", poem::post(cancel))
+        .at("/jobs/:id/:action", poem::post(act))
 }
 
 /// The states a filter offers (`any`: every state).
@@ -85,10 +84,6 @@ fn default_window() -> String {
     "24h".to_owned()
 }
 
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
-
 impl Filter {
     /// A filter from form fields (the bulk form's), defaults for what is missing.
     fn from_pairs(pairs: &[(String, String)]) -> Self {
@@ -117,25 +112,20 @@ impl Filter {
             .2;
         Ok(JobQuery {
             status: status_of(&self.state)?,
-            queue: some(&self.queue),
+            queue: non_empty(&self.queue),
             since_ms: hours.map(|h| state.wall_clock.now_ms() - h * 3_600_000),
-            search: some(&self.q),
+            search: non_empty(&self.q),
         })
     }
 
     /// The filter's part of a URL (no cursor).
     fn url_query(&self) -> String {
-        [
+        format::query_string(&[
             ("state", &self.state),
             ("queue", &self.queue),
             ("window", &self.window),
             ("q", &self.q),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", format::url_encode(v.trim())))
-        .collect::<Vec<_>>()
-        .join("&")
+        ])
     }
 
     /// What the last action did, as a sentence.
@@ -237,6 +227,13 @@ struct JobsPage {
     read_only: Option<&'static str>,
 }
 
+impl JobsPage {
+    /// A button's label for all matching jobs: `Retry all 12 matching…`.
+    fn all_matching(&self, verb: &str) -> String {
+        format!("{verb} all {} matching…", self.matching)
+    }
+}
+
 #[handler]
 async fn list(
     op: ConsoleOperator,
@@ -306,6 +303,14 @@ async fn detail(
     })
 }
 
+/// What `action` did, for the page after it (`?done=`).
+fn done(action: JobAction) -> &'static str {
+    match action {
+        JobAction::Retry => "retried",
+        JobAction::Cancel => "cancelled",
+    }
+}
+
 /// Retries or cancels one job; back to its page, with the refusal on it when refused.
 async fn act_on_one(
     op: &ConsoleOperator,
@@ -316,11 +321,11 @@ async fn act_on_one(
 ) -> Result<Response, PortalError> {
     match service::jobs::act(state, &op.actor(), action, id).await {
         Ok(_) => {
-            let done = match action {
-                JobAction::Retry => "retried",
-                JobAction::Cancel => "cancelled",
-            };
-            let to = format!("/console/jobs/{}?done={done}", format::url_encode(id));
+            let to = format!(
+                "/console/jobs/{}?done={}",
+                format::url_encode(id),
+                done(action)
+            );
             Ok(Redirect::see_other(to).into_response())
         }
         Err(ServiceError::Conflict { message, .. }) => {
@@ -339,24 +344,20 @@ async fn act_on_one(
     }
 }
 
+/// `POST /console/jobs/{id}/retry` or `…/cancel`.
 #[handler]
-async fn retry(
+async fn act(
     op: ConsoleOperator,
     parts: LayoutParts,
     state: Data<&AppState>,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, PortalError> {
-    act_on_one(&op, parts, &state, JobAction::Retry, &id).await
-}
-
-#[handler]
-async fn cancel(
-    op: ConsoleOperator,
-    parts: LayoutParts,
-    state: Data<&AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, PortalError> {
-    act_on_one(&op, parts, &state, JobAction::Cancel, &id).await
+    let action = match action.as_str() {
+        "retry" => JobAction::Retry,
+        "cancel" => JobAction::Cancel,
+        _ => return Err(PortalError::NotFound),
+    };
+    act_on_one(&op, parts, &state, action, &id).await
 }
 
 /// The bulk form: which action on which jobs, confirmed or not yet.
@@ -463,9 +464,6 @@ async fn bulk(
         Selection::Ids(form.ids.clone())
     };
     let changed = service::jobs::act_on_many(&state, &op.actor(), form.action, &selection).await?;
-    let done = match form.action {
-        JobAction::Retry => "retried",
-        JobAction::Cancel => "cancelled",
-    };
+    let done = done(form.action);
     Ok(Redirect::see_other(format!("{back}&done={done}&n={changed}")).into_response())
 }

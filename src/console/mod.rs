@@ -5,11 +5,10 @@
 //! sessions, cookies of their own on `Path=/console`).
 
 pub mod jobs;
+pub mod overview;
 pub mod session;
 
-use poem::{
-    EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager, web::Redirect,
-};
+use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
 use crate::{
     db::sessions::Realm,
@@ -34,17 +33,7 @@ pub static SITE: Site = Site {
 };
 
 /// Every screen's routes, relative to [`PREFIX`].
-const SCREENS: &[fn(Route) -> Route] = &[portal::auth::routes, home, jobs::routes];
-
-/// `/console/`: the jobs list, until an overview exists.
-fn home(route: Route) -> Route {
-    route.at(
-        "/",
-        poem::get(poem::endpoint::make_sync(|_| {
-            Redirect::see_other(format!("{PREFIX}/jobs"))
-        })),
-    )
-}
+const SCREENS: &[fn(Route) -> Route] = &[portal::auth::routes, overview::routes, jobs::routes];
 
 /// The console, to be nested at [`PREFIX`]; every error is an HTML page.
 pub fn routes() -> BoxEndpoint<'static> {

@@ -47,14 +47,7 @@ impl ConsoleOperator {
             partner_name: role.to_owned(),
             email: self.operator.email.clone(),
         };
-        let nav = Nav::ALL
-            .into_iter()
-            .map(|nav| NavLink {
-                label: nav.label(),
-                href: nav.href(),
-                current: nav == current,
-            })
-            .collect();
+        let nav = NavLink::list(&Nav::ALL, current, |nav| (nav.label(), nav.href()));
         parts.logged_in(bar, nav)
     }
 }
@@ -62,20 +55,23 @@ impl ConsoleOperator {
 /// The console's sections, in the navigation's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
+    Overview,
     Jobs,
 }
 
 impl Nav {
-    const ALL: [Nav; 1] = [Nav::Jobs];
+    const ALL: [Nav; 2] = [Nav::Overview, Nav::Jobs];
 
     pub fn label(self) -> &'static str {
         match self {
+            Nav::Overview => "Overview",
             Nav::Jobs => "Jobs",
         }
     }
 
     pub fn href(self) -> &'static str {
         match self {
+            Nav::Overview => "/console/",
             Nav::Jobs => "/console/jobs",
         }
     }

@@ -44,6 +44,22 @@ pub fn url_encode(value: &str) -> String {
         .collect()
 }
 
+/// The non-blank fields of a filter as a query string (`a=1&b=x%20y`), values trimmed and
+/// percent-encoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", url_encode(v.trim())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A form field's text, trimmed; `None` when blank ("any" in a filter).
+pub fn non_empty(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 /// `dd.mm.yyyy`.
 pub fn date(d: NaiveDate) -> String {
     d.format("%d.%m.%Y").to_string()

@@ -60,6 +60,26 @@ pub struct NavLink {
     pub current: bool,
 }
 
+impl NavLink {
+    /// The links of a site's sections, in order, `current` marked: `(label, href)` of each.
+    pub fn list<N: Copy + PartialEq>(
+        all: &[N],
+        current: N,
+        link: impl Fn(N) -> (&'static str, &'static str),
+    ) -> Vec<NavLink> {
+        all.iter()
+            .map(|&nav| {
+                let (label, href) = link(nav);
+                NavLink {
+                    label,
+                    href,
+                    current: nav == current,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A message shown once on the next page (after a redirect). A fixed list: the cookie carries
 /// only a code, so nobody can make the portal show a text of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +188,11 @@ impl Layout {
     pub fn htmx(&self) -> &'static str {
         assets::HTMX
     }
+
+    /// Our own script (the behaviours htmx does not give), for pages that need it.
+    pub fn script(&self) -> &'static str {
+        assets::SCRIPT
+    }
 }
 
 /// The request's part of the layout: the CSRF token and the flash message (taken from its
@@ -208,14 +233,7 @@ impl LayoutParts {
             partner_name: user.partner.name.clone(),
             email: user.email.clone(),
         };
-        let nav = Nav::ALL
-            .into_iter()
-            .map(|nav| NavLink {
-                label: nav.label(),
-                href: nav.href(),
-                current: nav == current,
-            })
-            .collect();
+        let nav = NavLink::list(&Nav::ALL, current, |nav| (nav.label(), nav.href()));
         self.logged_in(bar, nav)
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     portal::{
         download,
         errors::PortalError,
-        format,
+        format::{self, non_empty},
         htmx::HxRequest,
         layout::{Layout, LayoutParts, Nav},
         session::PortalUser,
@@ -57,12 +57,8 @@ struct Filter {
     cursor: Option<String>,
 }
 
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
-
 fn day(text: &str, name: &str) -> Result<Option<NaiveDate>, PortalError> {
-    match some(text) {
+    match non_empty(text) {
         None => Ok(None),
         Some(t) => t
             .parse()
@@ -74,14 +70,14 @@ fn day(text: &str, name: &str) -> Result<Option<NaiveDate>, PortalError> {
 impl Filter {
     fn query(&self) -> Result<MessageQuery, PortalError> {
         Ok(MessageQuery {
-            dialogue_id: some(&self.dialogue),
+            dialogue_id: non_empty(&self.dialogue),
             direction: match self.direction.as_str() {
                 "in" => Some(Direction::In),
                 "out" => Some(Direction::Out),
                 _ => None,
             },
-            status: some(&self.status),
-            phone: some(&self.phone),
+            status: non_empty(&self.status),
+            phone: non_empty(&self.phone),
             from: day(&self.from, "from")?,
             to: day(&self.to, "to")?,
         })
@@ -89,20 +85,14 @@ impl Filter {
 
     /// The filter's part of a URL (no cursor), for the next page and the export.
     fn url_query(&self) -> String {
-        let pairs = [
+        format::query_string(&[
             ("dialogue", &self.dialogue),
             ("direction", &self.direction),
             ("status", &self.status),
             ("phone", &self.phone),
             ("from", &self.from),
             ("to", &self.to),
-        ];
-        pairs
-            .iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| format!("{k}={}", format::url_encode(v.trim())))
-            .collect::<Vec<_>>()
-            .join("&")
+        ])
     }
 }
 
@@ -243,7 +233,7 @@ async fn selected(
     HxRequest(htmx): HxRequest,
     Query(selected): Query<Selected>,
 ) -> Result<Response, PortalError> {
-    let Some(id) = selected.id.as_deref().and_then(some) else {
+    let Some(id) = selected.id.as_deref().and_then(non_empty) else {
         return Err(PortalError::BadRequest(
             "select a message first, then press Details".to_owned(),
         ));

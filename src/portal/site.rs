@@ -1,4 +1,4 @@
-//! Which site a page belongs to. The partner portal and the operator console (`crate::console`)
+//! Which site a page belongs to. The partner portal and the operator console (`/console`)
 //! share this module's machinery (layout, sessions, CSRF, cookies, login and set-password
 //! pages); a [`Site`] says what differs: where it is mounted, whose accounts log in
 //! ([`Realm`]), its cookies' names. A site's routes run inside [`enter`]; a request outside

@@ -4,7 +4,7 @@
 use crate::{
     db::{
         audit,
-        jobs::{self, ActionRefused, JobAction, JobFilter, JobRow, JobStatus},
+        jobs::{self, ActionRefused, JobAction, JobFilter, JobRow, JobStatus, WorkerRow},
     },
     service::{
         OperatorActor, ServiceError, ServiceResult,
@@ -195,4 +195,70 @@ async fn finish_action(
     )
     .await?;
     Ok(row)
+}
+
+/// The states the overview counts, in its columns' order.
+pub const OVERVIEW_STATES: [&str; 5] = ["pending", "running", "done", "failed", "killed"];
+
+/// One queue on the overview.
+#[derive(Debug, Clone)]
+pub struct QueueSummary {
+    pub queue: String,
+    /// Jobs in each of [`OVERVIEW_STATES`] (done and killed ones: within the retention).
+    pub counts: [i64; 5],
+    /// How long its oldest due pending job has waited, in seconds (the first sign of a stuck
+    /// queue).
+    pub oldest_due_secs: Option<i64>,
+}
+
+/// What the operators' overview shows.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub queues: Vec<QueueSummary>,
+    pub workers: Vec<WorkerRow>,
+    /// The scheduler's next billing sweep and reconcile ticks (epoch ms), from their cron.
+    pub next_sweep_ms: Option<i64>,
+    pub next_reconcile_ms: Option<i64>,
+    /// When this was read (epoch ms).
+    pub now_ms: i64,
+}
+
+fn next_tick(cron: &str, now_ms: i64) -> Option<i64> {
+    let schedule: cron::Schedule = cron.parse().ok()?;
+    let now = chrono::DateTime::from_timestamp_millis(now_ms)?;
+    schedule.after(&now).next().map(|t| t.timestamp_millis())
+}
+
+/// Per-queue counts by state and the oldest due job's wait, the workers, the next ticks.
+pub async fn overview(state: &AppState) -> ServiceResult<Overview> {
+    let now_ms = state.wall_clock.now_ms();
+    let mut queues: Vec<QueueSummary> = Vec::new();
+    for (queue, status, n) in jobs::counts(&state.db).await? {
+        let Some(column) = OVERVIEW_STATES.iter().position(|s| *s == status) else {
+            continue;
+        };
+        if queues.last().is_none_or(|q| q.queue != queue) {
+            queues.push(QueueSummary {
+                queue: queue.clone(),
+                counts: [0; 5],
+                oldest_due_secs: None,
+            });
+        }
+        if let Some(summary) = queues.last_mut() {
+            summary.counts[column] += n;
+        }
+    }
+    for (queue, due_secs) in jobs::oldest_due(&state.db).await? {
+        if let Some(summary) = queues.iter_mut().find(|q| q.queue == queue) {
+            summary.oldest_due_secs = Some((now_ms / 1000 - due_secs).max(0));
+        }
+    }
+    let billing = &state.settings.billing;
+    Ok(Overview {
+        queues,
+        workers: jobs::workers(&state.db).await?,
+        next_sweep_ms: next_tick(&billing.sweep_cron, now_ms),
+        next_reconcile_ms: next_tick(&billing.reconcile_cron, now_ms),
+        now_ms,
+    })
 }

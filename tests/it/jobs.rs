@@ -182,13 +182,7 @@ async fn operators_retry_a_failed_job_and_it_runs_again() {
     assert_eq!(status, StatusCode::CONFLICT);
 
     // The retry is in the audit log.
-    let (_, audit) = app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
-    let entry = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "job.retry")
-        .expect("audited");
+    let entry = app.audit_entry("job.retry").await;
     assert_eq!(entry["target_id"], id.as_str());
     assert_eq!(entry["actor"], "operator");
     app.stop().await;

@@ -4,6 +4,7 @@
 mod support;
 
 mod billing;
+mod console;
 mod crash;
 mod crm;
 mod dialogues;

@@ -326,3 +326,27 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Error> 
         .fetch_all(p)
         .await)
 }
+
+/// Per queue, when its oldest due pending job was due (seconds): how long the queue has kept
+/// work waiting.
+pub async fn oldest_due(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let sql = statements(db).oldest_due;
+    with_pool!(db, |p| sqlx::query_as(sql).fetch_all(p).await)
+}
+
+/// A worker as apalis registers it, with its last heartbeat.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorkerRow {
+    /// The worker's instance name.
+    pub id: String,
+    /// The queue it works on.
+    pub worker_type: String,
+    /// Seconds since the epoch.
+    pub last_seen: i64,
+}
+
+/// Every registered worker, by queue.
+pub async fn workers(db: &Db) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    let sql = statements(db).select_workers;
+    with_pool!(db, |p| sqlx::query_as(sql).fetch_all(p).await)
+}

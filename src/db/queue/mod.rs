@@ -57,6 +57,10 @@ struct Statements {
     payload_text: &'static str,
     /// The strings of the JSON array bound as `$1`, as a subquery (`id IN …`).
     ids_from_json: &'static str,
+    /// Per queue, the `run_at` (seconds) of its oldest pending job that is due.
+    oldest_due: &'static str,
+    /// The workers (id, queue, last heartbeat in seconds), by queue.
+    select_workers: &'static str,
     /// `$2` finished `bench.noop` rows, ids numbered from `$1 + 1`, finished an hour ago.
     insert_finished_noops: &'static str,
 }

@@ -33,6 +33,10 @@ pub(super) const STATEMENTS: Statements = Statements {
            last_result = '{\"Err\": \"cancelled by an operator\"}'::jsonb",
     payload_text: "convert_from(job, 'UTF8')",
     ids_from_json: "(SELECT jsonb_array_elements_text(CAST($1 AS jsonb)))",
+    oldest_due: "SELECT job_type, CAST(EXTRACT(EPOCH FROM MIN(run_at)) AS BIGINT) FROM apalis.jobs \
+         WHERE status = 'Pending' AND run_at <= now() GROUP BY job_type",
+    select_workers: "SELECT id, worker_type, CAST(EXTRACT(EPOCH FROM last_seen) AS BIGINT) AS last_seen \
+         FROM apalis.workers ORDER BY worker_type, id",
     insert_finished_noops: "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
          SELECT '\\x7b7d'::bytea, lpad(($1 + g)::text, 26, '0'), 'bench.noop', 'Done', 1, 3, now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', 0, ''::hstore \
          FROM generate_series(1, $2) AS g",

@@ -29,6 +29,8 @@ pub(super) const STATEMENTS: Statements = Statements {
            last_result = '{\"Err\": \"cancelled by an operator\"}'",
     payload_text: "CAST(job AS TEXT)",
     ids_from_json: "(SELECT value FROM json_each($1))",
+    oldest_due: "SELECT job_type, MIN(run_at) FROM Jobs WHERE status = 'Pending' AND run_at <= strftime('%s', 'now') GROUP BY job_type",
+    select_workers: "SELECT id, worker_type, last_seen FROM Workers ORDER BY worker_type, id",
     insert_finished_noops: "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $2) \
          INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, lock_at, priority, metadata) \
          SELECT X'7b7d', printf('%026d', $1 + i), 'bench.noop', 'Done', 1, 3, strftime('%s','now') - 3600, strftime('%s','now') - 3600, strftime('%s','now') - 3600, 0, '{}' FROM g",

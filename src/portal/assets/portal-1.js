@@ -28,4 +28,46 @@
       insertAtCursor(button);
     }
   });
+
+  // Auto-refresh (the console's overview): the element with data-refresh-seconds (0: off) is
+  // fetched again from its data-refresh-url by htmx, only while the tab is visible; a hidden
+  // tab catches up as soon as it is shown again.
+  function refreshNow() {
+    var current = document.querySelector("[data-refresh-seconds]");
+    if (current && window.htmx) {
+      window.htmx.ajax("GET", current.dataset.refreshUrl, { target: current, swap: "outerHTML" });
+    }
+  }
+
+  function startRefresh() {
+    var first = document.querySelector("[data-refresh-seconds]");
+    var seconds = first ? parseInt(first.dataset.refreshSeconds, 10) : 0;
+    if (!(seconds > 0)) {
+      return;
+    }
+    var missed = false;
+    window.setInterval(function () {
+      if (document.hidden) {
+        missed = true;
+        return;
+      }
+      refreshNow();
+    }, seconds * 1000);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && missed) {
+        missed = false;
+        refreshNow();
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", startRefresh);
+
+  // A select with data-autosubmit sends its form when changed (the refresh menu).
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("select[data-autosubmit]");
+    if (select && select.form) {
+      select.form.submit();
+    }
+  });
 })();

@@ -8,6 +8,18 @@ use dialogpay_jobs::JobSpec;
 use super::{TestApp, eventually};
 
 impl TestApp {
+    /// The newest audit entry of `action`, through the admin API.
+    pub async fn audit_entry(&self, action: &str) -> serde_json::Value {
+        let (_, audit) = self.get("/api/v1/admin/audit", super::OPERATOR_KEY).await;
+        audit["items"]
+            .as_array()
+            .expect("audit items")
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("{action} is audited: {audit}"))
+            .clone()
+    }
+
     /// Enqueues a job through the real enqueue path; returns its id.
     pub async fn enqueue<J: JobSpec>(&self, job: &J) -> String {
         self.state

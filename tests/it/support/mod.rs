@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod checks;
+pub mod console;
 pub mod db;
 pub mod drain;
 pub mod jobs;

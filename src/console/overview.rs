@@ -1,0 +1,156 @@
+//! The Overview (`GET /console/`): per queue the jobs in each state and how long its oldest due
+//! job has waited, the live workers with their last heartbeat, and the scheduler's next ticks.
+//! It refreshes itself every 5 s by default; the menu (2 s, 5 s, 30 s, off) is kept in the URL
+//! (`?refresh=`), and `portal-1.js` pauses it while the tab is hidden (htmx fetches only the
+//! figures: `console_overview_partial.html`).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use poem::{
+    IntoResponse, Response, Route, handler,
+    web::{Data, Query},
+};
+use serde::Deserialize;
+
+use crate::{
+    console::session::{ConsoleOperator, Nav},
+    db::jobs::WorkerRow,
+    portal::{
+        errors::PortalError,
+        format,
+        htmx::HxRequest,
+        layout::{Layout, LayoutParts},
+    },
+    service::{
+        self,
+        jobs::{OVERVIEW_STATES, Overview, QueueSummary},
+    },
+    state::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route.at("/", poem::get(overview))
+}
+
+/// The refresh menu: (value in the URL, label, seconds; 0 is off).
+const REFRESH: &[(&str, &str, u32)] = &[
+    ("2", "every 2 s", 2),
+    ("5", "every 5 s", 5),
+    ("30", "every 30 s", 30),
+    ("off", "off", 0),
+];
+
+#[derive(Deserialize)]
+struct Params {
+    #[serde(default = "default_refresh")]
+    refresh: String,
+}
+
+fn default_refresh() -> String {
+    "5".to_owned()
+}
+
+/// A worker's row: its instance, its queue and how long ago it was last seen.
+struct WorkerView {
+    id: String,
+    queue: String,
+    last_seen: String,
+    seconds_ago: i64,
+}
+
+/// The figures, as the partial renders them.
+struct Figures {
+    queues: Vec<QueueSummary>,
+    workers: Vec<WorkerView>,
+    next_sweep: String,
+    next_reconcile: String,
+    at: String,
+}
+
+fn waited(secs: &Option<i64>) -> String {
+    match *secs {
+        None => "–".to_owned(),
+        Some(s) if s < 120 => format!("{s} s"),
+        Some(s) if s < 7200 => format!("{} min", s / 60),
+        Some(s) => format!("{} h", s / 3600),
+    }
+}
+
+impl Figures {
+    fn of(o: Overview) -> Self {
+        let now_secs = o.now_ms / 1000;
+        let worker = |w: WorkerRow| WorkerView {
+            last_seen: format::datetime(w.last_seen * 1000),
+            seconds_ago: (now_secs - w.last_seen).max(0),
+            id: w.id,
+            queue: w.worker_type,
+        };
+        let tick = |ms: Option<i64>| ms.map(format::datetime).unwrap_or_else(|| "never".into());
+        Figures {
+            queues: o.queues,
+            workers: o.workers.into_iter().map(worker).collect(),
+            next_sweep: tick(o.next_sweep_ms),
+            next_reconcile: tick(o.next_reconcile_ms),
+            at: format::datetime(o.now_ms),
+        }
+    }
+
+    fn waited(&self, q: &QueueSummary) -> String {
+        waited(&q.oldest_due_secs)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console_overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    figures: Figures,
+    states: [&'static str; 5],
+    refresh: &'static [(&'static str, &'static str, u32)],
+    chosen: String,
+    seconds: u32,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console_overview_partial.html")]
+struct OverviewPartial {
+    figures: Figures,
+    states: [&'static str; 5],
+    chosen: String,
+    seconds: u32,
+}
+
+#[handler]
+async fn overview(
+    op: ConsoleOperator,
+    parts: LayoutParts,
+    state: Data<&AppState>,
+    HxRequest(htmx): HxRequest,
+    Query(params): Query<Params>,
+) -> Result<Response, PortalError> {
+    let seconds = REFRESH
+        .iter()
+        .find(|(code, _, _)| *code == params.refresh)
+        .ok_or_else(|| PortalError::BadRequest(format!("no refresh {:?}", params.refresh)))?
+        .2;
+    let figures = Figures::of(service::jobs::overview(&state).await?);
+    let chosen = params.refresh;
+    if htmx {
+        return Ok(OverviewPartial {
+            figures,
+            states: OVERVIEW_STATES,
+            chosen,
+            seconds,
+        }
+        .into_response());
+    }
+    Ok(OverviewPage {
+        layout: op.layout(parts, Nav::Overview),
+        figures,
+        states: OVERVIEW_STATES,
+        refresh: REFRESH,
+        chosen,
+        seconds,
+    }
+    .into_response())
+}
