@@ -7,6 +7,7 @@
 - `new_user`: a portal user of the run's partner, created through the CLI as an operator would:
   its email and one-time set-password link.
 - `logged_in`: a page logged in as a new user (password set through the link), on /portal/.
+- `create_operator(read_only)`: an operator of the console through `dialogpay operator create`.
 - `screenshot(page, name)`: writes target/browser-screenshots/NAME.png (full page).
 - `assert_accessible(page)`: axe-core finds no serious or critical violation.
 """
@@ -57,6 +58,17 @@ def create_user(partner_id: str = PARTNER_ID) -> User:
         capture_output=True,
         text=True,
     ).stdout
+    created = json.loads(out)
+    return User(email=created["email"], set_password_url=created["set_password_url"])
+
+
+def create_operator(read_only: bool = False) -> User:
+    """An operator of the console through `dialogpay operator create`."""
+    email = f"operator-{uuid.uuid4().hex[:12]}@example.org"
+    args = [DIALOGPAY_BIN, "operator", "create", "--email", email, "--json"]
+    if read_only:
+        args.append("--read-only")
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     created = json.loads(out)
     return User(email=created["email"], set_password_url=created["set_password_url"])
 
