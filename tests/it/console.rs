@@ -442,3 +442,36 @@ async fn the_overview_counts_jobs_by_queue_and_state_and_refreshes_by_the_menu()
     );
     app.stop().await;
 }
+
+/// The figure for issue 14's "find any failed job among 1,000,000 finished ones in under a
+/// second": run by hand (`cargo test --test it -- --ignored a_failed_job_among`), it prints
+/// the server time of the default list and of a payload search.
+#[tokio::test]
+#[ignore = "a measurement: inserts a million rows"]
+async fn a_failed_job_among_a_million_finished_ones_is_found_fast() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Options::manual_billing()
+    })
+    .await;
+    crate::support::console::insert_jobs(&app.state.db, "bench.noop", "Done", 1_000_000).await;
+    let id = app.enqueue(&failing("the-needle")).await;
+    crate::support::console::insert_failed_jobs(&app.state.db, "test.flaky", 1).await;
+    let console = app.console_login(false).await;
+    for path in [
+        "/console/jobs".to_owned(),
+        "/console/jobs?q=the-needle".to_owned(),
+        "/console/jobs?q=the-needle&state=any".to_owned(),
+        format!("/console/jobs?q={id}&state=any&window=all"),
+        "/console/jobs?state=done".to_owned(),
+        "/console/".to_owned(),
+    ] {
+        console.get(&path).await;
+        let started = std::time::Instant::now();
+        let page = console.get(&path).await;
+        let took = started.elapsed();
+        assert_eq!(page.status, StatusCode::OK);
+        println!("{path}: {} ms", took.as_millis());
+    }
+    app.stop().await;
+}

@@ -110,14 +110,29 @@ pub struct JobFilter<'a> {
 }
 
 /// The `WHERE` condition of `filter`, binding `$1` queue, `$2` since-id, `$3` and `$4` the
-/// search (as it is, and as a `LIKE` pattern).
+/// search (as it is, and as a `LIKE` pattern). A part that is not asked for is only its bind's
+/// `IS NULL` (the bind stays, the indexes can be used); a job's own id (a ULID) is looked up by
+/// the primary key, any other search in the payloads of the window.
 fn condition(sql: &Statements, filter: &JobFilter<'_>) -> String {
     let status = filter.status.map(JobStatus::condition).unwrap_or("1 = 1");
-    format!(
-        "{status} AND ($1 IS NULL OR job_type = $1) AND ($2 IS NULL OR id >= $2) \
-         AND ($3 IS NULL OR id = $3 OR {} LIKE $4 ESCAPE '\\')",
-        sql.payload_text
-    )
+    let queue = if filter.queue.is_some() {
+        "job_type = $1"
+    } else {
+        "$1 IS NULL"
+    };
+    let since = if filter.since_id.is_some() {
+        "id >= $2"
+    } else {
+        "$2 IS NULL"
+    };
+    let search = match filter.search {
+        None => "($3 IS NULL AND $4 IS NULL)".to_owned(),
+        Some(s) if ulid::Ulid::from_string(s).is_ok() && s.len() == 26 => {
+            "(id = $3 AND $4 IS NOT NULL)".to_owned()
+        }
+        Some(_) => format!("(id = $3 OR {} LIKE $4 ESCAPE '\\')", sql.payload_text),
+    };
+    format!("{status} AND {queue} AND {since} AND {search}")
 }
 
 /// The search as a `LIKE` pattern: anywhere in the payload, its `%`, `_` and `\` taken

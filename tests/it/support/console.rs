@@ -33,21 +33,28 @@ impl TestApp {
 
 /// Inserts `n` failed jobs of `queue` (no attempts left) created now, in one statement.
 pub async fn insert_failed_jobs(db: &dialogpay::db::Db, queue: &str, n: i64) {
+    insert_jobs(db, queue, "Failed", n).await;
+}
+
+/// Inserts `n` jobs of `queue` in the raw apalis `status` (4 of 4 attempts made, payloads
+/// `{"name":"bulk-{i}"}`) created now, in one statement.
+pub async fn insert_jobs(db: &dialogpay::db::Db, queue: &str, status: &str, n: i64) {
     // A ULID's first ten characters are its time: these ids sort as created now.
     let prefix = &ulid::Ulid::new().to_string()[..10];
     let sql = if db.is_postgres() {
         "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, priority, metadata, last_result) \
-         SELECT convert_to('{\"name\":\"bulk-' || g || '\"}', 'UTF8'), $1 || lpad(g::text, 16, '0'), $2, 'Failed', 4, 4, now(), now(), 0, ''::hstore, '{\"Err\": \"boom\"}'::jsonb \
+         SELECT convert_to('{\"name\":\"bulk-' || g || '\"}', 'UTF8'), $1 || lpad(g::text, 16, '0'), $2, $4, 4, 4, now(), now(), 0, ''::hstore, '{\"Err\": \"boom\"}'::jsonb \
          FROM generate_series(1, $3) AS g"
     } else {
         "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $3) \
          INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, done_at, priority, metadata, last_result) \
-         SELECT CAST('{\"name\":\"bulk-' || i || '\"}' AS BLOB), $1 || printf('%016d', i), $2, 'Failed', 4, 4, strftime('%s','now'), strftime('%s','now'), 0, '{}', '{\"Err\": \"boom\"}' FROM g"
+         SELECT CAST('{\"name\":\"bulk-' || i || '\"}' AS BLOB), $1 || printf('%016d', i), $2, $4, 4, 4, strftime('%s','now'), strftime('%s','now'), 0, '{}', '{\"Err\": \"boom\"}' FROM g"
     };
     dialogpay::with_pool!(db, |p| sqlx::query(sql)
         .bind(prefix)
         .bind(queue)
         .bind(n)
+        .bind(status)
         .execute(p)
         .await
         .map(|_| ()))
