@@ -27,6 +27,12 @@ harness_venv tests/browser/requirements.txt
 harness_binary
 harness_database "${1:-${BROWSER_DATABASE_URL:-}}"
 harness_environment
+# The seed's journey posts the keyword to the gateway webhook, and bills by the scheduler alone
+# (every 2 s here, as `serve` does on its own cron) once a month has passed in the simulator.
+inbound_token="browser-inbound-token"
+export DIALOGPAY__SMS__INBOUND_TOKEN="$inbound_token"
+export DIALOGPAY__BILLING__SWEEP_CRON="*/2 * * * * *"
+export DIALOGPAY__BILLING__RECONCILE_CRON="*/3 * * * * *"
 
 say "partner and server on $engine ($base)"
 partner_name="Browser charity"
@@ -40,6 +46,7 @@ screenshots="$target/browser-screenshots"
 mkdir -p "$screenshots"
 export BROWSER_BASE_URL="$base" BROWSER_PARTNER_ID="$partner_id" BROWSER_PARTNER_NAME="$partner_name"
 export BROWSER_DIALOGPAY_BIN="$bin" BROWSER_CHROMIUM="$chromium" BROWSER_SCREENSHOTS="$screenshots"
+export BROWSER_INBOUND_TOKEN="$inbound_token"
 failed=0
 # shellcheck disable=SC2086 # PYTEST_ARGS is a list of arguments.
 (cd "$work" && "$venv/bin/python" -m pytest "$root/tests/browser" -p no:cacheprovider \
