@@ -163,8 +163,8 @@ impl Screen {
         let replied = c.messages.iter().any(|m| m.direction == "out");
         let settled = agreement.as_ref().map_or(replied, |a| a.settled);
         let bubbles: Vec<Bubble> = c.messages.iter().map(Bubble::from).collect();
-        let pending = (c.agreement.as_ref())
-            .is_some_and(|a| a.agreement.status == AgreementStatus::Pending);
+        let pending =
+            (c.agreement.as_ref()).is_some_and(|a| a.agreement.status == AgreementStatus::Pending);
         let vipps_link = bubbles
             .iter()
             .rev()
@@ -265,7 +265,16 @@ async fn show(
     Query(p): Query<PhoneParam>,
 ) -> Result<TryPage, PortalError> {
     let layout = parts.for_user(&user, Nav::Dialogues);
-    try_page(&state, &user, layout, &id, None, FieldErrors::none(), &p.phone).await
+    try_page(
+        &state,
+        &user,
+        layout,
+        &id,
+        None,
+        FieldErrors::none(),
+        &p.phone,
+    )
+    .await
 }
 
 /// `GET /portal/dialogues/{id}/try/screen?phone=…`: the phone screen alone (htmx polls it).
@@ -302,8 +311,8 @@ async fn send(
         }
         Err(ServiceError::Invalid(problems)) => {
             let layout = parts.for_user(&user, Nav::Dialogues);
-            let page = try_page(&state, &user, layout, &id, Some(form), problems.into(), "")
-                .await?;
+            let page =
+                try_page(&state, &user, layout, &id, Some(form), problems.into(), "").await?;
             Ok(page
                 .with_status(StatusCode::UNPROCESSABLE_ENTITY)
                 .into_response())

@@ -53,7 +53,12 @@ pub fn offered(state: &AppState) -> bool {
 /// A Norwegian mobile number nobody is likely to have used here yet: `+47 4` and 7 random digits.
 pub fn fresh_phone() -> String {
     let n: u32 = rand::thread_rng().gen_range(0..10_000_000);
-    format!("+47 4{:02} {:02} {:03}", n / 100_000, n / 1_000 % 100, n % 1_000)
+    format!(
+        "+47 4{:02} {:02} {:03}",
+        n / 100_000,
+        n / 1_000 % 100,
+        n % 1_000
+    )
 }
 
 /// The sender's number and the text, or every problem of the two at once.
@@ -103,8 +108,8 @@ pub async fn conversation(
 ) -> ServiceResult<Conversation> {
     available(state)?;
     let dialogue = dialogues::get(state, actor, dialogue_id).await?;
-    let phone = Msisdn::parse(phone_text)
-        .map_err(|e| ServiceError::BadInput(format!("phone {e}")))?;
+    let phone =
+        Msisdn::parse(phone_text).map_err(|e| ServiceError::BadInput(format!("phone {e}")))?;
     let query = MessageQuery {
         phone: Some(phone.as_str().to_owned()),
         ..MessageQuery::default()
@@ -112,8 +117,7 @@ pub async fn conversation(
     let page = PageRequest::new(Some(SHOWN), None)?;
     let mut messages = messages::list(state, actor, &query, &page).await?.items;
     messages.reverse();
-    let agreement =
-        agreements::latest_for_phone(state, actor, dialogue_id, phone.as_str()).await?;
+    let agreement = agreements::latest_for_phone(state, actor, dialogue_id, phone.as_str()).await?;
     Ok(Conversation {
         dialogue,
         phone,
@@ -124,6 +128,11 @@ pub async fn conversation(
 
 /// The simulator's "Payments → Recurring payments" page of `phone`: what the Vipps app shows.
 pub fn recurring_payments_url(state: &AppState, phone: &Msisdn) -> String {
-    let base = state.settings.vipps.simulator.public_base_url.trim_end_matches('/');
+    let base = state
+        .settings
+        .vipps
+        .simulator
+        .public_base_url
+        .trim_end_matches('/');
     format!("{base}/app/{}/recurring", phone.digits())
 }
