@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 
 use crate::{
-    portal_list::{dialogue, stat},
+    portal_list::{dialogue, mine_and_theirs, stat},
     support::{Options, TestApp},
 };
 
@@ -119,12 +119,7 @@ async fn refuses_another_partners_dialogue_no_token_and_a_bad_phone() {
         ..Default::default()
     })
     .await;
-    let (partner, key) = app.partner("Charity").await;
-    let group = app.crm_group_with_terms(&key, "Donors").await;
-    let mine = dialogue(&app, &key, &group, "Mine", "GIVE").await;
-    let (_, other_key) = app.partner("Other").await;
-    let other_group = app.crm_group_with_terms(&other_key, "Theirs").await;
-    let theirs = dialogue(&app, &other_key, &other_group, "Theirs", "THEIRS").await;
+    let (partner, key, mine, theirs) = mine_and_theirs(&app, "Mine").await;
     let portal = app.portal_login(&partner).await;
     let try_mine = format!("/portal/dialogues/{mine}/try");
 
