@@ -3,7 +3,8 @@
 //! a test phone number (POST with the CSRF token, then a redirect to `…/try?phone=…`), and a
 //! phone screen shows the conversation and the agreement. With htmx the screen re-reads
 //! `…/try/screen?phone=…` every two seconds until the agreement is settled (ACTIVE with its
-//! first payment taken, or ended); without it the page has a Refresh link.
+//! first payment taken, or ended); without it the page has a Refresh link. Its "Open the Vipps
+//! link" passes this page to the simulator as `back=`, whose last step links back here.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -145,7 +146,8 @@ struct Screen {
     /// This page, for a browser without htmx.
     page: String,
     polling: bool,
-    /// The reply's Vipps link while the agreement waits for the user.
+    /// The reply's Vipps link while the agreement waits for the user, with the simulator's
+    /// `back=` to this page (the bubble shows the link as the SMS has it).
     vipps_link: Option<String>,
     phone: String,
     sender: String,
@@ -165,15 +167,18 @@ impl Screen {
         let bubbles: Vec<Bubble> = c.messages.iter().map(Bubble::from).collect();
         let pending =
             (c.agreement.as_ref()).is_some_and(|a| a.agreement.status == AgreementStatus::Pending);
-        let vipps_link = bubbles
-            .iter()
-            .rev()
+        let page = format!("/portal/dialogues/{id}/try?phone={phone}");
+        let vipps_link = (bubbles.iter().rev())
             .filter(|b| !b.mine)
-            .find_map(|b| b.link.clone())
-            .filter(|_| pending);
+            .find_map(|b| b.link.as_deref())
+            .filter(|_| pending)
+            .map(|link| {
+                let sep = if link.contains('?') { '&' } else { '?' };
+                format!("{link}{sep}back={}", format::url_encode(&page))
+            });
         Self {
             refresh: format!("/portal/dialogues/{id}/try/screen?phone={phone}"),
-            page: format!("/portal/dialogues/{id}/try?phone={phone}"),
+            page,
             vipps_link,
             polling: !settled,
             phone: c.phone.as_str().to_owned(),

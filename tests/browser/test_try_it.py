@@ -1,6 +1,6 @@
 """Try it in a browser: from the dialogue page, text the keyword from a test phone, see the
 reply arrive, follow the Vipps link through the simulator (Open, Confirm and pay, the PIN,
-Paid) in the same tab, come back and see the agreement ACTIVE with its first payment;
+Paid) in the same tab, follow its Back link and see the agreement ACTIVE with its first payment;
 screenshots light and wide, dark and 360 px, and an axe scan."""
 
 import re
@@ -28,7 +28,10 @@ def test_try_it_walks_the_whole_journey_in_the_browser(logged_in, live_dialogue)
     assert_accessible(page)
     screenshot(page, "try-it")
 
-    link.click()
+    # The button is the SMS's link with the way back to this page.
+    opener = page.get_by_role("link", name="Open the Vipps link")
+    assert opener.get_attribute("href").startswith(link.get_attribute("href") + "?back=")
+    opener.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Open in the Vipps app?")
     page.get_by_role("link", name="Open").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm agreement")
@@ -37,7 +40,8 @@ def test_try_it_walks_the_whole_journey_in_the_browser(logged_in, live_dialogue)
     page.get_by_role("button", name="Confirm and pay").click()
     expect(page.locator("#paid")).to_contain_text("Paid 49,90 kr")
 
-    page.goto(try_url)
+    page.get_by_role("link", name="Back to where you came from").click()
+    expect(page).to_have_url(try_url)
     expect(page.locator("[data-stat=agreement_status]")).to_have_text("ACTIVE", timeout=15_000)
     expect(page.locator("[data-payment=CHARGED]")).to_be_visible(timeout=15_000)
     expect(page.locator("#try-screen[data-polling]")).to_have_count(0)

@@ -90,6 +90,11 @@ async fn texts_the_keyword_and_follows_the_agreement_until_it_is_active_and_paid
     let landing = portal.get(&link).await;
     assert_eq!(landing.status, StatusCode::OK);
     assert!(landing.html.contains("Open in the Vipps app?"));
+    let back = "?back=%2Fportal%2Fdialogues%2F";
+    assert!(
+        fragment.html.contains(&format!(r#"href="{link}{back}"#)),
+        "the way back"
+    );
     let paid = portal
         .post_form(
             &format!("{link}/confirm"),
