@@ -47,8 +47,9 @@ def test_try_it_walks_the_whole_journey_in_the_browser(logged_in, live_dialogue)
     expect(page.locator("#try-screen[data-polling]")).to_have_count(0)
     screenshot(page, "try-it-active")
 
-    page.get_by_role("link", name=re.compile("Recurring payments")).click()
-    popup = page.context.pages[-1]
+    with page.expect_popup() as opened:
+        page.get_by_role("link", name=re.compile("Recurring payments")).click()
+    popup = opened.value
     expect(popup.locator("#agreements")).to_contain_text("ACTIVE")
 
 
