@@ -29,7 +29,7 @@ use crate::{
         session::PortalUser,
     },
     service::{
-        self, ServiceError,
+        ServiceError,
         agreements::AgreementDetail,
         try_it::{self, Conversation},
     },
@@ -231,10 +231,7 @@ async fn try_page(
 ) -> Result<TryPage, PortalError> {
     let actor = user.actor();
     let (d, screen) = if phone.trim().is_empty() {
-        let d = service::dialogues::get(state, &actor, id).await?;
-        try_it::offered(state)
-            .then_some((d, None))
-            .ok_or(PortalError::NotFound)?
+        (try_it::dialogue(state, &actor, id).await?, None)
     } else {
         let c = try_it::conversation(state, &actor, id, phone).await?;
         let screen = Screen::new(state, id, &c);

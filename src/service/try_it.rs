@@ -50,6 +50,16 @@ pub fn offered(state: &AppState) -> bool {
     available(state).is_ok()
 }
 
+/// The partner's dialogue to try, or 404 (another partner's, or payments are not simulated).
+pub async fn dialogue(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+) -> ServiceResult<DialogueWithState> {
+    available(state)?;
+    dialogues::get(state, actor, id).await
+}
+
 /// A Norwegian mobile number nobody is likely to have used here yet: `+47 4` and 7 random digits.
 pub fn fresh_phone() -> String {
     let n: u32 = rand::thread_rng().gen_range(0..10_000_000);
@@ -84,8 +94,7 @@ pub async fn send(
     phone_text: &str,
     text: &str,
 ) -> ServiceResult<Msisdn> {
-    available(state)?;
-    let d = dialogues::get(state, actor, dialogue_id).await?;
+    let d = dialogue(state, actor, dialogue_id).await?;
     let from = checked(phone_text, text)?;
     let sms = InboundSms {
         gateway_message_id: format!("try-{}", ulid::Ulid::new()),
@@ -106,8 +115,7 @@ pub async fn conversation(
     dialogue_id: &str,
     phone_text: &str,
 ) -> ServiceResult<Conversation> {
-    available(state)?;
-    let dialogue = dialogues::get(state, actor, dialogue_id).await?;
+    let dialogue = dialogue(state, actor, dialogue_id).await?;
     let phone =
         Msisdn::parse(phone_text).map_err(|e| ServiceError::BadInput(format!("phone {e}")))?;
     let query = MessageQuery {
@@ -135,4 +143,32 @@ pub fn recurring_payments_url(state: &AppState, phone: &Msisdn) -> String {
         .public_base_url
         .trim_end_matches('/');
     format!("{base}/app/{}/recurring", phone.digits())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_phone_is_a_norwegian_mobile_number() {
+        for _ in 0..100 {
+            let text = fresh_phone();
+            let phone = Msisdn::parse(&text).expect("a phone number");
+            assert!(phone.as_str().starts_with("+474"), "{text}");
+            assert_eq!(phone.as_str().len(), 11, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_problem_of_the_form_at_once() {
+        let Err(ServiceError::Invalid(problems)) = checked("12x", " ") else {
+            panic!("refused");
+        };
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["phone", "text"]);
+        assert_eq!(
+            checked("412 34 567", "GIVE").unwrap().as_str(),
+            "+4741234567"
+        );
+    }
 }
