@@ -26,6 +26,7 @@ pub mod htmx;
 pub mod layout;
 pub mod messages;
 pub mod session;
+pub mod try_it;
 
 use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
@@ -40,6 +41,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     dialogue_page::routes,
     messages::routes,
     crm_groups::routes,
+    try_it::routes,
 ];
 
 /// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the
