@@ -83,8 +83,10 @@ def tour(new_context, user, dialogue_url: str, scheme: str, width: int) -> None:
     log_in(page, user)
     expect(page.get_by_role("heading", level=1)).to_have_text("Dialogues")
     dialogue_id = dialogue_url.rstrip("/").rsplit("/", 1)[1]
+    today = sim_today()
+    since = (today - timedelta(days=45)).isoformat()
     screens = [
-        ("dialogue-list", "/portal/"),
+        ("dialogue-list", f"/portal/?period=custom&from={since}&to={today.isoformat()}"),
         ("dialogue-page", f"/portal/dialogues/{dialogue_id}"),
         ("dialogue-edit", f"/portal/dialogues/{dialogue_id}/edit"),
         ("dialogue-new", "/portal/dialogues/new"),
