@@ -276,7 +276,6 @@ pub async fn list(
         ("dialogue_id = ?", f.dialogue_id.map(Arg::Text)),
         ("direction = ?", f.direction.map(Arg::Text)),
         ("status = ?", f.status.map(Arg::Text)),
-        ("(from_addr = ? OR to_addr = ?)", f.phone.map(Arg::Text)),
         ("created_at >= ?", f.from_ms.map(Arg::Int)),
         ("created_at < ?", f.to_ms.map(Arg::Int)),
         ("id < ?", f.before_id.map(Arg::Text)),
@@ -286,11 +285,27 @@ pub async fn list(
             conditions.push(condition.replace('?', &format!("${}", args.len())));
         }
     }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE {} ORDER BY id DESC LIMIT {}",
-        conditions.join(" AND "),
-        f.limit.max(0)
-    );
+    let limit = f.limit.max(0);
+    let newest = |extra: &str| {
+        format!(
+            "SELECT {COLUMNS} FROM messages WHERE {}{extra} ORDER BY id DESC LIMIT {limit}",
+            conditions.join(" AND ")
+        )
+    };
+    let sql = match f.phone {
+        None => newest(""),
+        // The newest of each side (each an index range: partner, phone, id), merged.
+        Some(phone) => {
+            args.push(Arg::Text(phone));
+            let n = args.len();
+            format!(
+                "SELECT * FROM (SELECT * FROM ({}) AS sent_from UNION SELECT * FROM ({}) AS sent_to) \
+                 AS either ORDER BY id DESC LIMIT {limit}",
+                newest(&format!(" AND from_addr = ${n}")),
+                newest(&format!(" AND to_addr = ${n}")),
+            )
+        }
+    };
     with_pool!(db, |p| {
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for arg in &args {
