@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::{
     db::stats::DialogueStats,
+    domain::dialogue::DialogueState,
     portal::{
         cookies::CookiePolicy,
         dialogues::{ListParams, chosen, date, nok, url_encode},
@@ -129,6 +130,8 @@ struct DialoguePage {
     keyword: String,
     sender: String,
     state: &'static str,
+    /// "Try it" is offered (a live dialogue, payments in the Vipps simulator).
+    try_it: bool,
     from: String,
     to: String,
     period_text: String,
@@ -192,6 +195,7 @@ async fn page(
         keyword: d.dialogue.keyword.clone(),
         sender: d.dialogue.sender.clone(),
         state: d.state.as_str(),
+        try_it: d.state == DialogueState::Live && service::try_it::offered(&state),
         from: range.from.to_string(),
         to: range.to.to_string(),
         period_text: format!("{} – {}", date(range.from), date(range.to)),

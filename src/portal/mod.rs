@@ -27,6 +27,7 @@ pub mod layout;
 pub mod messages;
 pub mod session;
 pub mod site;
+pub mod try_it;
 
 use poem::{Endpoint, EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
@@ -41,6 +42,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     dialogue_page::routes,
     messages::routes,
     crm_groups::routes,
+    try_it::routes,
 ];
 
 /// `screens`' routes inside the pages' middleware (the console's too).

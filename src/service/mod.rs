@@ -20,6 +20,7 @@ pub mod partners;
 pub mod passwords;
 pub mod sessions;
 pub mod stats;
+pub mod try_it;
 pub mod users;
 
 use crate::db::partners::Partner;

@@ -24,6 +24,7 @@ mod portal_dialogue_page;
 mod portal_form;
 mod portal_list;
 mod portal_messages;
+mod portal_try_it;
 mod scheduler;
 mod schema_parity;
 mod split;
