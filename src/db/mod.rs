@@ -18,6 +18,7 @@ pub mod messages;
 pub mod parked_reports;
 pub mod partners;
 pub mod queue;
+pub mod refunds;
 pub mod sessions;
 pub mod stats;
 pub mod types;
