@@ -17,6 +17,7 @@ pub mod operations;
 pub mod page;
 pub mod partners;
 pub mod passwords;
+pub mod refunds;
 pub mod sessions;
 pub mod stats;
 pub mod users;

