@@ -1,8 +1,10 @@
 //! Refunds of charges: written before Vipps is called (with the Vipps idempotency key), at most
 //! one PENDING per charge (a partial unique index), finished once as DONE or FAILED.
 
+use std::collections::HashMap;
+
 use crate::{
-    db::{Db, Tx, ids},
+    db::{Db, Tx, ids, types::placeholders},
     domain::status::RefundStatus,
     with_pool, with_tx,
 };
@@ -154,4 +156,30 @@ pub async fn finish(
     .rows_affected()
     });
     Ok(moved == 1)
+}
+
+/// DONE refunds of each of `charge_ids` that has any: (how many, øre).
+pub async fn done_totals(
+    db: &Db,
+    charge_ids: &[String],
+) -> Result<HashMap<String, (i64, i64)>, sqlx::Error> {
+    if charge_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT charge_id, CAST(COUNT(*) AS BIGINT), CAST(SUM(amount_ore) AS BIGINT) FROM refunds \
+         WHERE status = $1 AND charge_id IN ({}) GROUP BY charge_id",
+        placeholders(2, charge_ids.len())
+    );
+    let rows: Vec<(String, i64, i64)> = with_pool!(db, |p| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(RefundStatus::Done);
+        for id in charge_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(p).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, n, ore)| (id, (n, ore)))
+        .collect())
 }

@@ -66,7 +66,9 @@ struct PageParams {
 struct BucketRow {
     label: String,
     s: DialogueStats,
+    /// Net of refunds.
     collected: String,
+    refunded: String,
 }
 
 struct ChargeRow {
@@ -166,7 +168,8 @@ async fn page(
     };
     let row = |(r, s): &(crate::db::stats::DayRange, DialogueStats)| BucketRow {
         label: label(r),
-        collected: nok(s.amount_charged_ore),
+        collected: nok(s.amount_collected_ore()),
+        refunded: nok(s.amount_refunded_ore),
         s: s.clone(),
     };
     let cursor = params.list.cursor.clone().filter(|c| !c.is_empty());

@@ -57,6 +57,23 @@ fn refunded_in_vipps(b: &Billing) -> i64 {
         .sum()
 }
 
+/// The dialogue's statistics for the year from the start.
+async fn stats(b: &Billing) -> Value {
+    let (_, a) = b
+        .app
+        .get(&format!("/api/v1/agreements/{}", b.agreement), &b.key)
+        .await;
+    let path = format!(
+        "/api/v1/dialogues/{}/stats?from={}&to={}&bucket=month",
+        a["dialogue_id"].as_str().unwrap(),
+        start(),
+        start() + chrono::Days::new(364)
+    );
+    let (status, s) = b.app.get(&path, &b.key).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    s["total"].clone()
+}
+
 async fn audit_actions(b: &Billing) -> Vec<Value> {
     let (_, page) = b.app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
     page["items"]
@@ -87,6 +104,15 @@ async fn a_charged_payment_is_refunded_partly_then_in_full() {
     assert_eq!(c["refunds"][0]["status"], "DONE", "{c}");
     assert_eq!(c["refundable"], "30.00");
     assert_eq!(refunded_in_vipps(&b), 2000);
+    let total = stats(&b).await;
+    assert_eq!(total["charges_charged"], 1, "{total}");
+    assert_eq!(total["amount_charged"], "50.00", "{total}");
+    assert_eq!(total["refunds"], 1, "{total}");
+    assert_eq!(total["amount_refunded"], "20.00", "{total}");
+    assert_eq!(
+        total["amount_collected"], "30.00",
+        "net of refunds: {total}"
+    );
 
     // No reason: the dialogue's product name is the description.
     let (status, r) = refund(&b, &charge, json!({"amount": "30"})).await;
@@ -97,6 +123,9 @@ async fn a_charged_payment_is_refunded_partly_then_in_full() {
     assert_eq!(c["refundable_ore"], 0);
     assert_eq!(c["refunds"].as_array().unwrap().len(), 2);
     assert_eq!(refunded_in_vipps(&b), 5000);
+    let total = stats(&b).await;
+    assert_eq!(total["refunds"], 2, "{total}");
+    assert_eq!(total["amount_collected_ore"], 0, "{total}");
     let history: Vec<&str> = c["history"]
         .as_array()
         .unwrap()
@@ -177,7 +206,6 @@ async fn two_refunds_racing_for_the_last_amount_refund_once() {
     assert_eq!(c["status"], "REFUNDED", "{c}");
     assert_eq!(c["refunds"].as_array().unwrap().len(), 1, "{c}");
     assert_eq!(refunded_in_vipps(&b), 5000);
-    // While one is pending, another is refused too.
     b.app.stop().await;
 }
 
@@ -215,6 +243,12 @@ async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
         .find(|v| Some(v.id.as_str()) == c["vipps_charge_id"].as_str())
         .unwrap();
     assert_eq!(in_vipps.status.as_str(), "CANCELLED");
+    let total = stats(&b).await;
+    assert_eq!(total["charges_cancelled"], 1, "{total}");
+    assert_eq!(
+        total["charges_failed"], 0,
+        "cancelled is not failed: {total}"
+    );
     // Cancelled once; a second cancel is a conflict.
     let (status, e) = b.app.post(&path, &b.key, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
