@@ -64,13 +64,15 @@ pub enum Flash {
     StopRequested,
     GroupCreated,
     TermsAdded,
+    RefundRequested,
+    CancelRequested,
 }
 
 /// The flash cookie.
 pub const FLASH_COOKIE: &str = "portal_flash";
 
 impl Flash {
-    const ALL: [Flash; 7] = [
+    const ALL: [Flash; 9] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
@@ -78,6 +80,8 @@ impl Flash {
         Flash::StopRequested,
         Flash::GroupCreated,
         Flash::TermsAdded,
+        Flash::RefundRequested,
+        Flash::CancelRequested,
     ];
 
     fn code(self) -> &'static str {
@@ -89,6 +93,8 @@ impl Flash {
             Flash::StopRequested => "stop_requested",
             Flash::GroupCreated => "group_created",
             Flash::TermsAdded => "terms_added",
+            Flash::RefundRequested => "refund_requested",
+            Flash::CancelRequested => "cancel_requested",
         }
     }
 
@@ -108,6 +114,12 @@ impl Flash {
                 "The new terms version is saved. New members consent to it; members keep the \
                  version they consented to."
             }
+            Flash::RefundRequested => {
+                "Refund requested. Vipps carries it out in a moment; the payment history shows its progress."
+            }
+            Flash::CancelRequested => {
+                "Cancel requested. The payment is cancelled in Vipps in a moment and is not taken."
+            }
         }
     }
 
@@ -118,7 +130,9 @@ impl Flash {
             | Flash::Saved
             | Flash::StopRequested
             | Flash::GroupCreated
-            | Flash::TermsAdded => "success",
+            | Flash::TermsAdded
+            | Flash::RefundRequested
+            | Flash::CancelRequested => "success",
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }

@@ -44,8 +44,8 @@ async fn settled_charge(b: &Billing, charge: &str) -> Value {
     c
 }
 
-/// Øre the simulator says it refunded of the agreement's charges.
-fn refunded_in_vipps(b: &Billing) -> i64 {
+/// Every charge the simulator holds.
+fn vipps_charges(b: &Billing) -> Vec<dialogpay::vipps::wire::ChargeResponse> {
     b.app
         .simulator
         .as_ref()
@@ -53,8 +53,12 @@ fn refunded_in_vipps(b: &Billing) -> i64 {
         .agreements()
         .into_iter()
         .flat_map(|a| a.charges)
-        .map(|c| c.summary.refunded)
-        .sum()
+        .collect()
+}
+
+/// Øre the simulator says it refunded of the agreement's charges.
+fn refunded_in_vipps(b: &Billing) -> i64 {
+    vipps_charges(b).iter().map(|c| c.summary.refunded).sum()
 }
 
 /// The dialogue's statistics for the year from the start.
@@ -209,8 +213,9 @@ async fn two_refunds_racing_for_the_last_amount_refund_once() {
     b.app.stop().await;
 }
 
-#[tokio::test]
-async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
+/// The agreement of [`charged`] with its second period's charge created in Vipps, not yet
+/// due; that charge's id.
+async fn not_taken_yet() -> (Billing, String) {
     let (b, _) = charged().await;
     b.set_day(NaiveDate::from_ymd_opt(2027, 4, 8).unwrap());
     b.sweep().await;
@@ -222,6 +227,12 @@ async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
     let charge = a["charges"][1]["id"].as_str().unwrap().to_owned();
     let open = a["charges"][1]["status"].as_str().unwrap();
     assert!(["PENDING", "DUE"].contains(&open), "{a}");
+    (b, charge)
+}
+
+#[tokio::test]
+async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
+    let (b, charge) = not_taken_yet().await;
 
     let (status, e) = refund(&b, &charge, json!({"amount": "10.00"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
@@ -232,14 +243,8 @@ async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
     assert_eq!(status, StatusCode::ACCEPTED, "{c}");
     let c = settled_charge(&b, &charge).await;
     assert_eq!(c["status"], "CANCELLED", "{c}");
-    let in_vipps = b
-        .app
-        .simulator
-        .as_ref()
-        .unwrap()
-        .agreements()
+    let in_vipps = vipps_charges(&b)
         .into_iter()
-        .flat_map(|a| a.charges)
         .find(|v| Some(v.id.as_str()) == c["vipps_charge_id"].as_str())
         .unwrap();
     assert_eq!(in_vipps.status.as_str(), "CANCELLED");
@@ -255,5 +260,192 @@ async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
     let audit = audit_actions(&b).await;
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["action"], "charge.cancel");
+    b.app.stop().await;
+}
+
+/// The HTML from the row of payment `charge` to the end of its agreement's card.
+fn charge_rows<'a>(html: &'a str, charge: &str) -> &'a str {
+    let start = html
+        .find(&format!(r#"data-charge="{charge}""#))
+        .unwrap_or_else(|| panic!("no payment {charge} in:\n{html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</tbody>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progress() {
+    use crate::portal_list::charity_with_a_member;
+    let app = crate::support::TestApp::spawn().await;
+    let (partner, key, id, agreement) = charity_with_a_member(&app).await;
+    app.run_pending_jobs().await;
+    let (_, a) = app
+        .get(&format!("/api/v1/agreements/{agreement}"), &key)
+        .await;
+    let charge = a["charges"][0]["id"].as_str().unwrap().to_owned();
+    let portal = app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
+    assert!(
+        charge_rows(&page.html, &charge).contains(&format!(r#"href="{refund}""#)),
+        "a Refund button: {}",
+        page.html
+    );
+
+    let form = portal.get(&refund).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+    assert!(form.html.contains("Refund this payment?"));
+    assert!(
+        form.html.contains(r#"value="100,00""#),
+        "the amount left, prefilled"
+    );
+    // Without the CSRF token nothing is refunded.
+    let refused = portal.post_form(&refund, &[("amount", "10,00")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let bad = portal
+        .submit(&refund, &refund, &[("amount", "0,50"), ("reason", "")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    assert!(
+        bad.html.contains("must be at least 1.00 NOK"),
+        "{}",
+        bad.html
+    );
+    assert!(bad.html.contains(r#"value="0,50""#), "what was typed stays");
+
+    let done = portal
+        .submit(
+            &refund,
+            &refund,
+            &[("amount", "30,00"), ("reason", "<b>Donor</b> called")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(
+        done.location(),
+        format!("/portal/dialogues/{id}#agreement-{agreement}")
+    );
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(page.html.contains("Refund requested."), "the flash");
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(">in progress</span>"), "{rows}");
+    assert!(
+        !rows.contains(&format!(r#"href="{refund}""#)),
+        "no second refund while one is pending"
+    );
+
+    app.run_pending_jobs().await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(">PARTIALLY_REFUNDED</span>"), "{rows}");
+    assert!(rows.contains("Refund of 30,00\u{a0}kr"), "{rows}");
+    assert!(rows.contains(">refunded</span>"), "{rows}");
+    assert!(
+        rows.contains("&#60;b&#62;Donor&#60;/b&#62; called"),
+        "escaped: {rows}"
+    );
+    assert!(!rows.contains("<b>Donor"), "{rows}");
+    assert!(rows.contains(&portal.email), "who: {rows}");
+    assert!(
+        rows.contains(&format!(r#"href="{refund}""#)),
+        "70,00 is left"
+    );
+    let card = &page.html[page
+        .html
+        .find(&format!(r#"data-agreement="{agreement}""#))
+        .unwrap()..];
+    assert_eq!(
+        crate::portal_list::stat(card, "total_paid"),
+        "70,00\u{a0}kr"
+    );
+    let total = &page.html[page.html.find(r#"data-row="total""#).unwrap()..];
+    assert_eq!(
+        crate::portal_list::stat(total, "amount_refunded"),
+        "30,00\u{a0}kr"
+    );
+    assert_eq!(
+        crate::portal_list::stat(total, "amount_charged"),
+        "70,00\u{a0}kr",
+        "NOK collected is net of refunds"
+    );
+    let form = portal.get(&refund).await;
+    assert!(form.html.contains(r#"value="70,00""#), "{}", form.html);
+
+    // The payments export has the refund columns.
+    let csv = portal
+        .get(&format!("/portal/dialogues/{id}/charges.csv"))
+        .await;
+    let lines: Vec<&str> = csv.html.trim_end().split("\r\n").collect();
+    assert!(
+        lines[0].ends_with(",refunds,refunded,refunded_ore"),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with(",1,30.00,3000"), "{lines:?}");
+
+    // The audit log says who, how much and why.
+    let (_, log) = app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
+    let entry = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "charge.refund")
+        .cloned()
+        .expect("an audit entry");
+    assert_eq!(entry["actor"], format!("user:{}", portal.email));
+    assert_eq!(entry["details"]["amount_ore"], 3000, "{entry}");
+
+    // Another partner's user gets 404.
+    let (other, _) = app.partner("Other").await;
+    let stranger = app.portal_login(&other).await;
+    assert_eq!(stranger.get(&refund).await.status, StatusCode::NOT_FOUND);
+    let cancel = format!("/portal/dialogues/{id}/charges/{charge}/cancel");
+    assert_eq!(stranger.get(&cancel).await.status, StatusCode::NOT_FOUND);
+    // A charged payment cannot be cancelled.
+    let confirm = portal.get(&cancel).await;
+    assert!(
+        confirm.html.contains("It can no longer be cancelled."),
+        "{}",
+        confirm.html
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_portal_cancels_a_payment_not_taken_yet_after_a_confirmation() {
+    let (b, charge) = not_taken_yet().await;
+    let (_, partners) = b.app.get("/api/v1/admin/partners", OPERATOR_KEY).await;
+    let partner = partners["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, a) = b
+        .app
+        .get(&format!("/api/v1/agreements/{}", b.agreement), &b.key)
+        .await;
+    let id = a["dialogue_id"].as_str().unwrap();
+    let portal = b.app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let cancel = format!("/portal/dialogues/{id}/charges/{charge}/cancel");
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(&format!(r#"href="{cancel}""#)), "{rows}");
+    assert!(
+        !rows.contains("/refund\""),
+        "not taken yet: no Refund button: {rows}"
+    );
+
+    let confirm = portal.get(&cancel).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.html);
+    assert!(confirm.html.contains("Cancel this payment?"));
+    assert_eq!(
+        portal.post_form(&cancel, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let done = portal.submit(&cancel, &cancel, &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    b.app.run_pending_jobs().await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(page.html.contains("Cancel requested."), "the flash");
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(">CANCELLED</span>"), "{rows}");
+    assert!(!rows.contains(&format!(r#"href="{cancel}""#)), "{rows}");
+    let total = &page.html[page.html.find(r#"data-row="total""#).unwrap()..];
+    assert_eq!(crate::portal_list::stat(total, "charges_cancelled"), "1");
+    assert_eq!(crate::portal_list::stat(total, "charges_failed"), "0");
     b.app.stop().await;
 }
