@@ -58,6 +58,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let operator = state.settings.operator.api_key.expose_secret().to_owned();
     println!("\ndialogpay demo listening on {base}");
     println!("  portal:           {base}/portal/ — log in as {DEMO_USER} / {DEMO_PASSWORD}");
+    println!(
+        "  try it:           in the portal, open the dialogue and press Try it: the keyword, the \
+         reply and the Vipps app, all in the browser"
+    );
     println!("  partner API key:  {key}");
     println!("  API docs:         {base}/docs");
     println!("\n1. Text the keyword GIVE to 2160:");

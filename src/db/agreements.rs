@@ -202,6 +202,22 @@ pub async fn open_for_phone(
     })
 }
 
+/// The newest agreement of a phone on a dialogue, in any status.
+pub async fn latest_for_phone(
+    db: &Db,
+    dialogue_id: &str,
+    phone: &str,
+) -> Result<Option<Agreement>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM agreements WHERE dialogue_id = $1 AND phone = $2 ORDER BY id DESC LIMIT 1"
+    );
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(dialogue_id)
+        .bind(phone)
+        .fetch_optional(p)
+        .await)
+}
+
 /// Every open (ACTIVE or PENDING) agreement of a phone on dialogues sent from `sender` (STOPP).
 pub async fn active_for_phone_on_sender(
     db: &Db,

@@ -256,31 +256,50 @@ pub struct MessageFilter<'a> {
     pub limit: i64,
 }
 
-/// Newest first (ids sort by time).
+/// A bound value of a composed query.
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// Newest first (ids sort by time). Only the filters that are set are in the statement, so
+/// the planner can pick the index that fits (the dialogue's, or a phone's) instead of one
+/// plan for every combination.
 pub async fn list(
     db: &Db,
     partner_id: &str,
     f: &MessageFilter<'_>,
 ) -> Result<Vec<Message>, sqlx::Error> {
+    let mut conditions = vec!["partner_id = $1".to_owned()];
+    let mut args = vec![Arg::Text(partner_id)];
+    for (condition, arg) in [
+        ("dialogue_id = ?", f.dialogue_id.map(Arg::Text)),
+        ("direction = ?", f.direction.map(Arg::Text)),
+        ("status = ?", f.status.map(Arg::Text)),
+        ("(from_addr = ? OR to_addr = ?)", f.phone.map(Arg::Text)),
+        ("created_at >= ?", f.from_ms.map(Arg::Int)),
+        ("created_at < ?", f.to_ms.map(Arg::Int)),
+        ("id < ?", f.before_id.map(Arg::Text)),
+    ] {
+        if let Some(arg) = arg {
+            args.push(arg);
+            conditions.push(condition.replace('?', &format!("${}", args.len())));
+        }
+    }
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE partner_id = $1 AND ($2 IS NULL OR dialogue_id = $2) \
-         AND ($3 IS NULL OR direction = $3) AND ($4 IS NULL OR status = $4) \
-         AND ($5 IS NULL OR from_addr = $5 OR to_addr = $5) AND ($6 IS NULL OR created_at >= $6) \
-         AND ($7 IS NULL OR created_at < $7) AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
+        "SELECT {COLUMNS} FROM messages WHERE {} ORDER BY id DESC LIMIT {}",
+        conditions.join(" AND "),
+        f.limit.max(0)
     );
     with_pool!(db, |p| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(partner_id)
-            .bind(f.dialogue_id)
-            .bind(f.direction)
-            .bind(f.status)
-            .bind(f.phone)
-            .bind(f.from_ms)
-            .bind(f.to_ms)
-            .bind(f.before_id)
-            .bind(f.limit)
-            .fetch_all(p)
-            .await
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for arg in &args {
+            query = match arg {
+                Arg::Text(t) => query.bind(*t),
+                Arg::Int(i) => query.bind(*i),
+            };
+        }
+        query.fetch_all(p).await
     })
 }
 

@@ -12,6 +12,8 @@ use poem::{
 pub const STYLESHEET: &str = "/portal/assets/portal-1.css";
 pub const HTMX: &str = "/portal/assets/htmx-2.0.11.min.js";
 pub const SCRIPT: &str = "/portal/assets/portal-1.js";
+/// The "Try it" screen's phone (only that page loads it).
+pub const TRY_STYLESHEET: &str = "/portal/assets/try-it-1.css";
 
 /// (file name, content type, bytes) of every asset.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -19,6 +21,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "portal-1.css",
         "text/css; charset=utf-8",
         include_bytes!("assets/portal-1.css"),
+    ),
+    (
+        "try-it-1.css",
+        "text/css; charset=utf-8",
+        include_bytes!("assets/try-it-1.css"),
     ),
     (
         "portal-1.js",
@@ -57,7 +64,7 @@ mod tests {
 
     #[test]
     fn template_urls_name_embedded_files() {
-        for url in [STYLESHEET, HTMX, SCRIPT] {
+        for url in [STYLESHEET, TRY_STYLESHEET, HTMX, SCRIPT] {
             let name = url.trim_start_matches("/portal/assets/");
             assert!(ASSETS.iter().any(|(file, _, _)| *file == name), "{url}");
         }

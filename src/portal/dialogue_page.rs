@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::{
     db::{refunds::Refund, stats::DialogueStats},
-    domain::status::RefundStatus,
+    domain::{dialogue::DialogueState, status::RefundStatus},
     portal::{
         cookies::CookiePolicy,
         dialogues::{ListParams, chosen, date, nok, url_encode},
@@ -182,6 +182,8 @@ struct DialoguePage {
     keyword: String,
     sender: String,
     state: &'static str,
+    /// "Try it" is offered (a live dialogue, payments in the Vipps simulator).
+    try_it: bool,
     from: String,
     to: String,
     period_text: String,
@@ -246,6 +248,7 @@ async fn page(
         keyword: d.dialogue.keyword.clone(),
         sender: d.dialogue.sender.clone(),
         state: d.state.as_str(),
+        try_it: d.state == DialogueState::Live && service::try_it::offered(&state),
         from: range.from.to_string(),
         to: range.to.to_string(),
         period_text: format!("{} – {}", date(range.from), date(range.to)),

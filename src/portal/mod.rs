@@ -27,6 +27,7 @@ pub mod htmx;
 pub mod layout;
 pub mod messages;
 pub mod session;
+pub mod try_it;
 
 use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
@@ -42,6 +43,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     charge_actions::routes,
     messages::routes,
     crm_groups::routes,
+    try_it::routes,
 ];
 
 /// The portal, to be nested at [`PREFIX`]: the assets as they are (cacheable, no cookies), the

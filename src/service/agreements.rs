@@ -133,6 +133,14 @@ async fn agreement_of(
         .ok_or(ServiceError::NotFound("agreement"))
 }
 
+/// Refuses a dialogue that is not the partner's (the same 404 as a missing one).
+async fn own_dialogue(state: &AppState, actor: &PartnerActor, id: &str) -> ServiceResult<()> {
+    dialogues::get(&state.db, actor.partner_id(), id)
+        .await?
+        .map(|_| ())
+        .ok_or(ServiceError::NotFound("dialogue"))
+}
+
 /// One of the partner's agreements with its payments.
 pub async fn get(
     state: &AppState,
@@ -141,6 +149,21 @@ pub async fn get(
 ) -> ServiceResult<AgreementDetail> {
     let a = agreement_of(state, actor, id).await?;
     detail(state, a).await
+}
+
+/// The newest agreement of `phone` (E.164) on one of the partner's dialogues, with its
+/// payments; `None` while the phone has none there.
+pub async fn latest_for_phone(
+    state: &AppState,
+    actor: &PartnerActor,
+    dialogue_id: &str,
+    phone: &str,
+) -> ServiceResult<Option<AgreementDetail>> {
+    own_dialogue(state, actor, dialogue_id).await?;
+    match agreements::latest_for_phone(&state.db, dialogue_id, phone).await? {
+        Some(a) => Ok(Some(detail(state, a).await?)),
+        None => Ok(None),
+    }
 }
 
 /// A dialogue's agreements, newest first, optionally in one status.
@@ -215,9 +238,7 @@ pub(crate) async fn agreement_batch(
     before: Option<&str>,
     limit: i64,
 ) -> ServiceResult<Vec<Agreement>> {
-    dialogues::get(&state.db, actor.partner_id(), dialogue_id)
-        .await?
-        .ok_or(ServiceError::NotFound("dialogue"))?;
+    own_dialogue(state, actor, dialogue_id).await?;
     Ok(agreements::list_for_dialogue(&state.db, dialogue_id, status, before, limit).await?)
 }
 

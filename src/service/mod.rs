@@ -20,6 +20,7 @@ pub mod passwords;
 pub mod refunds;
 pub mod sessions;
 pub mod stats;
+pub mod try_it;
 pub mod users;
 
 use crate::db::partners::Partner;

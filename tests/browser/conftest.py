@@ -7,12 +7,16 @@
 - `new_user`: a portal user of the run's partner, created through the CLI as an operator would:
   its email and one-time set-password link.
 - `logged_in`: a page logged in as a new user (password set through the link), on /portal/.
+- `live_dialogue`: a CRM group with terms and a live monthly dialogue with a keyword of its
+  own on 2160, made through the JSON API with the partner's key: its id and keyword.
 - `screenshot(page, name)`: writes target/browser-screenshots/NAME.png (full page).
 - `assert_accessible(page)`: axe-core finds no serious or critical violation.
 """
 
+import datetime
 import json
 import os
+import urllib.request
 import re
 import subprocess
 import uuid
@@ -24,6 +28,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 BASE_URL = os.environ["BROWSER_BASE_URL"]
 PARTNER_ID = os.environ["BROWSER_PARTNER_ID"]
 PARTNER_NAME = os.environ["BROWSER_PARTNER_NAME"]
+PARTNER_KEY = os.environ["BROWSER_PARTNER_KEY"]
 DIALOGPAY_BIN = os.environ["BROWSER_DIALOGPAY_BIN"]
 CHROMIUM = os.environ.get("BROWSER_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = os.environ["BROWSER_SCREENSHOTS"]
@@ -75,6 +80,51 @@ def log_in(page: Page, user: User) -> None:
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Log in").click()
+
+
+def api(method: str, path: str, body: dict) -> dict:
+    """The partner's JSON API: the answer's body (an HTTP error fails the test)."""
+    req = urllib.request.Request(
+        f"{BASE_URL}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {PARTNER_KEY}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+
+@dataclass
+class Dialogue:
+    id: str
+    keyword: str
+
+
+def create_live_dialogue() -> Dialogue:
+    """A group with terms and a dialogue live from today for a year, on 2160."""
+    suffix = uuid.uuid4().hex[:8].upper()
+    group = api("POST", "/api/v1/crm-groups", {"name": f"Donors {suffix}"})
+    api("PUT", f"/api/v1/crm-groups/{group['id']}/terms", {"text": "Charged monthly until you stop."})
+    today = datetime.date.today()
+    keyword = f"TRY{suffix}"
+    dialogue = api(
+        "POST",
+        "/api/v1/dialogues",
+        {
+            "name": f"Monthly giver {suffix}", "crm_group_id": group["id"],
+            "start_date": today.isoformat(), "end_date": (today + datetime.timedelta(days=365)).isoformat(),
+            "module_type": "vipps_payments", "recurring": True, "period": "month",
+            "product_name": "Fast giver", "product_description": "Monthly support",
+            "amount": "49.90", "sender": "2160", "keyword": keyword,
+            "reply_message": "Takk! Bli fast giver: {vipps_link} Send STOPP til 2160 for å avslutte.",
+        },
+    )
+    return Dialogue(id=dialogue["id"], keyword=keyword)
+
+
+@pytest.fixture
+def live_dialogue() -> Dialogue:
+    return create_live_dialogue()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 # against the real binary.
 #
 # Starts `dialogpay serve` on a free port from a temp dir with a fresh database, creates a
-# partner through the CLI, and runs the tests in this folder; each test makes its own portal
+# partner through the CLI (its API key goes to the tests, which set up data through the JSON
+# API), and runs the tests in this folder; each test makes its own portal
 # users through the CLI (conftest.py). Screenshots go to target/browser-screenshots/. Fails on
 # a failed test, no test run, or an error or panic in the server log.
 #
@@ -27,19 +28,28 @@ harness_venv tests/browser/requirements.txt
 harness_binary
 harness_database "${1:-${BROWSER_DATABASE_URL:-}}"
 harness_environment
+# The seed's journey posts the keyword to the gateway webhook, and bills by the scheduler alone
+# (every 2 s here, as `serve` does on its own cron) once a month has passed in the simulator.
+inbound_token="browser-inbound-token"
+export DIALOGPAY__SMS__INBOUND_TOKEN="$inbound_token"
+export DIALOGPAY__BILLING__SWEEP_CRON="*/2 * * * * *"
+export DIALOGPAY__BILLING__RECONCILE_CRON="*/3 * * * * *"
 
 say "partner and server on $engine ($base)"
 partner_name="Browser charity"
-partner_id=$("$bin" partner create --name "$partner_name" --json \
-  | "$python" -c 'import json, sys; print(json.load(sys.stdin)["id"])') \
+partner=$("$bin" partner create --name "$partner_name" --json) \
   || die "dialogpay partner create failed"
+partner_id=$("$python" -c 'import json, sys; print(json.loads(sys.argv[1])["id"])' "$partner")
+partner_key=$("$python" -c 'import json, sys; print(json.loads(sys.argv[1])["api_key"])' "$partner")
 harness_serve
 
 say "pytest ($("$chromium" --version 2>/dev/null | head -n 1))"
 screenshots="$target/browser-screenshots"
 mkdir -p "$screenshots"
 export BROWSER_BASE_URL="$base" BROWSER_PARTNER_ID="$partner_id" BROWSER_PARTNER_NAME="$partner_name"
+export BROWSER_PARTNER_KEY="$partner_key"
 export BROWSER_DIALOGPAY_BIN="$bin" BROWSER_CHROMIUM="$chromium" BROWSER_SCREENSHOTS="$screenshots"
+export BROWSER_INBOUND_TOKEN="$inbound_token"
 failed=0
 # shellcheck disable=SC2086 # PYTEST_ARGS is a list of arguments.
 (cd "$work" && "$venv/bin/python" -m pytest "$root/tests/browser" -p no:cacheprovider \

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 
 use crate::{
-    portal_list::{charity_with_a_member, dialogue},
+    portal_list::{charity_with_a_member, mine_and_theirs},
     support::{Options, TestApp},
 };
 
@@ -145,12 +145,7 @@ async fn another_partners_dialogue_or_agreement_answers_404_and_names_are_escape
         ..Default::default()
     })
     .await;
-    let (partner, key) = app.partner("Charity").await;
-    let group = app.crm_group_with_terms(&key, "Donors").await;
-    let mine = dialogue(&app, &key, &group, "<script>alert(1)</script>", "GIVE").await;
-    let (_, other_key) = app.partner("Other").await;
-    let other_group = app.crm_group_with_terms(&other_key, "Theirs").await;
-    let theirs = dialogue(&app, &other_key, &other_group, "Theirs", "THEIRS").await;
+    let (partner, _, mine, theirs) = mine_and_theirs(&app, "<script>alert(1)</script>").await;
 
     let portal = app.portal_login(&partner).await;
     let page = portal.get(&format!("/portal/dialogues/{mine}")).await;

@@ -32,6 +32,18 @@ pub async fn dialogue(app: &TestApp, key: &str, group: &str, name: &str, keyword
     d["id"].as_str().unwrap().to_owned()
 }
 
+/// Two partners with a dialogue each: (Charity's id, its key, its dialogue `name` with GIVE,
+/// Other's dialogue with THEIRS), for isolation tests.
+pub async fn mine_and_theirs(app: &TestApp, name: &str) -> (String, String, String, String) {
+    let (partner, key) = app.partner("Charity").await;
+    let group = app.crm_group_with_terms(&key, "Donors").await;
+    let mine = dialogue(app, &key, &group, name, "GIVE").await;
+    let (_, other_key) = app.partner("Other").await;
+    let other_group = app.crm_group_with_terms(&other_key, "Theirs").await;
+    let theirs = dialogue(app, &other_key, &other_group, "Theirs", "THEIRS").await;
+    (partner, key, mine, theirs)
+}
+
 /// A partner "Charity" with a monthly GIVE dialogue and one member whose agreement is approved
 /// in the simulator: (partner id, API key, dialogue id, agreement id).
 pub async fn charity_with_a_member(app: &TestApp) -> (String, String, String, String) {

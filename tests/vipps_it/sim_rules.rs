@@ -808,6 +808,12 @@ async fn page_text(url: String) -> String {
     reqwest::get(url).await.unwrap().text().await.unwrap()
 }
 
+/// The page a form post to `url` answers (the PIN step's confirm).
+async fn posted_page(env: &Env, url: String, form: &[(&str, &str)]) -> String {
+    let resp = env.http.post(url).form(form).send().await.unwrap();
+    resp.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn landing_page_shows_the_agreement_and_its_buttons_work() {
     let env = env().await;
@@ -832,14 +838,8 @@ async fn landing_page_shows_the_agreement_and_its_buttons_work() {
     for needle in ["name=\"pin\"", "Confirm and pay", PHONE] {
         assert!(pin.contains(needle), "{needle} missing");
     }
-    let bad_pin = env
-        .http
-        .post(format!("{link}/confirm"))
-        .form(&[("pin", "12")])
-        .send()
-        .await
-        .unwrap();
-    assert!(bad_pin.text().await.unwrap().contains("4–6 digits"));
+    let bad_pin = posted_page(&env, format!("{link}/confirm"), &[("pin", "12")]).await;
+    assert!(bad_pin.contains("4–6 digits"));
     assert_eq!(
         env.client
             .get_agreement(MSN, &d.agreement_id)
@@ -936,16 +936,12 @@ async fn faults_can_target_a_path_and_use_an_error_rate() {
 async fn after_the_pin_the_user_sees_paid_and_every_payment_under_recurring_payments() {
     let env = env().await;
     let (d, link) = drafted_for_landing(&env).await;
-    let paid = env
-        .http
-        .post(format!("{link}/confirm"))
-        .form(&[("pin", "1234"), ("phone", PHONE)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let paid = posted_page(
+        &env,
+        format!("{link}/confirm"),
+        &[("pin", "1234"), ("phone", PHONE)],
+    )
+    .await;
     assert!(paid.contains("Paid 149,50 kr"), "{paid}");
     let phone = PHONE.trim_start_matches('+');
     let list_url = format!("{}/app/{phone}/recurring", env.base);
@@ -970,4 +966,36 @@ async fn after_the_pin_the_user_sees_paid_and_every_payment_under_recurring_paym
         stranger.contains("not valid"),
         "another phone sees nothing: {stranger}"
     );
+}
+
+#[tokio::test]
+async fn a_back_path_is_carried_to_the_last_step_and_nothing_else_is() {
+    let env = env().await;
+    let (_, link) = drafted_for_landing(&env).await;
+    let q = "?back=%2Fportal%2Fdialogues%2Fd1%2Ftry%3Fphone%3D%252B47";
+    let open = page_text(format!("{link}{q}")).await;
+    assert!(open.contains(&format!("href=\"{link}/app{q}\"")), "{open}");
+    let app = page_text(format!("{link}/app{q}")).await;
+    assert!(app.contains(&format!("href=\"{link}/pin{q}\"")), "{app}");
+    assert!(app.contains(&format!("action=\"{link}/reject{q}\"")));
+    let pin = page_text(format!("{link}/pin{q}")).await;
+    assert!(
+        pin.contains(&format!("action=\"{link}/confirm{q}\"")),
+        "{pin}"
+    );
+    for (back, shown) in [
+        (q, Some("/portal/dialogues/d1/try?phone=%2B47")),
+        ("?back=%2F%2Fevil.example%2F", None),
+        ("?back=https%3A%2F%2Fevil.example%2F", None),
+    ] {
+        let open = page_text(format!("{link}{back}")).await;
+        assert_eq!(open.contains("?back="), shown.is_some(), "{back}: {open}");
+        if let Some(path) = shown {
+            let paid = posted_page(&env, format!("{link}/confirm{back}"), &[("pin", "1234")]).await;
+            assert!(
+                paid.contains(&format!("id=\"back-to\" href=\"{path}\"")),
+                "{paid}"
+            );
+        }
+    }
 }

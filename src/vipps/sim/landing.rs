@@ -8,8 +8,11 @@
 //! 4. the Paid message and the confirmation, with a link to
 //! 5. `GET /app/{phone}/recurring`: Payments → Recurring payments, every agreement of that
 //!    phone, and `GET /app/{phone}/recurring/{id}`: one agreement's history of payments.
+//!
+//! A `?back=/path` on the link (the portal's "Try it" page passes its own) is carried from step
+//! to step and becomes a "Back" link on the last one, so the journey works in one tab.
 
-use poem::web::{Data, Form, Html, Path};
+use poem::web::{Data, Form, Html, Path, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
@@ -75,6 +78,44 @@ fn summary(a: &SimAgreement) -> String {
     )
 }
 
+/// Where the last step's "Back" link goes: `?back=`, a path on this site (anything else is
+/// ignored, so the link cannot send anyone elsewhere).
+#[derive(Debug, Default, Deserialize)]
+pub struct Back {
+    #[serde(default)]
+    back: String,
+}
+
+impl Back {
+    fn path(&self) -> Option<&str> {
+        let b = self.back.as_str();
+        (b.starts_with('/') && !b.starts_with("//") && !b.contains('\\')).then_some(b)
+    }
+
+    /// `?back=…` for the next step's address, or nothing.
+    fn query(&self) -> String {
+        self.path()
+            .map(|p| {
+                format!(
+                    "?back={}",
+                    form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>()
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    fn link(&self) -> String {
+        self.path()
+            .map(|p| {
+                format!(
+                    "<p><a id=\"back-to\" href=\"{}\">Back to where you came from</a></p>",
+                    esc(p)
+                )
+            })
+            .unwrap_or_default()
+    }
+}
+
 fn not_found() -> Response {
     page("Agreement not found", "<p>This link is not valid.</p>")
 }
@@ -84,14 +125,15 @@ fn agreement(sim: &Simulator, id: &str) -> Option<SimAgreement> {
 }
 
 /// An agreement that is no longer waiting for the user: what it is, and nothing to press.
-fn settled(sim: &Simulator, a: &SimAgreement) -> Response {
+fn settled(sim: &Simulator, a: &SimAgreement, back: &Back) -> Response {
     page(
         "Agreement",
         &format!(
-            "{}<p id=\"status\">This agreement is {}.</p>{}",
+            "{}<p id=\"status\">This agreement is {}.</p>{}{}",
             summary(a),
             a.status,
-            history_link(sim, a)
+            history_link(sim, a),
+            back.link()
         ),
     )
 }
@@ -108,41 +150,50 @@ fn base(sim: &Simulator) -> String {
 
 /// `GET /landing/{id}`: the step a phone's browser shows before the Vipps app opens.
 #[handler]
-pub fn show(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+pub fn show(
+    Path(id): Path<String>,
+    Query(back): Query<Back>,
+    Data(sim): Data<&Simulator>,
+) -> Response {
     let Some(a) = agreement(sim, &id) else {
         return not_found();
     };
     if a.status != AgreementStatus::Pending {
-        return settled(sim, &a);
+        return settled(sim, &a, &back);
     }
     page(
         "Open in the Vipps app?",
         &format!(
             "<div class=\"box\"><p>{} wants to open Vipps to confirm <b>{}</b>.</p>\
-             <p><a class=\"button pay\" id=\"open\" href=\"{}/landing/{}/app\">Open</a></p></div>",
+             <p><a class=\"button pay\" id=\"open\" href=\"{}/landing/{}/app{}\">Open</a></p></div>",
             esc(host(&a.draft.merchant_agreement_url)),
             esc(&a.draft.product_name),
             base(sim),
             esc(&a.id),
+            back.query(),
         ),
     )
 }
 
 /// `GET /landing/{id}/app`: the confirmation screen in the app.
 #[handler]
-pub fn confirmation(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+pub fn confirmation(
+    Path(id): Path<String>,
+    Query(back): Query<Back>,
+    Data(sim): Data<&Simulator>,
+) -> Response {
     let Some(a) = agreement(sim, &id) else {
         return not_found();
     };
     if a.status != AgreementStatus::Pending {
-        return settled(sim, &a);
+        return settled(sim, &a, &back);
     }
-    let (base, id) = (base(sim), esc(&a.id));
+    let (base, id, q) = (base(sim), esc(&a.id), back.query());
     page(
         "Confirm agreement",
         &format!(
-            "{}<p><a class=\"button pay\" id=\"confirm\" href=\"{base}/landing/{id}/pin\">Confirm and pay</a></p>\
-             <form method=\"post\" action=\"{base}/landing/{id}/reject\">\
+            "{}<p><a class=\"button pay\" id=\"confirm\" href=\"{base}/landing/{id}/pin{q}\">Confirm and pay</a></p>\
+             <form method=\"post\" action=\"{base}/landing/{id}/reject{q}\">\
              <button class=\"rej\" type=\"submit\">Reject</button></form>",
             summary(&a)
         ),
@@ -151,19 +202,23 @@ pub fn confirmation(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Resp
 
 /// `GET /landing/{id}/pin`: the PIN step.
 #[handler]
-pub fn pin(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+pub fn pin(
+    Path(id): Path<String>,
+    Query(back): Query<Back>,
+    Data(sim): Data<&Simulator>,
+) -> Response {
     let Some(a) = agreement(sim, &id) else {
         return not_found();
     };
     if a.status != AgreementStatus::Pending {
-        return settled(sim, &a);
+        return settled(sim, &a, &back);
     }
-    let (base, id) = (base(sim), esc(&a.id));
+    let (base, id, q) = (base(sim), esc(&a.id), back.query());
     let phone = esc(a.phone_number.as_deref().unwrap_or(""));
     page(
         "Enter your PIN",
         &format!(
-            "<form method=\"post\" action=\"{base}/landing/{id}/confirm\">\
+            "<form method=\"post\" action=\"{base}/landing/{id}/confirm{q}\">\
              <p><label>Phone number <input name=\"phone\" value=\"{phone}\" inputmode=\"numeric\" autocomplete=\"tel\"></label></p>\
              <p><label>PIN <input name=\"pin\" type=\"password\" inputmode=\"numeric\" required autofocus \
              minlength=\"4\" maxlength=\"6\" pattern=\"[0-9]{{4,6}}\"></label></p>\
@@ -194,6 +249,7 @@ fn back_link(a: Option<&SimAgreement>) -> String {
 #[handler]
 pub fn confirm(
     Path(id): Path<String>,
+    Query(back): Query<Back>,
     Form(f): Form<ConfirmForm>,
     Data(sim): Data<&Simulator>,
 ) -> Response {
@@ -219,18 +275,20 @@ pub fn confirm(
             page(
                 "Paid",
                 &format!(
-                    "{paid}<p id=\"status\">Done! The agreement is active.</p>{}{}{}",
+                    "{paid}<p id=\"status\">Done! The agreement is active.</p>{}{}{}{}",
                     a.as_ref().map(summary).unwrap_or_default(),
                     a.as_ref().map(|a| history_link(sim, a)).unwrap_or_default(),
-                    back_link(a.as_ref())
+                    back_link(a.as_ref()),
+                    back.link()
                 ),
             )
         }
         Ok(status) => page(
             "Payment failed",
             &format!(
-                "<p id=\"status\">The payment failed; the agreement is {status}.</p>{}",
-                back_link(a.as_ref())
+                "<p id=\"status\">The payment failed; the agreement is {status}.</p>{}{}",
+                back_link(a.as_ref()),
+                back.link()
             ),
         ),
         Err(e) => page(
@@ -242,15 +300,20 @@ pub fn confirm(
 
 /// `POST /landing/{id}/reject`.
 #[handler]
-pub fn reject(Path(id): Path<String>, Data(sim): Data<&Simulator>) -> Response {
+pub fn reject(
+    Path(id): Path<String>,
+    Query(back): Query<Back>,
+    Data(sim): Data<&Simulator>,
+) -> Response {
     let result = sim.reject(&id);
     let a = sim.read(|s| s.agreements.get(&id).cloned());
     match result {
         Ok(()) => page(
             "Agreement rejected",
             &format!(
-                "<p id=\"status\">You rejected the agreement.</p>{}",
-                back_link(a.as_ref())
+                "<p id=\"status\">You rejected the agreement.</p>{}{}",
+                back_link(a.as_ref()),
+                back.link()
             ),
         ),
         Err(e) => page(
