@@ -270,3 +270,68 @@ pub async fn cancel(
     state.enqueuer.wake(CancelCharge::QUEUE);
     detail(state, c).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(amount: &str, reason: Option<&str>) -> RefundInput {
+        RefundInput {
+            amount: amount.into(),
+            reason: reason.map(str::to_owned),
+        }
+    }
+
+    fn fields(err: ServiceError) -> Vec<String> {
+        match err {
+            ServiceError::Invalid(problems) => problems.into_iter().map(|p| p.field).collect(),
+            other => panic!("not a field error: {other}"),
+        }
+    }
+
+    #[test]
+    fn amounts_from_one_krone_and_reasons_up_to_the_vipps_limit() {
+        let (a, r) = parse_input(&input("49.90", Some("  Donor called "))).unwrap();
+        assert_eq!((a, r.as_deref()), (AmountOre(4990), Some("Donor called")));
+        let (a, r) = parse_input(&input("1", Some("   "))).unwrap();
+        assert_eq!(
+            (a, r),
+            (AmountOre(100), None),
+            "blank: the default description"
+        );
+        for bad in ["0.99", "", "1,00", "-5", "1.001"] {
+            assert_eq!(
+                fields(parse_input(&input(bad, None)).unwrap_err()),
+                ["amount"],
+                "{bad}"
+            );
+        }
+        let long = "x".repeat(PRODUCT_DESCRIPTION_MAX + 1);
+        assert_eq!(
+            fields(parse_input(&input("0", Some(&long))).unwrap_err()),
+            ["amount", "reason"],
+            "every bad field at once"
+        );
+    }
+
+    #[test]
+    fn what_is_left_decides_between_409_and_422() {
+        assert!(check_left(5000, false, AmountOre(5000)).is_ok());
+        let code = |r: ServiceResult<()>| match r {
+            Err(ServiceError::Conflict { code, .. }) => code,
+            other => panic!("not a conflict: {other:?}"),
+        };
+        assert_eq!(
+            code(check_left(5000, true, AmountOre(100))),
+            "refund_pending"
+        );
+        assert_eq!(
+            code(check_left(0, false, AmountOre(100))),
+            "nothing_left_to_refund"
+        );
+        assert_eq!(
+            fields(check_left(3000, false, AmountOre(3001)).unwrap_err()),
+            ["amount"]
+        );
+    }
+}
