@@ -8,6 +8,7 @@
 pub mod agreements;
 pub mod billing;
 pub mod maintenance;
+pub mod refunds;
 pub mod sms;
 pub mod spec;
 pub mod testing;

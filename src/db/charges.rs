@@ -277,6 +277,32 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Charge>, sqlx::Error> {
         .await)
 }
 
+/// One of the partner's charges (another partner's is `None`, like a missing one).
+pub async fn get_for_partner(
+    db: &Db,
+    partner_id: &str,
+    id: &str,
+) -> Result<Option<Charge>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM charges WHERE id = $1 AND partner_id = $2");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(partner_id)
+        .fetch_optional(p)
+        .await)
+}
+
+/// One charge's status history, oldest first.
+pub async fn history(db: &Db, id: &str) -> Result<Vec<StatusEntry>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_as(
+            "SELECT charge_id, status, at FROM charge_status_history WHERE charge_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(p)
+        .await
+    })
+}
+
 pub async fn get_by_vipps_id(
     db: &Db,
     vipps_charge_id: &str,

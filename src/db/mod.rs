@@ -19,6 +19,7 @@ pub mod operators;
 pub mod parked_reports;
 pub mod partners;
 pub mod queue;
+pub mod refunds;
 pub mod sessions;
 pub mod stats;
 pub mod types;

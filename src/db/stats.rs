@@ -23,10 +23,21 @@ pub struct DialogueStats {
     pub charges_created: i64,
     pub charges_charged: i64,
     pub charges_failed: i64,
+    /// Øre captured by the charges due in the period (refunds not taken off).
     pub amount_charged_ore: i64,
+    /// Charges called off before they were taken (never counted as failed).
+    pub charges_cancelled: i64,
+    /// Refunds Vipps made of the charges due in the period, and their øre.
+    pub refunds_done: i64,
+    pub amount_refunded_ore: i64,
 }
 
 impl DialogueStats {
+    /// NOK collected: captured minus refunded.
+    pub fn amount_collected_ore(&self) -> i64 {
+        self.amount_charged_ore - self.amount_refunded_ore
+    }
+
     /// Extends these figures by the period right after them: events add up, the number of
     /// active agreements is the later period's.
     pub fn extend(&mut self, later: &DialogueStats) {
@@ -40,6 +51,9 @@ impl DialogueStats {
         self.charges_charged += later.charges_charged;
         self.charges_failed += later.charges_failed;
         self.amount_charged_ore += later.amount_charged_ore;
+        self.charges_cancelled += later.charges_cancelled;
+        self.refunds_done += later.refunds_done;
+        self.amount_refunded_ore += later.amount_refunded_ore;
     }
 }
 
@@ -82,6 +96,9 @@ struct DueSums {
     charges_charged: i64,
     charges_failed: i64,
     amount_charged_ore: i64,
+    charges_cancelled: i64,
+    refunds_done: i64,
+    amount_refunded_ore: i64,
 }
 
 impl DialogueStats {
@@ -99,6 +116,9 @@ impl DialogueStats {
         self.charges_charged += d.charges_charged;
         self.charges_failed += d.charges_failed;
         self.amount_charged_ore += d.amount_charged_ore;
+        self.charges_cancelled += d.charges_cancelled;
+        self.refunds_done += d.refunds_done;
+        self.amount_refunded_ore += d.amount_refunded_ore;
     }
 }
 
@@ -112,7 +132,10 @@ const HOURLY_SUMS: &str = "CAST(SUM(keyword_messages) AS BIGINT) AS keyword_mess
 
 const DUE_SUMS: &str = "CAST(SUM(charges_charged) AS BIGINT) AS charges_charged, \
     CAST(SUM(charges_failed) AS BIGINT) AS charges_failed, \
-    CAST(SUM(amount_charged_ore) AS BIGINT) AS amount_charged_ore";
+    CAST(SUM(amount_charged_ore) AS BIGINT) AS amount_charged_ore, \
+    CAST(SUM(charges_cancelled) AS BIGINT) AS charges_cancelled, \
+    CAST(SUM(refunds_done) AS BIGINT) AS refunds_done, \
+    CAST(SUM(amount_refunded_ore) AS BIGINT) AS amount_refunded_ore";
 
 /// `$first, $first+1, …` for an `IN (…)` list of `n` values.
 fn placeholders(first: usize, n: usize) -> String {

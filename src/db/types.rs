@@ -7,7 +7,9 @@ use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type, encode::IsNull, err
 
 use crate::domain::{
     period::Period,
-    status::{AgreementStatus, ChargeStatus, InboundOutcome, ReplyPurpose, StopActor},
+    status::{
+        AgreementStatus, ChargeStatus, InboundOutcome, RefundStatus, ReplyPurpose, StopActor,
+    },
 };
 
 /// Implements `Type`, `Encode` and `Decode` for each listed enum on SQLite and PostgreSQL.
@@ -51,6 +53,7 @@ text_columns!(
     Period,
     AgreementStatus,
     ChargeStatus,
+    RefundStatus,
     StopActor,
     InboundOutcome,
     ReplyPurpose,

@@ -117,6 +117,26 @@ impl ChargeStatus {
 }
 
 text_enum! {
+    /// Where one refund of a charge is: PENDING (recorded, Vipps asked or about to be) → DONE
+    /// (Vipps's charge shows the money back) | FAILED (Vipps refused it).
+    pub enum RefundStatus as "refund status" {
+        Pending => "PENDING",
+        Done => "DONE",
+        Failed => "FAILED",
+    }
+}
+
+impl ChargeStatus {
+    /// CHARGED or PARTIALLY_REFUNDED: money is there to give back.
+    pub fn is_refundable(self) -> bool {
+        matches!(
+            self,
+            ChargeStatus::Charged | ChargeStatus::PartiallyRefunded
+        )
+    }
+}
+
+text_enum! {
     /// Who stopped an agreement, as Vipps's `actor` says it (our own stops come back as
     /// MERCHANT).
     pub enum StopActor as "stop actor" {

@@ -122,7 +122,10 @@ impl From<AgreementStatusParam> for AgreementStatus {
     }
 }
 
-fn charge_view(c: charges::Charge, history: &[charges::StatusEntry]) -> ApiResult<ChargeView> {
+pub(crate) fn charge_view(
+    c: charges::Charge,
+    history: &[charges::StatusEntry],
+) -> ApiResult<ChargeView> {
     Ok(ChargeView {
         history: history
             .iter()

@@ -131,9 +131,19 @@ pub struct StatsView {
     charges_created: i64,
     charges_charged: i64,
     charges_failed: i64,
+    /// Captured by the charges due in the period, refunds not taken off.
     amount_charged_ore: i64,
     /// NOK, two decimals.
     amount_charged: String,
+    /// Charges cancelled before they were taken (not counted as failed).
+    charges_cancelled: i64,
+    /// Refunds made of the charges due in the period.
+    refunds: i64,
+    amount_refunded_ore: i64,
+    amount_refunded: String,
+    /// NOK collected: charged minus refunded.
+    amount_collected_ore: i64,
+    amount_collected: String,
 }
 
 #[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
@@ -177,6 +187,12 @@ impl StatsView {
             charges_failed: s.charges_failed,
             amount_charged_ore: s.amount_charged_ore,
             amount_charged: AmountOre(s.amount_charged_ore).to_string(),
+            charges_cancelled: s.charges_cancelled,
+            refunds: s.refunds_done,
+            amount_refunded_ore: s.amount_refunded_ore,
+            amount_refunded: AmountOre(s.amount_refunded_ore).to_string(),
+            amount_collected_ore: s.amount_collected_ore(),
+            amount_collected: AmountOre(s.amount_collected_ore()).to_string(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod agreements;
 pub mod allow;
 pub mod auth;
+pub mod charges;
 pub mod crm;
 pub mod dialogues;
 pub mod error;
@@ -36,6 +37,7 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
             dialogues::DialoguesApi,
             messages::MessagesApi,
             agreements::AgreementsApi,
+            charges::ChargesApi,
             admin::partners::PartnersAdminApi,
             admin::users::UsersAdminApi,
             admin::jobs::JobsAdminApi,

@@ -1,7 +1,8 @@
 //! `GET /portal/dialogues/{id}`: one dialogue's figures by day, week or month over a period
 //! (the list's period in the URL, plus `?by=`), and its agreements, each with its payment
 //! history in a `<details>`. An open agreement is stopped after a confirmation page
-//! (`…/agreements/{aid}/stop`: GET asks, POST with the CSRF token stops). `agreements.csv`
+//! (`…/agreements/{aid}/stop`: GET asks, POST with the CSRF token stops); a payment has its
+//! refunds with their progress and Refund / Cancel buttons ([`super::charge_actions`]). `agreements.csv`
 //! exports every agreement of the dialogue, `charges.csv` its payments due in the period.
 
 use askama::Template;
@@ -13,19 +14,20 @@ use poem::{
 use serde::Deserialize;
 
 use crate::{
-    db::stats::DialogueStats,
-    domain::dialogue::DialogueState,
+    db::{refunds::Refund, stats::DialogueStats},
+    domain::{dialogue::DialogueState, status::RefundStatus},
     portal::{
         cookies::CookiePolicy,
         dialogues::{ListParams, chosen, date, nok, url_encode},
         download,
         errors::PortalError,
+        format::datetime,
         layout::{Flash, Layout, LayoutParts, Nav},
         session::PortalUser,
     },
     service::{
         self,
-        agreements::{AgreementDetail, ChargeQuery},
+        agreements::{AgreementDetail, ChargeQuery, ChargeWithHistory},
         page::PageRequest,
         stats::Bucket,
     },
@@ -67,14 +69,78 @@ struct PageParams {
 struct BucketRow {
     label: String,
     s: DialogueStats,
+    /// Net of refunds.
     collected: String,
+    refunded: String,
 }
 
 struct ChargeRow {
+    id: String,
     due: String,
     amount: String,
     status: &'static str,
     failure: String,
+    /// A Refund button (something is left and no refund is in progress).
+    refundable: bool,
+    /// A Cancel button (not taken yet).
+    cancellable: bool,
+    refunds: Vec<RefundRow>,
+}
+
+/// One refund of a payment: its progress, how much, why, who and when.
+struct RefundRow {
+    amount: String,
+    status: &'static str,
+    badge: &'static str,
+    reason: String,
+    by: String,
+    at: String,
+    failure: String,
+}
+
+impl RefundRow {
+    fn new(r: &Refund) -> Self {
+        Self {
+            amount: nok(r.amount_ore),
+            status: match r.status {
+                RefundStatus::Pending => "in progress",
+                RefundStatus::Done => "refunded",
+                RefundStatus::Failed => "failed",
+            },
+            badge: match r.status {
+                RefundStatus::Pending => "badge-info",
+                RefundStatus::Done => "badge-good",
+                RefundStatus::Failed => "badge-bad",
+            },
+            reason: r.reason.clone(),
+            by: r
+                .actor
+                .strip_prefix("user:")
+                .map_or_else(|| "API key".to_owned(), str::to_owned),
+            at: datetime(r.created_at),
+            failure: r.failure.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl ChargeRow {
+    fn new(c: &ChargeWithHistory) -> Self {
+        Self {
+            id: c.charge.id.clone(),
+            due: date(c.charge.due_date),
+            amount: nok(c.charge.amount_ore),
+            status: c.charge.status.as_str(),
+            failure: [&c.charge.failure_reason, &c.charge.failure_description]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(": "),
+            refundable: c.refundable_ore() > 0 && !c.refund_pending(),
+            cancellable: c.cancellable(),
+            refunds: c.refunds.iter().map(RefundRow::new).collect(),
+        }
+    }
 }
 
 struct AgreementRow {
@@ -102,21 +168,7 @@ impl AgreementRow {
                 |c| format!("{} · {}", date(c.due_date), nok(c.amount_ore)),
             ),
             total_paid: nok(d.total_paid_ore()),
-            charges: d
-                .charges
-                .iter()
-                .map(|c| ChargeRow {
-                    due: date(c.charge.due_date),
-                    amount: nok(c.charge.amount_ore),
-                    status: c.charge.status.as_str(),
-                    failure: [&c.charge.failure_reason, &c.charge.failure_description]
-                        .into_iter()
-                        .flatten()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(": "),
-                })
-                .collect(),
+            charges: d.charges.iter().map(ChargeRow::new).collect(),
         }
     }
 }
@@ -169,7 +221,8 @@ async fn page(
     };
     let row = |(r, s): &(crate::db::stats::DayRange, DialogueStats)| BucketRow {
         label: label(r),
-        collected: nok(s.amount_charged_ore),
+        collected: nok(s.amount_collected_ore()),
+        refunded: nok(s.amount_refunded_ore),
         s: s.clone(),
     };
     let cursor = params.list.cursor.clone().filter(|c| !c.is_empty());

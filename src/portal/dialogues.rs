@@ -148,7 +148,7 @@ impl Figures {
             agreements_expired: s.agreements_expired,
             charges_charged: s.charges_charged,
             charges_failed: s.charges_failed,
-            collected: nok(s.amount_charged_ore),
+            collected: nok(s.amount_collected_ore()),
         }
     }
 }
@@ -189,7 +189,7 @@ impl Chart {
     fn new(bucket: Bucket, buckets: &[(DayRange, DialogueStats)]) -> Self {
         let max = buckets
             .iter()
-            .map(|(_, s)| s.amount_charged_ore)
+            .map(|(_, s)| s.amount_collected_ore())
             .max()
             .unwrap_or(0)
             .max(0);
@@ -200,7 +200,7 @@ impl Chart {
             .iter()
             .zip(0u32..)
             .map(|((range, s), i)| {
-                let value = s.amount_charged_ore.max(0);
+                let value = s.amount_collected_ore().max(0);
                 let height = if max == 0 {
                     0
                 } else {
@@ -213,7 +213,7 @@ impl Chart {
                 };
                 Bar {
                     label,
-                    collected: nok(s.amount_charged_ore),
+                    collected: nok(s.amount_collected_ore()),
                     keyword_messages: s.keyword_messages,
                     agreements_activated: s.agreements_activated,
                     x: i * slot,

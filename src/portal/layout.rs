@@ -91,10 +91,12 @@ pub enum Flash {
     StopRequested,
     GroupCreated,
     TermsAdded,
+    RefundRequested,
+    CancelRequested,
 }
 
 impl Flash {
-    const ALL: [Flash; 7] = [
+    const ALL: [Flash; 9] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
@@ -102,6 +104,8 @@ impl Flash {
         Flash::StopRequested,
         Flash::GroupCreated,
         Flash::TermsAdded,
+        Flash::RefundRequested,
+        Flash::CancelRequested,
     ];
 
     fn code(self) -> &'static str {
@@ -113,6 +117,8 @@ impl Flash {
             Flash::StopRequested => "stop_requested",
             Flash::GroupCreated => "group_created",
             Flash::TermsAdded => "terms_added",
+            Flash::RefundRequested => "refund_requested",
+            Flash::CancelRequested => "cancel_requested",
         }
     }
 
@@ -132,6 +138,12 @@ impl Flash {
                 "The new terms version is saved. New members consent to it; members keep the \
                  version they consented to."
             }
+            Flash::RefundRequested => {
+                "Refund requested. Vipps carries it out in a moment; the payment history shows its progress."
+            }
+            Flash::CancelRequested => {
+                "Cancel requested. The payment is cancelled in Vipps in a moment and is not taken."
+            }
         }
     }
 
@@ -142,7 +154,9 @@ impl Flash {
             | Flash::Saved
             | Flash::StopRequested
             | Flash::GroupCreated
-            | Flash::TermsAdded => "success",
+            | Flash::TermsAdded
+            | Flash::RefundRequested
+            | Flash::CancelRequested => "success",
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }

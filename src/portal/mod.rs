@@ -11,6 +11,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod charge_actions;
 pub mod cookies;
 pub mod crm_groups;
 pub mod csrf;
@@ -40,6 +41,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     dialogues::routes,
     dialogue_form::routes,
     dialogue_page::routes,
+    charge_actions::routes,
     messages::routes,
     crm_groups::routes,
     try_it::routes,

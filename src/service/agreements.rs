@@ -10,8 +10,9 @@ use crate::{
         audit,
         charges::{self, Charge, StatusEntry},
         dialogues,
+        refunds::{self, Refund},
     },
-    domain::status::{AgreementStatus, ChargeStatus},
+    domain::status::{AgreementStatus, ChargeStatus, RefundStatus},
     service::{
         PartnerActor, ServiceError, ServiceResult,
         page::{Page, PageRequest},
@@ -27,12 +28,28 @@ pub struct AgreementDetail {
 }
 
 impl AgreementDetail {
-    /// Øre taken: every charge Vipps reports as charged.
+    /// Øre taken, net of refunds: every charge Vipps reports as charged (refunded in part or
+    /// in full included) less its DONE refunds.
     pub fn total_paid_ore(&self) -> i64 {
         self.charges
             .iter()
-            .filter(|c| c.charge.status == ChargeStatus::Charged)
-            .map(|c| c.charge.amount_ore)
+            .filter(|c| {
+                matches!(
+                    c.charge.status,
+                    ChargeStatus::Charged
+                        | ChargeStatus::PartiallyRefunded
+                        | ChargeStatus::Refunded
+                )
+            })
+            .map(|c| {
+                let refunded: i64 = c
+                    .refunds
+                    .iter()
+                    .filter(|r| r.status == RefundStatus::Done)
+                    .map(|r| r.amount_ore)
+                    .sum();
+                c.charge.amount_ore - refunded
+            })
             .sum()
     }
 
@@ -50,6 +67,27 @@ impl AgreementDetail {
 pub struct ChargeWithHistory {
     pub charge: Charge,
     pub history: Vec<StatusEntry>,
+    /// Its refunds, oldest first.
+    pub refunds: Vec<Refund>,
+}
+
+impl ChargeWithHistory {
+    /// Øre that can still be refunded.
+    pub fn refundable_ore(&self) -> i64 {
+        crate::service::refunds::refundable_ore(&self.charge, &self.refunds)
+    }
+
+    /// A refund of it is being carried out.
+    pub fn refund_pending(&self) -> bool {
+        self.refunds
+            .iter()
+            .any(|r| r.status == RefundStatus::Pending)
+    }
+
+    /// Not taken yet and in Vipps: it can be cancelled.
+    pub fn cancellable(&self) -> bool {
+        self.charge.status.is_cancelled_on_stop() && self.charge.vipps_charge_id.is_some()
+    }
 }
 
 /// Which of the partner's charges to list.
@@ -66,15 +104,19 @@ pub struct ChargeQuery {
 
 async fn detail(state: &AppState, agreement: Agreement) -> ServiceResult<AgreementDetail> {
     let mut history = charges::history_for_agreement(&state.db, &agreement.id).await?;
+    let mut refunds = refunds::for_agreement(&state.db, &agreement.id).await?;
     let charges = charges::for_agreement(&state.db, &agreement.id)
         .await?
         .into_iter()
         .map(|charge| {
             let (mine, rest) = history.drain(..).partition(|h| h.charge_id == charge.id);
             history = rest;
+            let (its_refunds, rest) = refunds.drain(..).partition(|r| r.charge_id == charge.id);
+            refunds = rest;
             ChargeWithHistory {
                 charge,
                 history: mine,
+                refunds: its_refunds,
             }
         })
         .collect();

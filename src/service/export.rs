@@ -241,15 +241,21 @@ pub fn charges(state: AppState, actor: PartnerActor, query: ChargeQuery) -> CsvS
         "failure_reason",
         "failure_description",
         "vipps_charge_id",
+        "refunds",
+        "refunded",
+        "refunded_ore",
     ]);
     batches(
         head,
         move |before| {
             let (state, actor, query) = (state.clone(), actor.clone(), query.clone());
-            async move { charge_batch(&state, &actor, &query, before.as_deref(), BATCH).await }
+            async move {
+                let rows = charge_batch(&state, &actor, &query, before.as_deref(), BATCH).await?;
+                with_refunds(&state, rows).await
+            }
         },
-        |c: &Charge| c.id.clone(),
-        |out, c| {
+        |(c, _): &(Charge, (i64, i64))| c.id.clone(),
+        |out, (c, (refunds, refunded))| {
             record(
                 out,
                 &[
@@ -264,10 +270,29 @@ pub fn charges(state: AppState, actor: PartnerActor, query: ChargeQuery) -> CsvS
                     Data(c.failure_reason.as_deref().unwrap_or_default()),
                     Free(c.failure_description.as_deref().unwrap_or_default()),
                     Data(c.vipps_charge_id.as_deref().unwrap_or_default()),
+                    Data(&refunds.to_string()),
+                    Data(&AmountOre(*refunded).to_string()),
+                    Data(&refunded.to_string()),
                 ],
             );
         },
     )
+}
+
+/// Each charge with its DONE refunds: (how many, øre).
+async fn with_refunds(
+    state: &AppState,
+    rows: Vec<Charge>,
+) -> ServiceResult<Vec<(Charge, (i64, i64))>> {
+    let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
+    let totals = crate::db::refunds::done_totals(&state.db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let t = totals.get(&c.id).copied().unwrap_or((0, 0));
+            (c, t)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod operators;
 pub mod page;
 pub mod partners;
 pub mod passwords;
+pub mod refunds;
 pub mod sessions;
 pub mod stats;
 pub mod try_it;

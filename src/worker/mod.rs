@@ -96,7 +96,7 @@ impl JobContext {
 /// Every queue this service works on, with its handler. The binary and the tests both start
 /// workers from this list (tests may add test-only queues to the returned set).
 pub fn register_workers() -> WorkerSet {
-    use dialogpay_jobs::{agreements as a, billing as b, sms, vipps};
+    use dialogpay_jobs::{agreements as a, billing as b, refunds as r, sms, vipps};
     WorkerSet::default()
         .queue::<Noop, _, _>(handlers::maintenance::noop)
         .queue::<sms::HandleInbound, _, _>(handlers::sms::handle_inbound)
@@ -111,6 +111,8 @@ pub fn register_workers() -> WorkerSet {
         .queue::<b::CreateChargeBatch, _, _>(handlers::billing::create_charge_batch)
         .queue::<b::SyncCharge, _, _>(handlers::billing::sync_charge)
         .queue::<b::Reconcile, _, _>(handlers::billing::reconcile)
+        .queue::<r::RefundCharge, _, _>(handlers::refunds::refund)
+        .queue::<r::CancelCharge, _, _>(handlers::refunds::cancel)
 }
 
 /// Adds the test-only queues (used by the test suite, and by the binary when

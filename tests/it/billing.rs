@@ -14,8 +14,8 @@ const PHONE: &str = "+4798765432";
 
 pub(crate) struct Billing {
     pub(crate) app: TestApp,
-    key: String,
-    agreement: String,
+    pub(crate) key: String,
+    pub(crate) agreement: String,
     vipps_id: String,
 }
 
@@ -25,7 +25,7 @@ fn sim(app: &TestApp) -> &dialogpay::vipps::sim::Simulator {
 
 /// Starts at `start` (simulator time), creates a dialogue of `period` and an ACTIVE agreement;
 /// billing runs only when the test sweeps.
-async fn active_agreement(period: &str, start: NaiveDate, end_days: u64) -> Billing {
+pub(crate) async fn active_agreement(period: &str, start: NaiveDate, end_days: u64) -> Billing {
     active_agreement_with(period, start, end_days, Options::manual_billing()).await
 }
 
@@ -79,7 +79,11 @@ pub(crate) async fn active_agreement_with(
 impl Billing {
     /// Runs the pending jobs, then reads the agreement, which must pass `check` (`what` says
     /// what it checks).
-    async fn settled_agreement(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn settled_agreement(
+        &self,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         self.app.run_pending_jobs().await;
         let (_, a) = self
             .app
@@ -105,7 +109,7 @@ impl Billing {
         .await
     }
 
-    async fn sweep(&self) {
+    pub(crate) async fn sweep(&self) {
         let (status, body) = self
             .app
             .post("/api/v1/admin/billing/sweep", OPERATOR_KEY, json!({}))

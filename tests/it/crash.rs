@@ -1,5 +1,6 @@
-//! Crash tests with the real binary: `kill -9` while a job runs, in the middle of a billing run
-//! and in the middle of a keyword burst; restart at once; everything completes exactly once.
+//! Crash tests with the real binary: `kill -9` while a job runs, in the middle of a billing run,
+//! in the middle of a keyword burst and between a Vipps refund and its record; restart at once;
+//! everything completes exactly once.
 //!
 //! The billing and keyword tests run the Vipps simulator as its own process (`dialogpay
 //! vipps-sim --state FILE`) so that it outlives the killed service, which talks to it in live
@@ -362,4 +363,141 @@ async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() 
         "keyword crash test with {n} messages: {:?}",
         started.elapsed()
     );
+}
+
+/// The refund job is killed after Vipps made the refund and before its answer is recorded:
+/// the simulator applies the refund and drops the connection (as a crash right after the call
+/// would lose the answer), the service is killed with the refund still PENDING, and the
+/// restarted service replays the call under the same Idempotency-Key: refunded once.
+#[tokio::test]
+async fn kill_minus_nine_between_the_vipps_refund_and_its_record_refunds_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create().await;
+    let (_sim_proc, sim) =
+        start_simulator(&dir.path().join("sim.json"), &dir.path().join("sim.log"));
+    let http = reqwest::Client::new();
+    let seeder = support::seeder_for(&test_db, &sim, "http://127.0.0.1:9").await;
+    let dialogue = dialogpay::bench::billing::seed(&seeder, None, 1)
+        .await
+        .expect("seeds an ACTIVE agreement");
+    let db = seeder.db.clone();
+    let agreement = dialogpay::db::agreements::list_for_dialogue(&db, &dialogue, None, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let in_vipps = sim_agreements(&http, &sim).await.remove(0);
+    let initial = in_vipps.charges[0].clone();
+    assert_eq!(
+        initial.summary.captured, 10_000,
+        "the initial charge is taken"
+    );
+    let today = seeder.clock.today_oslo();
+    let mut tx = db.begin().await.unwrap();
+    dialogpay::db::charges::record_initial(
+        &mut tx,
+        &agreement.id,
+        &agreement.partner_id,
+        &dialogue,
+        today,
+        10_000,
+        None,
+        seeder.clock.now_ms(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let charge = dialogpay::db::charges::for_agreement(&db, &agreement.id)
+        .await
+        .unwrap()
+        .remove(0);
+
+    // Vipps makes the refund, and its answer never arrives.
+    let refund_path = format!(
+        "/recurring/v3/agreements/{}/charges/{}/refund",
+        in_vipps.agreement_id, initial.id
+    );
+    let faults = json!({ "lost_reply_rate": 1.0, "path": refund_path });
+    let resp = http
+        .post(format!("{sim}/_sim/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let env = live_vipps_env(&sim);
+    let port = process::free_port();
+    let (mut first, _) = start_service_on(port, &test_db, &env, Some(&dir.path().join("1.log")));
+    let partner = dialogpay::db::partners::get(&db, &agreement.partner_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let actor = dialogpay::service::PartnerActor::api_key(partner);
+    let input = dialogpay::service::refunds::RefundInput {
+        amount: "50.00".into(),
+        reason: Some("Donor called".into()),
+    };
+    let refund = dialogpay::service::refunds::refund(&seeder, &actor, &charge.id, &input)
+        .await
+        .expect("the refund is recorded");
+    let refunded = || async {
+        sim_agreements(&http, &sim).await[0].charges[0]
+            .summary
+            .refunded
+    };
+    eventually(
+        Duration::from_secs(60),
+        "Vipps to make the refund",
+        || async { (refunded().await > 0).then_some(()) },
+    )
+    .await;
+    first.kill9();
+    let row = dialogpay::db::refunds::get(&db, &refund.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.status.as_str(),
+        "PENDING",
+        "killed before the answer was recorded"
+    );
+
+    let resp = http
+        .delete(format!("{sim}/_sim/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let _second = start_service_on(port, &test_db, &env, Some(&dir.path().join("2.log")));
+    eventually(
+        Duration::from_secs(90),
+        "the refund recorded DONE",
+        || async {
+            let row = dialogpay::db::refunds::get(&db, &refund.id).await.ok()??;
+            (row.status.as_str() == "DONE").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(refunded().await, 5_000, "refunded once");
+    let charge = dialogpay::db::charges::get(&db, &charge.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(charge.status.as_str(), "PARTIALLY_REFUNDED");
+    let requests: Vec<Value> = http
+        .get(format!("{sim}/_sim/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = requests
+        .iter()
+        .filter(|r| r["path"] == refund_path.as_str())
+        .count();
+    assert!(
+        calls >= 2,
+        "the call was made again after the restart ({calls})"
+    );
+    checks::assert_no_failed_jobs(&db).await;
 }

@@ -25,6 +25,7 @@ mod portal_form;
 mod portal_list;
 mod portal_messages;
 mod portal_try_it;
+mod refunds;
 mod scheduler;
 mod schema_parity;
 mod split;

@@ -57,7 +57,10 @@ async fn counted(db: &Db, dialogue_id: &str, range: DayRange) -> DialogueStats {
         (SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND created_at >= $2 AND created_at < $3) AS charges_created, \
         (SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND due_date >= $4 AND due_date <= $5 AND status IN ('CHARGED', 'PARTIALLY_REFUNDED', 'REFUNDED')) AS charges_charged, \
         (SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND due_date >= $4 AND due_date <= $5 AND status = 'FAILED') AS charges_failed, \
-        (SELECT CAST(COALESCE(SUM(amount_ore), 0) AS BIGINT) FROM charges WHERE dialogue_id = $1 AND due_date >= $4 AND due_date <= $5 AND status IN ('CHARGED', 'PARTIALLY_REFUNDED', 'REFUNDED')) AS amount_charged_ore";
+        (SELECT CAST(COALESCE(SUM(amount_ore), 0) AS BIGINT) FROM charges WHERE dialogue_id = $1 AND due_date >= $4 AND due_date <= $5 AND status IN ('CHARGED', 'PARTIALLY_REFUNDED', 'REFUNDED')) AS amount_charged_ore, \
+        (SELECT COUNT(*) FROM charges WHERE dialogue_id = $1 AND due_date >= $4 AND due_date <= $5 AND status = 'CANCELLED') AS charges_cancelled, \
+        (SELECT COUNT(*) FROM refunds r JOIN charges c ON c.id = r.charge_id WHERE c.dialogue_id = $1 AND c.due_date >= $4 AND c.due_date <= $5 AND r.status = 'DONE') AS refunds_done, \
+        (SELECT CAST(COALESCE(SUM(r.amount_ore), 0) AS BIGINT) FROM refunds r JOIN charges c ON c.id = r.charge_id WHERE c.dialogue_id = $1 AND c.due_date >= $4 AND c.due_date <= $5 AND r.status = 'DONE') AS amount_refunded_ore";
     let end = range.to.succ_opt().unwrap();
     with_pool!(db, |p| sqlx::query_as(SQL)
         .bind(dialogue_id)
@@ -168,7 +171,9 @@ async fn random_history(db: &Db, rng: &mut Rng, dialogue_id: &str, start: NaiveD
         agreements.push((id, created));
     }
     // Charges, then status changes (forward and, to prove the counters are exact, backward),
-    // stops of active agreements, and a few deletes.
+    // stops of active agreements, and a few deletes; refunds of some charges. Refunds draw from
+    // their own generator, so the rest of the history is what it was before refunds existed.
+    let mut refunds_rng = Rng(rng.0 ^ 0x00c0_ffee);
     let mut charges = Vec::new();
     for (agreement, created) in &agreements {
         for period in 0..rng.below(4) {
@@ -218,9 +223,50 @@ async fn random_history(db: &Db, rng: &mut Rng, dialogue_id: &str, start: NaiveD
                 )
                 .await
             }
-            5 => exec(db, "DELETE FROM charges WHERE id = $1", &[id]).await,
+            5 => {
+                exec(db, "DELETE FROM charges WHERE id = $1", &[id]).await;
+                continue;
+            }
             _ => {}
         }
+        if refunds_rng.chance(30) {
+            random_refund(db, &mut refunds_rng, id).await;
+        }
+    }
+}
+
+const REFUND_STATUSES: [&str; 3] = ["PENDING", "DONE", "FAILED"];
+
+/// A refund of `charge` in a random status, then moved (forward or back) or deleted.
+async fn random_refund(db: &Db, rng: &mut Rng, charge: &str) {
+    let id = dialogpay::db::ids::new_id("rfd");
+    let status = REFUND_STATUSES[rng.below(3) as usize];
+    let amount = (100 + rng.below(5_000)).to_string();
+    with_pool!(db, |p| sqlx::query(
+        "INSERT INTO refunds (id, charge_id, partner_id, amount_ore, reason, status, idempotency_key, actor, \
+         created_at, updated_at) SELECT $1, $2, partner_id, CAST($3 AS BIGINT), 'r', $4, $1, 'partner', 0, 0 \
+         FROM charges WHERE id = $2"
+    )
+    .bind(&id)
+    .bind(charge)
+    .bind(&amount)
+    .bind(status)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("inserts the refund");
+    match rng.below(4) {
+        0 | 1 => {
+            let status = REFUND_STATUSES[rng.below(3) as usize];
+            exec(
+                db,
+                "UPDATE refunds SET status = $1 WHERE id = $2",
+                &[status, &id],
+            )
+            .await;
+        }
+        2 => exec(db, "DELETE FROM refunds WHERE id = $1", &[&id]).await,
+        _ => {}
     }
 }
 
@@ -294,7 +340,12 @@ async fn counters_equal_a_plain_count_after_a_random_history() {
                 }
             }
             assert_eq!(folded, want, "daily folded {d} {range:?}");
-            if want.keyword_messages > 0 && want.charges_charged > 0 && want.active_agreements > 0 {
+            if want.keyword_messages > 0
+                && want.charges_charged > 0
+                && want.active_agreements > 0
+                && want.refunds_done > 0
+                && want.charges_cancelled > 0
+            {
                 nonzero += 1;
             }
         }

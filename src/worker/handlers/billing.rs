@@ -19,7 +19,7 @@ use crate::{
     vipps::{
         IdempotencyKey,
         mapping::ChargeInput,
-        wire::{BatchChargeItem, CreateChargeRequest},
+        wire::{BatchChargeItem, ChargeResponse, CreateChargeRequest},
     },
     worker::{JobContext, JobError, handlers::agreements::vipps_failure},
 };
@@ -462,6 +462,81 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
     result
 }
 
+/// Where one of our charges is in Vipps: its merchant, agreement and charge ids.
+pub struct VippsCharge {
+    pub msn: String,
+    pub agreement_id: String,
+    pub charge_id: String,
+}
+
+/// The charge's place in Vipps, `None` when it was never created there (no Vipps charge id).
+pub async fn vipps_charge(
+    ctx: &JobContext,
+    c: &charges::Charge,
+) -> Result<Option<VippsCharge>, JobError> {
+    let Some(vipps_charge) = &c.vipps_charge_id else {
+        return Ok(None);
+    };
+    let (msn, agreement_id) = vipps_agreement(ctx, c).await?;
+    Ok(Some(VippsCharge {
+        msn,
+        agreement_id,
+        charge_id: vipps_charge.clone(),
+    }))
+}
+
+/// The merchant and the Vipps agreement id of the charge's agreement.
+pub async fn vipps_agreement(
+    ctx: &JobContext,
+    c: &charges::Charge,
+) -> Result<(String, String), JobError> {
+    let a = agreements::get(&ctx.db, &c.agreement_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement gone")))?;
+    let p = partners::get(&ctx.db, &a.partner_id)
+        .await?
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
+    let Some(vipps_agreement) = a.vipps_agreement_id else {
+        return Err(JobError::permanent(anyhow::anyhow!(
+            "charge {}: agreement {} has no Vipps agreement id",
+            c.id,
+            a.id
+        )));
+    };
+    Ok((p.vipps_msn, vipps_agreement))
+}
+
+/// Records the status Vipps reports for charge `id`, forward-only, in `tx`.
+pub async fn apply_remote(
+    tx: &mut crate::db::Tx,
+    id: &str,
+    remote: &ChargeResponse,
+    now_ms: i64,
+) -> Result<(), JobError> {
+    let status = match ChargeStatus::try_from(&remote.status) {
+        Ok(status) => status,
+        Err(e) => {
+            // Vipps documents UNKNOWN as transient: the next re-read sees the real status.
+            tracing::info!(charge.id = %id, error = %e, "Vipps says a charge status we do not know; nothing changed");
+            return Ok(());
+        }
+    };
+    let reason = remote
+        .failure_reason
+        .as_ref()
+        .map(|r| r.as_str().to_owned());
+    charges::apply_status(
+        tx,
+        id,
+        status,
+        reason.as_deref(),
+        remote.failure_description.as_deref(),
+        now_ms,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Re-reads one charge from Vipps and records its status forward-only.
 pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobError> {
     let Some(c) = charges::get(&ctx.db, &job.charge_id).await? else {
@@ -470,49 +545,16 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
             job.charge_id
         )));
     };
-    let Some(vipps_charge) = &c.vipps_charge_id else {
+    let Some(v) = vipps_charge(&ctx, &c).await? else {
         return Ok(());
-    };
-    let a = agreements::get(&ctx.db, &c.agreement_id)
-        .await?
-        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("agreement gone")))?;
-    let p = partners::get(&ctx.db, &a.partner_id)
-        .await?
-        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("partner gone")))?;
-    let Some(vipps_agreement) = a.vipps_agreement_id.as_deref() else {
-        return Err(JobError::permanent(anyhow::anyhow!(
-            "charge {}: agreement {} has no Vipps agreement id",
-            c.id,
-            a.id
-        )));
     };
     let remote = ctx
         .vipps
-        .get_charge(&p.vipps_msn, vipps_agreement, vipps_charge)
+        .get_charge(&v.msn, &v.agreement_id, &v.charge_id)
         .await
         .map_err(vipps_failure)?;
-    let status = match ChargeStatus::try_from(&remote.status) {
-        Ok(status) => status,
-        Err(e) => {
-            // Vipps documents UNKNOWN as transient: the next re-read sees the real status.
-            tracing::info!(charge.id = %c.id, error = %e, "Vipps says a charge status we do not know; nothing changed");
-            return Ok(());
-        }
-    };
-    let reason = remote
-        .failure_reason
-        .as_ref()
-        .map(|r| r.as_str().to_owned());
     let mut tx = ctx.db.begin().await?;
-    charges::apply_status(
-        &mut tx,
-        &c.id,
-        status,
-        reason.as_deref(),
-        remote.failure_description.as_deref(),
-        ctx.clock.now_ms(),
-    )
-    .await?;
+    apply_remote(&mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod agreements;
 pub mod billing;
 pub mod maintenance;
+pub mod refunds;
 pub mod sms;
 pub mod testing;
 pub mod vipps;

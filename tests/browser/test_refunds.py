@@ -1,0 +1,106 @@
+"""Refunds in a browser: a donor's first payment is refunded in part from the Dialogue page's
+payment history (Refund…, the amount left prefilled, a description, the confirmation), its
+progress is shown until Vipps has made it, and the figures are net of it; axe on the refund
+page; screenshots light and dark at 360 px."""
+
+import json
+import random
+import re
+import string
+import time
+import urllib.request
+import uuid
+
+from conftest import BASE_URL, assert_accessible, log_in, screenshot
+from playwright.sync_api import Page, expect
+from test_crm import create_group_with_terms
+from test_journey import (  # noqa: F401 (own_partner is a fixture)
+    INBOUND_TOKEN,
+    SIM,
+    fill_dialogue_form,
+    own_partner,
+    post_json,
+    reload_until,
+    sim_today,
+    unique_keyword,
+)
+
+
+def approve_in_vipps(phone: str) -> None:
+    """The donor confirms the agreement of `phone` (the simulator's control API), once drafted."""
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(f"{SIM}/_sim/agreements", timeout=10) as response:
+            drafted = [a for a in json.loads(response.read()) if a.get("phoneNumber") == phone[1:]]
+        if drafted:
+            post_json(f"{SIM}/_sim/agreements/{drafted[0]['agreementId']}/approve", {})
+            return
+        assert time.monotonic() < deadline, "the agreement was never drafted"
+        time.sleep(0.3)
+
+
+def test_a_payment_is_refunded_in_part_from_the_dialogue_page(own_partner, new_context):
+    page = own_partner
+    create_group_with_terms(page, f"Donors {uuid.uuid4().hex[:6]}")
+    page.get_by_role("link", name="Create Dialogue with this group").click()
+    keyword = unique_keyword()
+    fill_dialogue_form(page, keyword, sim_today())
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Monthly giver")
+    dialogue_url = page.url
+    phone = "+4741" + "".join(random.choices(string.digits, k=6))
+    post_json(
+        f"{BASE_URL}/webhooks/sms/inbound",
+        {"message_id": f"gw-{uuid.uuid4().hex}", "from": phone, "to": "2160", "text": keyword},
+        INBOUND_TOKEN,
+    )
+    approve_in_vipps(phone)
+
+    card = page.locator("[data-agreement]").first
+    reload_until(
+        page,
+        lambda: card.count() == 1 and "CHARGED" in card.text_content(),
+        "the first payment charged",
+    )
+    card.get_by_text("Payment history (1)").click()
+    card.get_by_role("link", name="Refund…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Refund this payment?")
+    amount = page.get_by_label(re.compile("^Amount in NOK"))
+    expect(amount).to_have_value("49,90")
+    amount.fill("20,00")
+    page.get_by_label(re.compile("^Description the donor sees")).fill("Donor called: gave twice")
+    assert_accessible(page)
+    screenshot(page, "refund-confirm")
+    page.get_by_role("button", name="Refund").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Refund requested.")
+    card = page.locator("[data-agreement]").first
+    reload_until(
+        page,
+        lambda: "PARTIALLY_REFUNDED" in card.text_content(),
+        "Vipps to make the refund",
+    )
+    card.get_by_text("Payment history (1)").click()
+    refund = card.locator("tr.refund")
+    expect(refund).to_contain_text("Refund of 20,00")
+    expect(refund).to_contain_text("refunded")
+    expect(refund).to_contain_text("Donor called: gave twice")
+    expect(card.locator("[data-stat=total_paid]")).to_have_text(re.compile(r"^29,90\s?kr$"))
+    total = page.locator("[data-row=total]")
+    expect(total.locator("[data-stat=amount_refunded]")).to_have_text(re.compile(r"^20,00\s?kr$"))
+    expect(total.locator("[data-stat=amount_charged]")).to_have_text(re.compile(r"^29,90\s?kr$"))
+    assert_accessible(page)
+    screenshot(page, "refund-done")
+
+    narrow = new_context(color_scheme="dark", width=360, height=740).new_page()
+    log_in(narrow, page.user)
+    narrow.goto(dialogue_url)
+    narrow.locator("[data-agreement] details summary").first.click()
+    overflow = narrow.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, overflow
+    screenshot(narrow, "refund-done-dark-narrow")
+    narrow.locator("[data-agreement]").first.get_by_role("link", name="Refund…").click()
+    expect(narrow.get_by_label(re.compile("^Amount in NOK"))).to_have_value("29,90")
+    overflow = narrow.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, overflow
+    screenshot(narrow, "refund-confirm-dark-narrow")

@@ -1,0 +1,451 @@
+//! Refunds and cancelled charges (issue 17): full and partial refunds through the job and the
+//! simulator, two refunds racing for the last amount, refusals (409, 422, 404), cancelling a
+//! charge not taken yet, the audit log, and the statistics net of refunds.
+
+use chrono::NaiveDate;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{
+    billing::{Billing, active_agreement},
+    support::OPERATOR_KEY,
+};
+
+fn start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2027, 3, 10).unwrap()
+}
+
+/// A monthly agreement of 50.00 NOK, ACTIVE, its initial charge CHARGED; that charge's id.
+async fn charged() -> (Billing, String) {
+    let b = active_agreement("month", start(), 365).await;
+    let a = b
+        .settled_agreement("the initial charge", |a| {
+            a["charges"][0]["status"] == "CHARGED"
+        })
+        .await;
+    let id = a["charges"][0]["id"].as_str().unwrap().to_owned();
+    (b, id)
+}
+
+async fn refund(b: &Billing, charge: &str, body: Value) -> (StatusCode, Value) {
+    b.app
+        .post(&format!("/api/v1/charges/{charge}/refunds"), &b.key, body)
+        .await
+}
+
+/// The charge after the pending jobs ran.
+async fn settled_charge(b: &Billing, charge: &str) -> Value {
+    b.app.run_pending_jobs().await;
+    let (status, c) = b
+        .app
+        .get(&format!("/api/v1/charges/{charge}"), &b.key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    c
+}
+
+/// Every charge the simulator holds.
+fn vipps_charges(b: &Billing) -> Vec<dialogpay::vipps::wire::ChargeResponse> {
+    b.app
+        .simulator
+        .as_ref()
+        .unwrap()
+        .agreements()
+        .into_iter()
+        .flat_map(|a| a.charges)
+        .collect()
+}
+
+/// Øre the simulator says it refunded of the agreement's charges.
+fn refunded_in_vipps(b: &Billing) -> i64 {
+    vipps_charges(b).iter().map(|c| c.summary.refunded).sum()
+}
+
+/// The dialogue's statistics for the year from the start.
+async fn stats(b: &Billing) -> Value {
+    let (_, a) = b
+        .app
+        .get(&format!("/api/v1/agreements/{}", b.agreement), &b.key)
+        .await;
+    let path = format!(
+        "/api/v1/dialogues/{}/stats?from={}&to={}&bucket=month",
+        a["dialogue_id"].as_str().unwrap(),
+        start(),
+        start() + chrono::Days::new(364)
+    );
+    let (status, s) = b.app.get(&path, &b.key).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    s["total"].clone()
+}
+
+async fn audit_actions(b: &Billing) -> Vec<Value> {
+    let (_, page) = b.app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target_type"] == "charge")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_charged_payment_is_refunded_partly_then_in_full() {
+    let (b, charge) = charged().await;
+    let (status, r) = refund(
+        &b,
+        &charge,
+        json!({"amount": "20.00", "reason": "Donor called"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["status"], "PENDING");
+    assert_eq!(r["amount_ore"], 2000);
+    assert_eq!(r["actor"], "partner");
+
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "PARTIALLY_REFUNDED", "{c}");
+    assert_eq!(c["refunds"][0]["status"], "DONE", "{c}");
+    assert_eq!(c["refundable"], "30.00");
+    assert_eq!(refunded_in_vipps(&b), 2000);
+    let total = stats(&b).await;
+    assert_eq!(total["charges_charged"], 1, "{total}");
+    assert_eq!(total["amount_charged"], "50.00", "{total}");
+    assert_eq!(total["refunds"], 1, "{total}");
+    assert_eq!(total["amount_refunded"], "20.00", "{total}");
+    assert_eq!(
+        total["amount_collected"], "30.00",
+        "net of refunds: {total}"
+    );
+
+    // No reason: the dialogue's product name is the description.
+    let (status, r) = refund(&b, &charge, json!({"amount": "30"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["reason"], "Fast giver");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "REFUNDED", "{c}");
+    assert_eq!(c["refundable_ore"], 0);
+    assert_eq!(c["refunds"].as_array().unwrap().len(), 2);
+    assert_eq!(refunded_in_vipps(&b), 5000);
+    let total = stats(&b).await;
+    assert_eq!(total["refunds"], 2, "{total}");
+    assert_eq!(total["amount_collected_ore"], 0, "{total}");
+    let history: Vec<&str> = c["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["CHARGED", "PARTIALLY_REFUNDED", "REFUNDED"]);
+
+    // Nothing is left.
+    let (status, e) = refund(&b, &charge, json!({"amount": "1.00"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    let audit = audit_actions(&b).await;
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert!(audit.iter().all(|e| e["action"] == "charge.refund"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["details"].to_string().contains("Donor called")),
+        "{audit:?}"
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_amounts_are_422_and_another_partners_charge_is_404() {
+    let (b, charge) = charged().await;
+    for amount in ["0.99", "abc", "1,00", "50.01", "1.001"] {
+        let (status, e) = refund(&b, &charge, json!({ "amount": amount })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{amount}: {e}");
+        assert_eq!(e["fields"][0]["field"], "amount", "{e}");
+    }
+    let (status, e) = refund(&b, &charge, json!({ "amount": 10 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a number: {e}");
+    let (_, other) = b.app.partner("Other").await;
+    let (status, _) = b
+        .app
+        .post(
+            &format!("/api/v1/charges/{charge}/refunds"),
+            &other,
+            json!({"amount": "1.00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = b
+        .app
+        .get(&format!("/api/v1/charges/{charge}"), &other)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = b
+        .app
+        .post(
+            &format!("/api/v1/charges/{charge}/cancel"),
+            &other,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    b.app.run_pending_jobs().await;
+    assert_eq!(refunded_in_vipps(&b), 0);
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn two_refunds_racing_for_the_last_amount_refund_once() {
+    let (b, charge) = charged().await;
+    let body = json!({"amount": "50.00"});
+    let (one, two) = tokio::join!(refund(&b, &charge, body.clone()), refund(&b, &charge, body));
+    let mut statuses = [one.0, two.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::ACCEPTED, StatusCode::CONFLICT],
+        "{} {}",
+        one.1,
+        two.1
+    );
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "REFUNDED", "{c}");
+    assert_eq!(c["refunds"].as_array().unwrap().len(), 1, "{c}");
+    assert_eq!(refunded_in_vipps(&b), 5000);
+    b.app.stop().await;
+}
+
+/// The agreement of [`charged`] with its second period's charge created in Vipps, not yet
+/// due; that charge's id.
+async fn not_taken_yet() -> (Billing, String) {
+    let (b, _) = charged().await;
+    b.set_day(NaiveDate::from_ymd_opt(2027, 4, 8).unwrap());
+    b.sweep().await;
+    let a = b
+        .settled_agreement("the second period's charge", |a| {
+            a["charges"][1]["vipps_charge_id"].is_string()
+        })
+        .await;
+    let charge = a["charges"][1]["id"].as_str().unwrap().to_owned();
+    let open = a["charges"][1]["status"].as_str().unwrap();
+    assert!(["PENDING", "DUE"].contains(&open), "{a}");
+    (b, charge)
+}
+
+#[tokio::test]
+async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
+    let (b, charge) = not_taken_yet().await;
+
+    let (status, e) = refund(&b, &charge, json!({"amount": "10.00"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["code"], "charge_not_refundable", "{e}");
+
+    let path = format!("/api/v1/charges/{charge}/cancel");
+    let (status, c) = b.app.post(&path, &b.key, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "CANCELLED", "{c}");
+    let in_vipps = vipps_charges(&b)
+        .into_iter()
+        .find(|v| Some(v.id.as_str()) == c["vipps_charge_id"].as_str())
+        .unwrap();
+    assert_eq!(in_vipps.status.as_str(), "CANCELLED");
+    let total = stats(&b).await;
+    assert_eq!(total["charges_cancelled"], 1, "{total}");
+    assert_eq!(
+        total["charges_failed"], 0,
+        "cancelled is not failed: {total}"
+    );
+    // Cancelled once; a second cancel is a conflict.
+    let (status, e) = b.app.post(&path, &b.key, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    let audit = audit_actions(&b).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["action"], "charge.cancel");
+    b.app.stop().await;
+}
+
+/// The HTML from the row of payment `charge` to the end of its agreement's card.
+fn charge_rows<'a>(html: &'a str, charge: &str) -> &'a str {
+    let start = html
+        .find(&format!(r#"data-charge="{charge}""#))
+        .unwrap_or_else(|| panic!("no payment {charge} in:\n{html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</tbody>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progress() {
+    use crate::portal_list::charity_with_a_member;
+    let app = crate::support::TestApp::spawn().await;
+    let (partner, key, id, agreement) = charity_with_a_member(&app).await;
+    app.run_pending_jobs().await;
+    let (_, a) = app
+        .get(&format!("/api/v1/agreements/{agreement}"), &key)
+        .await;
+    let charge = a["charges"][0]["id"].as_str().unwrap().to_owned();
+    let portal = app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
+    assert!(
+        charge_rows(&page.html, &charge).contains(&format!(r#"href="{refund}""#)),
+        "a Refund button: {}",
+        page.html
+    );
+
+    let form = portal.get(&refund).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+    assert!(form.html.contains("Refund this payment?"));
+    assert!(
+        form.html.contains(r#"value="100,00""#),
+        "the amount left, prefilled"
+    );
+    // Without the CSRF token nothing is refunded.
+    let refused = portal.post_form(&refund, &[("amount", "10,00")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let bad = portal
+        .submit(&refund, &refund, &[("amount", "0,50"), ("reason", "")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    assert!(
+        bad.html.contains("must be at least 1.00 NOK"),
+        "{}",
+        bad.html
+    );
+    assert!(bad.html.contains(r#"value="0,50""#), "what was typed stays");
+
+    let done = portal
+        .submit(
+            &refund,
+            &refund,
+            &[("amount", "30,00"), ("reason", "<b>Donor</b> called")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(
+        done.location(),
+        format!("/portal/dialogues/{id}#agreement-{agreement}")
+    );
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(page.html.contains("Refund requested."), "the flash");
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(">in progress</span>"), "{rows}");
+    assert!(
+        !rows.contains(&format!(r#"href="{refund}""#)),
+        "no second refund while one is pending"
+    );
+
+    app.run_pending_jobs().await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(">PARTIALLY_REFUNDED</span>"), "{rows}");
+    assert!(rows.contains("Refund of 30,00\u{a0}kr"), "{rows}");
+    assert!(rows.contains(">refunded</span>"), "{rows}");
+    assert!(
+        rows.contains("&#60;b&#62;Donor&#60;/b&#62; called"),
+        "escaped: {rows}"
+    );
+    assert!(!rows.contains("<b>Donor"), "{rows}");
+    assert!(rows.contains(&portal.email), "who: {rows}");
+    assert!(
+        rows.contains(&format!(r#"href="{refund}""#)),
+        "70,00 is left"
+    );
+    let card = &page.html[page
+        .html
+        .find(&format!(r#"data-agreement="{agreement}""#))
+        .unwrap()..];
+    assert_eq!(
+        crate::portal_list::stat(card, "total_paid"),
+        "70,00\u{a0}kr"
+    );
+    let total = &page.html[page.html.find(r#"data-row="total""#).unwrap()..];
+    assert_eq!(
+        crate::portal_list::stat(total, "amount_refunded"),
+        "30,00\u{a0}kr"
+    );
+    assert_eq!(
+        crate::portal_list::stat(total, "amount_charged"),
+        "70,00\u{a0}kr",
+        "NOK collected is net of refunds"
+    );
+    let form = portal.get(&refund).await;
+    assert!(form.html.contains(r#"value="70,00""#), "{}", form.html);
+
+    // The payments export has the refund columns.
+    let csv = portal
+        .get(&format!("/portal/dialogues/{id}/charges.csv"))
+        .await;
+    let lines: Vec<&str> = csv.html.trim_end().split("\r\n").collect();
+    assert!(
+        lines[0].ends_with(",refunds,refunded,refunded_ore"),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with(",1,30.00,3000"), "{lines:?}");
+
+    // The audit log says who, how much and why.
+    let (_, log) = app.get("/api/v1/admin/audit", OPERATOR_KEY).await;
+    let entry = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "charge.refund")
+        .cloned()
+        .expect("an audit entry");
+    assert_eq!(entry["actor"], format!("user:{}", portal.email));
+    assert_eq!(entry["details"]["amount_ore"], 3000, "{entry}");
+
+    // Another partner's user gets 404.
+    let (other, _) = app.partner("Other").await;
+    let stranger = app.portal_login(&other).await;
+    assert_eq!(stranger.get(&refund).await.status, StatusCode::NOT_FOUND);
+    let cancel = format!("/portal/dialogues/{id}/charges/{charge}/cancel");
+    assert_eq!(stranger.get(&cancel).await.status, StatusCode::NOT_FOUND);
+    // A charged payment cannot be cancelled.
+    let confirm = portal.get(&cancel).await;
+    assert!(
+        confirm.html.contains("It can no longer be cancelled."),
+        "{}",
+        confirm.html
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_portal_cancels_a_payment_not_taken_yet_after_a_confirmation() {
+    let (b, charge) = not_taken_yet().await;
+    let (_, partners) = b.app.get("/api/v1/admin/partners", OPERATOR_KEY).await;
+    let partner = partners["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, a) = b
+        .app
+        .get(&format!("/api/v1/agreements/{}", b.agreement), &b.key)
+        .await;
+    let id = a["dialogue_id"].as_str().unwrap();
+    let portal = b.app.portal_login(&partner).await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let cancel = format!("/portal/dialogues/{id}/charges/{charge}/cancel");
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(&format!(r#"href="{cancel}""#)), "{rows}");
+    assert!(
+        !rows.contains("/refund\""),
+        "not taken yet: no Refund button: {rows}"
+    );
+
+    let confirm = portal.get(&cancel).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.html);
+    assert!(confirm.html.contains("Cancel this payment?"));
+    assert_eq!(
+        portal.post_form(&cancel, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let done = portal.submit(&cancel, &cancel, &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    b.app.run_pending_jobs().await;
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(page.html.contains("Cancel requested."), "the flash");
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(">CANCELLED</span>"), "{rows}");
+    assert!(!rows.contains(&format!(r#"href="{cancel}""#)), "{rows}");
+    let total = &page.html[page.html.find(r#"data-row="total""#).unwrap()..];
+    assert_eq!(crate::portal_list::stat(total, "charges_cancelled"), "1");
+    assert_eq!(crate::portal_list::stat(total, "charges_failed"), "0");
+    b.app.stop().await;
+}
