@@ -315,17 +315,25 @@ async fn partner(settings: Settings, command: PartnerCommand) -> anyhow::Result<
     Ok(())
 }
 
-/// Where links printed here point: `server.public_base_url`, else the address `serve` listens
-/// on with these settings.
-fn link_base(settings: &Settings) -> String {
+/// Where links printed here point: `server.public_base_url`, else (outside production) the
+/// address `serve` listens on with these settings. In production a loopback link would be
+/// handed to a user who cannot open it: refused instead.
+fn link_base(settings: &Settings) -> anyhow::Result<String> {
     if let Some(url) = &settings.server.public_base_url {
-        return url.trim_end_matches('/').to_owned();
+        return Ok(url.trim_end_matches('/').to_owned());
     }
+    anyhow::ensure!(
+        !settings.origin.is_production(),
+        "server.public_base_url: required in production to print a link users can open \
+         (set DIALOGPAY__SERVER__PUBLIC_BASE_URL=https://…)"
+    );
     let (host, port) = (&settings.server.host, settings.server.port);
-    match format!("{host}:{port}").parse::<std::net::SocketAddr>() {
-        Ok(addr) => format!("http://{}", app::loopback(addr)),
-        Err(_) => format!("http://{host}:{port}"),
-    }
+    Ok(
+        match format!("{host}:{port}").parse::<std::net::SocketAddr>() {
+            Ok(addr) => format!("http://{}", app::loopback(addr)),
+            Err(_) => format!("http://{host}:{port}"),
+        },
+    )
 }
 
 /// A service refusal as one line per problem; `taken` says what to do about a taken email.
@@ -356,9 +364,9 @@ struct LinkSetup {
 
 impl LinkSetup {
     async fn open(settings: Settings) -> anyhow::Result<Self> {
+        let base = link_base(&settings)?;
         let db = Db::connect(&settings.database).await?;
         db.migrate().await?;
-        let base = link_base(&settings);
         Ok(Self { db, base, settings })
     }
 

@@ -300,3 +300,23 @@ async fn the_schema_check_accepts_a_newer_schema_and_refuses_an_older_one() {
         "{err}"
     );
 }
+
+#[test]
+fn in_production_a_user_link_is_refused_without_the_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/db.sqlite", dir.path().display());
+    let env = [
+        ("DIALOGPAY_ENV", "production"),
+        ("DIALOGPAY__DATABASE__URL", db.as_str()),
+    ];
+    for args in [
+        &["user", "reset-link", "--email", "kari@example.org"][..],
+        &["operator", "create", "--email", "op@example.org"][..],
+    ] {
+        let stderr = refused(dir.path(), args, &env);
+        assert!(
+            stderr.contains("server.public_base_url"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
