@@ -4,8 +4,10 @@
 //! login and set-password pages, here as the console's [`SITE`] (operators' accounts and
 //! sessions, cookies of their own on `Path=/console`).
 
+pub mod forms;
 pub mod jobs;
 pub mod overview;
+pub mod partners;
 pub mod session;
 
 use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
@@ -33,7 +35,12 @@ pub static SITE: Site = Site {
 };
 
 /// Every screen's routes, relative to [`PREFIX`].
-const SCREENS: &[fn(Route) -> Route] = &[portal::auth::routes, overview::routes, jobs::routes];
+const SCREENS: &[fn(Route) -> Route] = &[
+    portal::auth::routes,
+    overview::routes,
+    jobs::routes,
+    partners::routes,
+];
 
 /// The console, to be nested at [`PREFIX`]; every error is an HTML page.
 pub fn routes() -> BoxEndpoint<'static> {

@@ -57,15 +57,17 @@ impl ConsoleOperator {
 pub enum Nav {
     Overview,
     Jobs,
+    Partners,
 }
 
 impl Nav {
-    const ALL: [Nav; 2] = [Nav::Overview, Nav::Jobs];
+    const ALL: [Nav; 3] = [Nav::Overview, Nav::Jobs, Nav::Partners];
 
     pub fn label(self) -> &'static str {
         match self {
             Nav::Overview => "Overview",
             Nav::Jobs => "Jobs",
+            Nav::Partners => "Partners",
         }
     }
 
@@ -73,6 +75,7 @@ impl Nav {
         match self {
             Nav::Overview => "/console/",
             Nav::Jobs => "/console/jobs",
+            Nav::Partners => "/console/partners",
         }
     }
 }

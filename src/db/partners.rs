@@ -80,3 +80,29 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Partner>, sqlx::Error> {
         .fetch_optional(p)
         .await)
 }
+
+/// A partner as the console's list shows it: how many portal users it has and when our
+/// webhook was registered for its MSN (`None`: not registered).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PartnerSummary {
+    pub id: String,
+    pub name: String,
+    pub vipps_msn: String,
+    pub created_at: i64,
+    pub user_count: i64,
+    pub webhook_registered_at: Option<i64>,
+}
+
+/// Every partner with its user count and webhook registration, newest first.
+pub async fn summaries(db: &Db) -> Result<Vec<PartnerSummary>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT p.id, p.name, p.vipps_msn, p.created_at, \
+                (SELECT COUNT(*) FROM portal_users u WHERE u.partner_id = p.id) AS user_count, \
+                (SELECT MAX(w.created_at) FROM vipps_webhooks w WHERE w.msn = p.vipps_msn) AS webhook_registered_at \
+         FROM partners p ORDER BY p.created_at DESC, p.id DESC"
+    )
+    .fetch_all(p)
+    .await
+    })
+}

@@ -109,6 +109,15 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error>
         .await)
 }
 
+/// The users of `partner_id`, oldest first.
+pub async fn of_partner(db: &Db, partner_id: &str) -> Result<Vec<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM portal_users WHERE partner_id = $1 ORDER BY id");
+    with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(partner_id)
+        .fetch_all(p)
+        .await)
+}
+
 /// Ends every unused link of `user_id` (a new one replaces them); how many there were.
 pub async fn revoke_password_links(
     tx: &mut Tx,

@@ -1,9 +1,11 @@
-//! Partners: created by an operator (the API key is shown once) and listed.
+//! Partners: created by an operator (the API key is shown once), listed, and one partner with
+//! its portal users (the console's partner page).
 
 use crate::{
     db::{
         audit,
-        partners::{self, NewPartner, Partner},
+        partners::{self, NewPartner, Partner, PartnerSummary},
+        users::{self, User},
     },
     service::{FieldProblem, OperatorActor, ServiceError, ServiceResult},
     state::AppState,
@@ -30,6 +32,7 @@ pub async fn create(
     name: &str,
     vipps_msn: &str,
 ) -> ServiceResult<NewPartner> {
+    operator.may_change()?;
     let problems = validate(name, vipps_msn);
     if !problems.is_empty() {
         return Err(ServiceError::Invalid(problems));
@@ -64,4 +67,18 @@ pub async fn create(
 /// Every partner (without keys).
 pub async fn list(state: &AppState) -> ServiceResult<Vec<Partner>> {
     Ok(partners::list(&state.db).await?)
+}
+
+/// Every partner with its user count and webhook registration, newest first.
+pub async fn summaries(state: &AppState) -> ServiceResult<Vec<PartnerSummary>> {
+    Ok(partners::summaries(&state.db).await?)
+}
+
+/// One partner and its portal users; 404 for an unknown id.
+pub async fn with_users(state: &AppState, id: &str) -> ServiceResult<(Partner, Vec<User>)> {
+    let partner = partners::get(&state.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound("partner"))?;
+    let users = users::of_partner(&state.db, id).await?;
+    Ok((partner, users))
 }

@@ -106,6 +106,7 @@ pub async fn create(
     partner_id: &str,
     email: &str,
 ) -> ServiceResult<NewUser> {
+    operator.may_change()?;
     let email = normalize_email(email).map_err(|p| ServiceError::Invalid(vec![p]))?;
     if partners::get(ctx.db, partner_id).await?.is_none() {
         return Err(ServiceError::NotFound("partner"));
@@ -143,6 +144,7 @@ pub async fn reset_link(
     operator: &OperatorActor,
     email: &str,
 ) -> ServiceResult<NewUser> {
+    operator.may_change()?;
     let email = normalize_email(email).map_err(|p| ServiceError::Invalid(vec![p]))?;
     let user = users::by_email(ctx.db, &email)
         .await?

@@ -5,6 +5,7 @@ mod support;
 
 mod billing;
 mod console;
+mod console_screens;
 mod crash;
 mod crm;
 mod dialogues;

