@@ -4,6 +4,7 @@
 //! login and set-password pages, here as the console's [`SITE`] (operators' accounts and
 //! sessions, cookies of their own on `Path=/console`).
 
+pub mod billing;
 pub mod forms;
 pub mod jobs;
 pub mod overview;
@@ -40,6 +41,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     overview::routes,
     jobs::routes,
     partners::routes,
+    billing::routes,
 ];
 
 /// The console, to be nested at [`PREFIX`]; every error is an HTML page.

@@ -58,16 +58,18 @@ pub enum Nav {
     Overview,
     Jobs,
     Partners,
+    Billing,
 }
 
 impl Nav {
-    const ALL: [Nav; 3] = [Nav::Overview, Nav::Jobs, Nav::Partners];
+    const ALL: [Nav; 4] = [Nav::Overview, Nav::Jobs, Nav::Partners, Nav::Billing];
 
     pub fn label(self) -> &'static str {
         match self {
             Nav::Overview => "Overview",
             Nav::Jobs => "Jobs",
             Nav::Partners => "Partners",
+            Nav::Billing => "Billing",
         }
     }
 
@@ -76,6 +78,7 @@ impl Nav {
             Nav::Overview => "/console/",
             Nav::Jobs => "/console/jobs",
             Nav::Partners => "/console/partners",
+            Nav::Billing => "/console/billing",
         }
     }
 }

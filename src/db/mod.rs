@@ -8,6 +8,7 @@
 
 pub mod agreements;
 pub mod audit;
+pub mod billing_runs;
 pub mod charges;
 pub mod crm;
 pub mod dialogues;

@@ -1,5 +1,5 @@
-//! Operator actions outside the job list: run the billing sweep or the reconcile pass now, and
-//! read the audit log.
+//! Operator actions outside the job list: run the billing sweep or the reconcile pass now, see
+//! the last runs, and read the audit log.
 
 use dialogpay_jobs::{
     JobSpec,
@@ -7,7 +7,10 @@ use dialogpay_jobs::{
 };
 
 use crate::{
-    db::audit::{self, AuditEntry},
+    db::{
+        audit::{self, AuditEntry},
+        billing_runs::{self, BillingRun},
+    },
     service::{
         OperatorActor, ServiceError, ServiceResult,
         page::{Page, PageRequest},
@@ -43,6 +46,7 @@ async fn queue<J: JobSpec>(
     job: &J,
     action: &str,
 ) -> ServiceResult<Option<String>> {
+    operator.may_change()?;
     let id = state.enqueuer.enqueue(job).await?;
     let entry = audit::NewAudit {
         actor: &operator.actor,
@@ -54,6 +58,11 @@ async fn queue<J: JobSpec>(
     };
     audit::record(&state.db, &entry, state.clock.now_ms()).await?;
     Ok(id)
+}
+
+/// The last `n` sweep and reconcile runs, newest first.
+pub async fn billing_runs(state: &AppState, n: i64) -> ServiceResult<Vec<BillingRun>> {
+    Ok(billing_runs::latest(&state.db, n).await?)
 }
 
 /// The audit log, newest first, optionally one partner's entries; the cursor is an entry id.

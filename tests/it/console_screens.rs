@@ -4,9 +4,11 @@
 //! operator's controls disabled with the reason (and a POST anyway refused), CSRF refused, and
 //! partner users kept out (404).
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
-use crate::support::{TestApp, portal::Page, portal::PortalClient};
+use crate::support::{Options, TestApp, portal::Page, portal::PortalClient};
 
 /// The text of the element with this id (`id="secret">…<`).
 fn text_of(page: &Page, id: &str) -> String {
@@ -125,5 +127,102 @@ async fn an_operator_creates_a_partner_sees_its_key_once_and_invites_a_user() {
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// The row of the runs table whose `data-run` starts with `kind:` (the newest such).
+fn run_row(page: &Page, kind: &str) -> String {
+    let at = page
+        .html
+        .find(&format!("<tr data-run=\"{kind}:"))
+        .unwrap_or_else(|| panic!("a {kind} run listed: {}", page.html));
+    page.html[at..].split("</tr>").next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn billing_runs_now_are_audited_and_their_figures_listed() {
+    let app = TestApp::spawn_with(Options::manual_billing()).await;
+    let console = app.console_login(false).await;
+    let page = console.get("/console/billing").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("aria-current=\"page\">Billing</a>"));
+    assert!(page.html.contains("id=\"no-runs\""));
+
+    for (kind, action) in [
+        ("sweep", "billing.sweep"),
+        ("reconcile", "billing.reconcile"),
+    ] {
+        let done = console
+            .submit("/console/billing", &format!("/console/billing/{kind}"), &[])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert!(
+            done.location()
+                .starts_with(&format!("/console/billing?queued={kind}&job="))
+        );
+        let job = done.location().rsplit('=').next().unwrap().to_owned();
+        let entry = app.audit_entry(action).await;
+        assert_eq!(entry["actor"], format!("operator:{}", console.email));
+        assert_eq!(entry["target_id"], job.as_str());
+        let queued = console.get(done.location()).await;
+        assert!(
+            queued.html.contains(&format!("(job {job})")),
+            "{}",
+            queued.html
+        );
+        app.wait_job(&job, "done", Duration::from_secs(10)).await;
+        let page = console.get("/console/billing").await;
+        let row = run_row(&page, kind);
+        assert!(
+            row.contains(&format!("href=\"/console/jobs/{job}\">manual-")),
+            "{row}"
+        );
+        assert!(row.contains("data-status=\"done\">done</span>"), "{row}");
+        assert!(row.contains("data-stat=\"failed\">0</td>"), "{row}");
+    }
+    assert_eq!(
+        console
+            .submit("/console/billing", "/console/billing/refund", &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_billing_run_recorded_twice_is_one_row_with_its_latest_outcome() {
+    use dialogpay::db::billing_runs::{self, RunKind, RunRecord};
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Options::manual_billing()
+    })
+    .await;
+    let mut run = RunRecord {
+        kind: RunKind::Sweep,
+        tick: "2027-01-01T06:00",
+        job_id: "job-1",
+        outcome: Err("vipps down".to_owned()),
+        found: 3,
+        queued: 1,
+        stops: 0,
+        attempt: 1,
+        started_at: 1_000,
+        finished_at: 2_000,
+    };
+    billing_runs::record(&app.state.db, &run).await.unwrap();
+    run.outcome = Ok(());
+    run.attempt = 2;
+    run.queued = 3;
+    billing_runs::record(&app.state.db, &run).await.unwrap();
+    billing_runs::record(&app.state.db, &run).await.unwrap();
+    let runs = billing_runs::latest(&app.state.db, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let r = &runs[0];
+    assert_eq!(
+        (r.state.as_str(), r.queued, r.failed_attempts),
+        ("done", 3, 1)
+    );
+    assert_eq!(r.error, None);
     app.stop().await;
 }

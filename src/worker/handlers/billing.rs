@@ -14,7 +14,11 @@ use dialogpay_jobs::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    db::{agreements, charges, partners},
+    db::{
+        agreements,
+        billing_runs::{self, RunKind},
+        charges, partners,
+    },
     domain::status::{AgreementStatus, ChargeStatus},
     vipps::{
         IdempotencyKey,
@@ -34,8 +38,58 @@ fn today(ctx: &JobContext) -> NaiveDate {
 /// Finds due periods page by page and enqueues their creation (duplicates are dropped by their
 /// idempotency keys): one create-charge job each, or batch jobs per merchant when the run is
 /// larger than `billing.batch_threshold`; stops agreements whose dialogue ended.
-pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
-    let today = today(&ctx);
+/// Each run's figures and outcome are recorded ([`record_run`]).
+pub async fn sweep(job: Sweep, ctx: JobContext) -> Result<(), JobError> {
+    let started = ctx.clock.now_ms();
+    let mut figures = RunFigures::default();
+    let result = sweep_run(&ctx, &mut figures).await;
+    record_run(&ctx, RunKind::Sweep, &job.tick, started, &figures, result).await
+}
+
+/// What a sweep or reconcile run found and queued, so far.
+#[derive(Debug, Default)]
+struct RunFigures {
+    found: u64,
+    queued: u64,
+    stops: u64,
+}
+
+/// Records the run of `tick` (its figures and whether it failed) in `billing_runs`, and passes
+/// its result on. A failure to record fails a run that succeeded (it runs again, queueing
+/// nothing twice); a run that failed keeps its own error.
+async fn record_run(
+    ctx: &JobContext,
+    kind: RunKind,
+    tick: &str,
+    started_at: i64,
+    figures: &RunFigures,
+    result: Result<(), JobError>,
+) -> Result<(), JobError> {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let run = billing_runs::RunRecord {
+        kind,
+        tick,
+        job_id: &ctx.job_id,
+        outcome: result.as_ref().map(|_| ()).map_err(ToString::to_string),
+        found: count(figures.found),
+        queued: count(figures.queued),
+        stops: count(figures.stops),
+        attempt: ctx.attempt,
+        started_at,
+        finished_at: ctx.clock.now_ms(),
+    };
+    match (billing_runs::record(&ctx.db, &run).await, result) {
+        (Ok(()), result) => result,
+        (Err(err), Ok(())) => Err(err.into()),
+        (Err(err), Err(failed)) => {
+            tracing::warn!(error = %err, "the failed billing run is not recorded");
+            Err(failed)
+        }
+    }
+}
+
+async fn sweep_run(ctx: &JobContext, figures: &mut RunFigures) -> Result<(), JobError> {
+    let today = today(ctx);
     let billing = &ctx.settings.billing;
     let horizon = today + chrono::Days::new(u64::from(billing.create_ahead_days));
     let due = agreements::count_due_for_billing(&ctx.db, horizon).await?;
@@ -54,14 +108,16 @@ pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
                 agreement_id: a.id.clone(),
                 period_index: k as u32,
             };
+            figures.found += 1;
             if batched {
                 batches.push(&a.msn, job);
             } else {
                 singles.push(job);
             }
         }
-        enqueued += enqueue(&ctx, &singles).await?;
-        enqueued += enqueue(&ctx, &batches.take_full()).await?;
+        enqueued += enqueue(ctx, &singles).await?;
+        enqueued += enqueue(ctx, &batches.take_full()).await?;
+        figures.queued = enqueued;
         match page.last() {
             Some(last) if page.len() as i64 == PAGE => {
                 after = last.next_due_date.map(|d| (d, last.id.clone()))
@@ -69,7 +125,8 @@ pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
             _ => break,
         }
     }
-    enqueued += enqueue(&ctx, &batches.finish()).await?;
+    enqueued += enqueue(ctx, &batches.finish()).await?;
+    figures.queued = enqueued;
     let ended = agreements::ended_and_run_out(&ctx.db, today, 10_000).await?;
     let stops: Vec<StopAgreement> = ended
         .into_iter()
@@ -78,7 +135,7 @@ pub async fn sweep(_job: Sweep, ctx: JobContext) -> Result<(), JobError> {
             reason: "dialogue_ended".into(),
         })
         .collect();
-    enqueue(&ctx, &stops).await?;
+    figures.stops = enqueue(ctx, &stops).await?;
     tracing::info!(due, batched, enqueued, stops = stops.len(), "billing sweep");
     Ok(())
 }
@@ -561,12 +618,33 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
 
 /// Enqueues a re-read of open charges: those due by today (daily, so each is polled around its
 /// due date and through its retry days), or every open one when an operator asks.
+/// Each run's figures and outcome are recorded ([`record_run`]).
 pub async fn reconcile(job: Reconcile, ctx: JobContext) -> Result<(), JobError> {
-    let due_by = (!job.all_open).then(|| today(&ctx));
+    let started = ctx.clock.now_ms();
+    let mut figures = RunFigures::default();
+    let result = reconcile_run(&job, &ctx, &mut figures).await;
+    record_run(
+        &ctx,
+        RunKind::Reconcile,
+        &job.tick,
+        started,
+        &figures,
+        result,
+    )
+    .await
+}
+
+async fn reconcile_run(
+    job: &Reconcile,
+    ctx: &JobContext,
+    figures: &mut RunFigures,
+) -> Result<(), JobError> {
+    let due_by = (!job.all_open).then(|| today(ctx));
     let trigger = format!("reconcile-{}", job.tick);
     let mut after: Option<String> = None;
     loop {
         let ids = charges::open_ids(&ctx.db, due_by, after.as_deref(), PAGE).await?;
+        figures.found += ids.len() as u64;
         let jobs: Vec<SyncCharge> = ids
             .iter()
             .map(|id| SyncCharge {
@@ -574,7 +652,8 @@ pub async fn reconcile(job: Reconcile, ctx: JobContext) -> Result<(), JobError> 
                 trigger: trigger.clone(),
             })
             .collect();
-        ctx.enqueuer
+        figures.queued += ctx
+            .enqueuer
             .enqueue_many(&jobs)
             .await
             .map_err(JobError::retry)?;
