@@ -4,6 +4,7 @@
 //! login and set-password pages, here as the console's [`SITE`] (operators' accounts and
 //! sessions, cookies of their own on `Path=/console`).
 
+pub mod audit;
 pub mod billing;
 pub mod forms;
 pub mod jobs;
@@ -42,6 +43,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     jobs::routes,
     partners::routes,
     billing::routes,
+    audit::routes,
 ];
 
 /// The console, to be nested at [`PREFIX`]; every error is an HTML page.

@@ -59,10 +59,17 @@ pub enum Nav {
     Jobs,
     Partners,
     Billing,
+    Audit,
 }
 
 impl Nav {
-    const ALL: [Nav; 4] = [Nav::Overview, Nav::Jobs, Nav::Partners, Nav::Billing];
+    const ALL: [Nav; 5] = [
+        Nav::Overview,
+        Nav::Jobs,
+        Nav::Partners,
+        Nav::Billing,
+        Nav::Audit,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -70,6 +77,7 @@ impl Nav {
             Nav::Jobs => "Jobs",
             Nav::Partners => "Partners",
             Nav::Billing => "Billing",
+            Nav::Audit => "Audit log",
         }
     }
 
@@ -79,6 +87,7 @@ impl Nav {
             Nav::Jobs => "/console/jobs",
             Nav::Partners => "/console/partners",
             Nav::Billing => "/console/billing",
+            Nav::Audit => "/console/audit",
         }
     }
 }

@@ -55,21 +55,45 @@ pub async fn record(db: &Db, entry: &NewAudit<'_>, now_ms: i64) -> Result<(), sq
     tx.commit().await
 }
 
-/// Newest first; `before` is the last id of the previous page; optionally one partner's entries.
+/// Which entries to list; `None` fields match any.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter<'a> {
+    pub partner_id: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    /// The whole action (`job.retry`).
+    pub action: Option<&'a str>,
+    /// The start of actions (`job.`: every job action).
+    pub action_prefix: Option<&'a str>,
+    /// `at >= from_ms`.
+    pub from_ms: Option<i64>,
+    /// `at < until_ms`.
+    pub until_ms: Option<i64>,
+}
+
+/// Newest first; `before` is the last id of the previous page.
 pub async fn list(
     db: &Db,
-    partner_id: Option<&str>,
+    filter: &AuditFilter<'_>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
     with_pool!(db, |p| {
         sqlx::query_as(
             "SELECT id, at, actor, partner_id, action, target_type, target_id, details FROM audit_log \
-             WHERE ($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+             WHERE ($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR id < $2) \
+               AND ($4 IS NULL OR actor = $4) AND ($5 IS NULL OR action = $5) \
+               AND ($6 IS NULL OR substr(action, 1, length($6)) = $6) \
+               AND ($7 IS NULL OR at >= $7) AND ($8 IS NULL OR at < $8) \
+             ORDER BY id DESC LIMIT $3",
         )
-        .bind(partner_id)
+        .bind(filter.partner_id)
         .bind(before)
         .bind(limit)
+        .bind(filter.actor)
+        .bind(filter.action)
+        .bind(filter.action_prefix)
+        .bind(filter.from_ms)
+        .bind(filter.until_ms)
         .fetch_all(p)
         .await
     })

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::money::AmountOre;
+use crate::{domain::money::AmountOre, portal::errors::PortalError};
 
 /// A stored time (epoch milliseconds) in Oslo, `dd.mm.yyyy HH:MM:SS`; empty for none.
 pub fn datetime(ms: i64) -> String {
@@ -58,6 +58,17 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
 /// A form field's text, trimmed; `None` when blank ("any" in a filter).
 pub fn non_empty(text: &str) -> Option<String> {
     Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// A filter's date field (`yyyy-mm-dd`, as `<input type="date">` sends it); `None` when blank.
+pub fn day(text: &str, name: &str) -> Result<Option<NaiveDate>, PortalError> {
+    match non_empty(text) {
+        None => Ok(None),
+        Some(t) => t
+            .parse()
+            .map(Some)
+            .map_err(|_| PortalError::BadRequest(format!("{name} is not a date (yyyy-mm-dd)"))),
+    }
 }
 
 /// `dd.mm.yyyy`.

@@ -6,7 +6,6 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::NaiveDate;
 use poem::{
     IntoResponse, Response, Route, handler,
     web::{Data, Path, Query, Redirect},
@@ -57,16 +56,6 @@ struct Filter {
     cursor: Option<String>,
 }
 
-fn day(text: &str, name: &str) -> Result<Option<NaiveDate>, PortalError> {
-    match non_empty(text) {
-        None => Ok(None),
-        Some(t) => t
-            .parse()
-            .map(Some)
-            .map_err(|_| PortalError::BadRequest(format!("{name} is not a date (yyyy-mm-dd)"))),
-    }
-}
-
 impl Filter {
     fn query(&self) -> Result<MessageQuery, PortalError> {
         Ok(MessageQuery {
@@ -78,8 +67,8 @@ impl Filter {
             },
             status: non_empty(&self.status),
             phone: non_empty(&self.phone),
-            from: day(&self.from, "from")?,
-            to: day(&self.to, "to")?,
+            from: format::day(&self.from, "from")?,
+            to: format::day(&self.to, "to")?,
         })
     }
 

@@ -1,14 +1,16 @@
 //! Operator actions outside the job list: run the billing sweep or the reconcile pass now, see
 //! the last runs, and read the audit log.
 
+use chrono::NaiveDate;
 use dialogpay_jobs::{
     JobSpec,
     billing::{Reconcile, Sweep},
 };
 
 use crate::{
+    clock::oslo_midnight_ms,
     db::{
-        audit::{self, AuditEntry},
+        audit::{self, AuditEntry, AuditFilter},
         billing_runs::{self, BillingRun},
     },
     service::{
@@ -65,10 +67,43 @@ pub async fn billing_runs(state: &AppState, n: i64) -> ServiceResult<Vec<Billing
     Ok(billing_runs::latest(&state.db, n).await?)
 }
 
-/// The audit log, newest first, optionally one partner's entries; the cursor is an entry id.
+/// Which audit entries to list; `None` fields match any. `action` ending in `.` (`job.`) is
+/// every action it starts; `from`/`to` are Oslo calendar dates, inclusive.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub partner_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> ServiceResult<AuditFilter<'_>> {
+        if let (Some(f), Some(t)) = (self.from, self.to)
+            && f > t
+        {
+            return Err(ServiceError::BadInput(
+                "from must be on or before to".to_owned(),
+            ));
+        }
+        let action = self.action.as_deref();
+        let is_prefix = action.is_some_and(|a| a.ends_with('.'));
+        Ok(AuditFilter {
+            partner_id: self.partner_id.as_deref(),
+            actor: self.actor.as_deref(),
+            action: action.filter(|_| !is_prefix),
+            action_prefix: action.filter(|_| is_prefix),
+            from_ms: self.from.map(oslo_midnight_ms),
+            until_ms: self.to.and_then(|d| d.succ_opt()).map(oslo_midnight_ms),
+        })
+    }
+}
+
+/// The audit log matching `query`, newest first; the cursor is an entry id.
 pub async fn audit_log(
     state: &AppState,
-    partner_id: Option<&str>,
+    query: &AuditQuery,
     page: &PageRequest,
 ) -> ServiceResult<Page<AuditEntry>> {
     let before = match page.cursor() {
@@ -78,6 +113,6 @@ pub async fn audit_log(
                 .map_err(|_| ServiceError::BadInput("invalid cursor".to_owned()))?,
         ),
     };
-    let rows = audit::list(&state.db, partner_id, before, page.fetch_limit()).await?;
+    let rows = audit::list(&state.db, &query.filter()?, before, page.fetch_limit()).await?;
     Ok(page.finish(rows, |r| r.id.to_string()))
 }

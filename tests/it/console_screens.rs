@@ -226,3 +226,112 @@ async fn a_billing_run_recorded_twice_is_one_row_with_its_latest_outcome() {
     assert_eq!(r.error, None);
     app.stop().await;
 }
+
+/// Writes an audit entry as of `at` (epoch ms).
+async fn audit_at(app: &TestApp, actor: &str, action: &str, target: &str, at: i64) {
+    let entry = dialogpay::db::audit::NewAudit {
+        actor,
+        partner_id: None,
+        action,
+        target_type: "test",
+        target_id: target,
+        details: Some(serde_json::json!({ "note": "<b>hostile</b>" })),
+    };
+    dialogpay::db::audit::record(&app.state.db, &entry, at)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_by_actor_action_and_oslo_dates_a_page_at_a_time() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Options::manual_billing()
+    })
+    .await;
+    // 15.06.2026 12:00 and 16.06.2026 00:30 in Oslo (10:00 and 22:30 UTC on the 15th).
+    let noon = 1_781_517_600_000;
+    let after_midnight = noon + 12 * 3_600_000 + 30 * 60_000;
+    audit_at(&app, "operator:kari@example.org", "job.retry", "noon", noon).await;
+    audit_at(
+        &app,
+        "operator:ola@example.org",
+        "job.cancel",
+        "late",
+        after_midnight,
+    )
+    .await;
+    for i in 0..55 {
+        audit_at(
+            &app,
+            "operator:cli",
+            "partner.create",
+            &format!("p{i:02}"),
+            noon - 1000,
+        )
+        .await;
+    }
+    let console = app.console_login(false).await;
+    let page = console.get("/console/audit").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("aria-current=\"page\">Audit log</a>"));
+    assert!(!page.html.contains("<b>hostile</b>"));
+    // Newest first (the console's own operator.set_password), 50 a page, the cursor keeps the
+    // filter.
+    assert_eq!(page.html.matches("<tr data-action=").count(), 50);
+    assert!(page.html.find("operator.set_password") < page.html.find("partner.create"));
+    assert!(!page.html.contains("test late"), "on the next page");
+    let filtered = console.get("/console/audit?action=partner.create").await;
+    assert_eq!(filtered.html.matches("<tr data-action=").count(), 50);
+    let next = filtered.html.split("rel=\"next\"").next().unwrap();
+    let next = next
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        next.starts_with("/console/audit?action=partner.create&#38;cursor="),
+        "{next}"
+    );
+    let older = console.get(&next.replace("&#38;", "&")).await;
+    assert_eq!(
+        older
+            .html
+            .matches("<tr data-action=\"partner.create\"")
+            .count(),
+        5
+    );
+    assert!(!older.html.contains("rel=\"next\""));
+
+    // By action (whole or `job.`), by actor, by Oslo dates.
+    let count = |html: &str| html.matches("<tr data-action=").count();
+    for (query, want, has) in [
+        ("action=job.retry", 1, "test noon"),
+        ("action=job.", 2, "test late"),
+        ("actor=operator:ola@example.org", 1, "test late"),
+        ("action=job.&from=2026-06-15&to=2026-06-15", 1, "test noon"),
+        ("action=job.&from=2026-06-16", 1, "test late"),
+        ("action=job.&to=2026-06-14", 0, "id=\"no-entries\""),
+    ] {
+        let page = console.get(&format!("/console/audit?{query}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}");
+        assert_eq!(count(&page.html), want, "{query}");
+        assert!(page.html.contains(has), "{query}");
+    }
+    let kept = console
+        .get("/console/audit?actor=operator:cli&from=2026-06-15")
+        .await;
+    assert!(kept.html.contains("value=\"operator:cli\""));
+    assert!(kept.html.contains("value=\"2026-06-15\""));
+    for bad in [
+        "from=15.06.2026",
+        "from=2026-06-16&to=2026-06-15",
+        "cursor=abc",
+    ] {
+        let page = console.get(&format!("/console/audit?{bad}")).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    app.stop().await;
+}

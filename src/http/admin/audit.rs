@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use crate::{
     http::{auth::OperatorAuth, error::ApiResult, health::ApiTags, time::ts},
-    service::{self, page::PageRequest},
+    service::{self, operations::AuditQuery, page::PageRequest},
     state::AppState,
 };
 
@@ -48,7 +48,11 @@ impl AuditAdminApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditPage>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
-        let rows = service::operations::audit_log(&state, partner_id.0.as_deref(), &page).await?;
+        let query = AuditQuery {
+            partner_id: partner_id.0,
+            ..AuditQuery::default()
+        };
+        let rows = service::operations::audit_log(&state, &query, &page).await?;
         let next_cursor = rows.next_cursor;
         let items = rows
             .items
