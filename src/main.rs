@@ -83,6 +83,16 @@ enum OperatorCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print a new one-time link for an existing operator (a forgotten password, a lost or
+    /// expired link); the operator's older unused links stop working.
+    ResetLink {
+        /// The operator's email.
+        #[arg(long)]
+        email: String,
+        /// Print `{"id":…,"email":…,"set_password_url":…}`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -429,21 +439,31 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
 
 async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Result<()> {
     let setup = LinkSetup::open(settings).await?;
-    let OperatorCommand::Create {
-        email,
-        read_only,
-        json,
-    } = command;
-    let made =
-        dialogpay::service::operators::create(&setup.ctx(), &cli_operator(), &email, read_only)
-            .await
-            .map_err(|e| refusal(e, ""))?;
-    let who = (made.account.id.as_str(), made.account.email.as_str());
-    let done = if read_only {
-        "created (read-only)"
-    } else {
-        "created"
+    let (ctx, by) = (setup.ctx(), cli_operator());
+    let (made, json, done) = match command {
+        OperatorCommand::Create {
+            email,
+            read_only,
+            json,
+        } => (
+            dialogpay::service::operators::create(&ctx, &by, &email, read_only).await,
+            json,
+            if read_only {
+                "created (read-only)"
+            } else {
+                "created"
+            },
+        ),
+        OperatorCommand::ResetLink { email, json } => (
+            dialogpay::service::operators::reset_link(&ctx, &by, &email).await,
+            json,
+            "given a new link",
+        ),
     };
+    let hint =
+        "; `dialogpay operator reset-link --email …` gives that operator a new set-password link";
+    let made = made.map_err(|e| refusal(e, hint))?;
+    let who = (made.account.id.as_str(), made.account.email.as_str());
     setup.print(json, "operator", who, &made.set_password_url, done);
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod billing;
 pub mod forms;
 pub mod jobs;
+pub mod operators;
 pub mod overview;
 pub mod partners;
 pub mod session;
@@ -44,6 +45,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     partners::routes,
     billing::routes,
     audit::routes,
+    operators::routes,
 ];
 
 /// The console, to be nested at [`PREFIX`]; every error is an HTML page.

@@ -60,15 +60,17 @@ pub enum Nav {
     Partners,
     Billing,
     Audit,
+    Operators,
 }
 
 impl Nav {
-    const ALL: [Nav; 5] = [
+    const ALL: [Nav; 6] = [
         Nav::Overview,
         Nav::Jobs,
         Nav::Partners,
         Nav::Billing,
         Nav::Audit,
+        Nav::Operators,
     ];
 
     pub fn label(self) -> &'static str {
@@ -78,6 +80,7 @@ impl Nav {
             Nav::Partners => "Partners",
             Nav::Billing => "Billing",
             Nav::Audit => "Audit log",
+            Nav::Operators => "Operators",
         }
     }
 
@@ -88,6 +91,7 @@ impl Nav {
             Nav::Partners => "/console/partners",
             Nav::Billing => "/console/billing",
             Nav::Audit => "/console/audit",
+            Nav::Operators => "/console/operators",
         }
     }
 }

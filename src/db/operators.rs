@@ -82,3 +82,26 @@ pub async fn find_session(
     .fetch_optional(p)
     .await)
 }
+
+/// An operator as the console's list shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OperatorSummary {
+    #[sqlx(flatten)]
+    pub operator: Operator,
+    /// When their newest session began (a login or a password set); `None` when they have none
+    /// left (never logged in, or logged out since).
+    pub last_login_at: Option<i64>,
+}
+
+/// Every operator with their last login, newest first.
+pub async fn summaries(db: &Db) -> Result<Vec<OperatorSummary>, sqlx::Error> {
+    with_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT o.id, o.email, o.read_only, o.created_at, o.password_set_at, \
+                (SELECT MAX(s.created_at) FROM operator_sessions s WHERE s.user_id = o.id) AS last_login_at \
+         FROM operators o ORDER BY o.created_at DESC, o.id DESC"
+    )
+    .fetch_all(p)
+    .await
+    })
+}

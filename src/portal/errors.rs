@@ -1,7 +1,8 @@
 //! Errors as HTML pages. [`PortalError`] is what a screen's handler returns on failure; the
 //! [`html_errors`] middleware turns every other error response under `/portal` (an unknown
 //! path, a wrong method, a form that does not parse, a body too large) into the same page, so a
-//! partner never sees JSON or plain text.
+//! partner never sees JSON or plain text. The page is the site's (the portal's or the
+//! console's): its brand and its "start page" link lead back into the site it happened in.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,7 +10,13 @@ use poem::{
     Endpoint, IntoResponse, Request, Response, error::ResponseError, http::StatusCode, http::header,
 };
 
-use crate::{portal::layout::Layout, service::ServiceError};
+use crate::{
+    portal::{
+        layout::Layout,
+        site::{self, Site},
+    },
+    service::ServiceError,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
@@ -19,10 +26,28 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-/// An error page with this status, title and explanation.
+/// What an error page says, kept on its response so that [`html_errors`] can render it again
+/// for the site it happened in.
+#[derive(Debug, Clone)]
+struct ErrorText {
+    title: String,
+    message: String,
+}
+
+/// An error page with this status, title and explanation (the portal's, until
+/// [`html_errors`] makes it its site's).
 pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let mut resp = site_page(&site::PORTAL, status, title, message);
+    resp.extensions_mut().insert(ErrorText {
+        title: title.to_owned(),
+        message: message.to_owned(),
+    });
+    resp
+}
+
+fn site_page(site: &'static Site, status: StatusCode, title: &str, message: &str) -> Response {
     ErrorPage {
-        layout: Layout::bare(),
+        layout: Layout::bare_of(site),
         title,
         message,
     }
@@ -76,18 +101,29 @@ impl ResponseError for PortalError {
     }
 
     fn as_response(&self) -> Response {
+        self.page_of(&site::PORTAL)
+    }
+}
+
+impl PortalError {
+    /// The error's page on `site`.
+    fn page_of(&self, site: &'static Site) -> Response {
+        let status = self.status();
         match self {
             PortalError::BadRequest(message) => {
-                page(self.status(), "The request could not be used", message)
+                site_page(site, status, "The request could not be used", message)
             }
-            _ => standard_page(self.status()),
+            _ => {
+                let (title, message) = standard_text(status);
+                site_page(site, status, title, message)
+            }
         }
     }
 }
 
-/// The page for a status that no handler explained.
-fn standard_page(status: StatusCode) -> Response {
-    let (title, message) = match status {
+/// The title and explanation for a status that no handler explained.
+fn standard_text(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
         StatusCode::BAD_REQUEST => (
             "The request could not be read",
             "Something in the form or the address was not understood. Go back and try again.",
@@ -110,8 +146,7 @@ fn standard_page(status: StatusCode) -> Response {
              us what you were doing.",
         ),
         _ => ("The request failed", "Go back and try again."),
-    };
-    page(status, title, message)
+    }
 }
 
 fn is_html(resp: &Response) -> bool {
@@ -121,18 +156,37 @@ fn is_html(resp: &Response) -> bool {
         .is_some_and(|ct| ct.starts_with("text/html"))
 }
 
+/// The error page `resp` needs on `site`: `None` when it is no error or already that page.
+fn replacement(site: &'static Site, resp: &Response) -> Option<Response> {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return None;
+    }
+    match resp.extensions().get::<ErrorText>() {
+        Some(_) if site.prefix == site::PORTAL.prefix => None,
+        Some(text) => Some(site_page(site, status, &text.title, &text.message)),
+        None if is_html(resp) => None,
+        None => {
+            let (title, message) = standard_text(status);
+            Some(site_page(site, status, title, message))
+        }
+    }
+}
+
 /// Middleware: an error response that is not HTML becomes the standard page for its status,
-/// keeping its other headers (`Allow`, `Retry-After`, …).
+/// keeping its other headers (`Allow`, `Retry-After`, …); an error page becomes its site's.
 pub async fn html_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let site = site::of(&req);
     let resp = match next.call(req).await {
         Ok(resp) => resp.into_response(),
-        Err(err) => err.into_response(),
+        Err(err) => match err.downcast_ref::<PortalError>() {
+            Some(failed) => failed.page_of(site),
+            None => err.into_response(),
+        },
     };
-    let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_html(&resp) {
+    let Some(mut out) = replacement(site, &resp) else {
         return Ok(resp);
-    }
-    let mut out = standard_page(status);
+    };
     for (name, value) in resp.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             out.headers_mut().insert(name.clone(), value.clone());

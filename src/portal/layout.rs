@@ -11,7 +11,7 @@ use crate::{
         cookies::CookiePolicy,
         csrf::CsrfToken,
         session::PortalUser,
-        site::{self, PORTAL, Site},
+        site::{self, Site},
     },
     state::AppState,
 };
@@ -184,14 +184,14 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// A page with only the brand (error pages, which have no forms).
-    pub fn bare() -> Self {
+    /// A page of `site` with only the brand (error pages, which have no forms).
+    pub fn bare_of(site: &'static Site) -> Self {
         Self {
             user: None,
             nav: Vec::new(),
             flash: None,
             csrf_token: String::new(),
-            site: &PORTAL,
+            site,
         }
     }
 

@@ -1,16 +1,18 @@
 //! Operators of the console: one is created (the CLI's `operator create`, or another operator)
 //! with a one-time link that sets the password, as a portal user is ([`users`](super::users));
-//! a read-only operator may look at everything and change nothing.
+//! a read-only operator may look at everything and change nothing. An operator who lost the
+//! link or the password gets a new link ([`reset_link`]: the CLI's `operator reset-link`, or
+//! another operator in the console).
 
 use crate::{
     db::{
         audit,
-        operators::{self, Operator},
+        operators::{self, Operator, OperatorSummary},
         sessions::Realm,
     },
     service::{
         OperatorActor, ServiceError, ServiceResult,
-        users::{NewAccount, UserContext, issue_link, normalize_email},
+        users::{NewAccount, UserContext, issue_link, normalize_email, reissue_link},
     },
 };
 
@@ -46,4 +48,33 @@ pub async fn create(
     audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
     tx.commit().await?;
     Ok(ctx.issued(Realm::Console, operator, link))
+}
+
+/// A new one-time link for the operator with this email; their older unused links stop
+/// working. 404 when no operator has the email.
+pub async fn reset_link(
+    ctx: &UserContext<'_>,
+    by: &OperatorActor,
+    email: &str,
+) -> ServiceResult<NewAccount<Operator>> {
+    by.may_change()?;
+    let email = normalize_email(email).map_err(|p| ServiceError::Invalid(vec![p]))?;
+    let operator = operators::by_email(ctx.db, &email)
+        .await?
+        .ok_or(ServiceError::NotFound("operator"))?;
+    let entry = audit::NewAudit {
+        actor: &by.actor,
+        partner_id: None,
+        action: "operator.reset_link",
+        target_type: "operator",
+        target_id: &operator.id,
+        details: None,
+    };
+    let link = reissue_link(ctx, Realm::Console, entry).await?;
+    Ok(ctx.issued(Realm::Console, operator, link))
+}
+
+/// Every operator with their last login, newest first.
+pub async fn list(ctx: &UserContext<'_>) -> ServiceResult<Vec<OperatorSummary>> {
+    Ok(operators::summaries(ctx.db).await?)
 }

@@ -149,21 +149,32 @@ pub async fn reset_link(
     let user = users::by_email(ctx.db, &email)
         .await?
         .ok_or(ServiceError::NotFound("portal user"))?;
-    let mut tx = ctx.db.begin().await?;
-    let revoked =
-        users::revoke_password_links(&mut tx, Realm::Portal, &user.id, ctx.now_ms).await?;
-    let link = issue_link(ctx, &mut tx, Realm::Portal, &user.id).await?;
     let entry = audit::NewAudit {
         actor: &operator.actor,
         partner_id: Some(&user.partner_id),
         action: "portal_user.reset_link",
         target_type: "portal_user",
         target_id: &user.id,
-        details: Some(serde_json::json!({ "revoked_links": revoked })),
+        details: None,
     };
+    let link = reissue_link(ctx, Realm::Portal, entry).await?;
+    Ok(ctx.issued(Realm::Portal, user, link))
+}
+
+/// Ends the unused links of `entry`'s target (an account of `realm`) and stores a new one, with
+/// `entry` in the audit log (its details: how many links ended), in one transaction.
+pub(super) async fn reissue_link(
+    ctx: &UserContext<'_>,
+    realm: Realm,
+    mut entry: audit::NewAudit<'_>,
+) -> ServiceResult<(String, i64)> {
+    let mut tx = ctx.db.begin().await?;
+    let revoked = users::revoke_password_links(&mut tx, realm, entry.target_id, ctx.now_ms).await?;
+    let link = issue_link(ctx, &mut tx, realm, entry.target_id).await?;
+    entry.details = Some(serde_json::json!({ "revoked_links": revoked }));
     audit::record_tx(&mut tx, &entry, ctx.now_ms).await?;
     tx.commit().await?;
-    Ok(ctx.issued(Realm::Portal, user, link))
+    Ok(link)
 }
 
 /// Stores a fresh set-password link of `realm`'s `user_id`: its token and expiry.

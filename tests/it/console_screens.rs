@@ -335,3 +335,297 @@ async fn the_audit_log_filters_by_actor_action_and_oslo_dates_a_page_at_a_time()
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_creates_an_operator_and_gives_them_a_new_link() {
+    let app = TestApp::spawn_with(Options::manual_billing()).await;
+    let console = app.console_login(false).await;
+    let page = console.get("/console/operators").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("aria-current=\"page\">Operators</a>"));
+    assert!(
+        page.html
+            .contains(&format!("<tr data-operator=\"{}\">", console.email))
+    );
+    assert!(page.html.contains("(you)"));
+
+    let refused = console
+        .submit(
+            "/console/operators",
+            "/console/operators",
+            &[("email", "not an email")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("id=\"email-error\""));
+    assert!(!refused.html.contains("data-operator=\"not an email\""));
+
+    // A read-only one: the link is shown once and sets the password.
+    let made = console
+        .submit(
+            "/console/operators",
+            "/console/operators",
+            &[("email", "Reader@Example.org"), ("read_only", "yes")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.html);
+    assert!(made.html.contains("Read-only: sees everything"));
+    let link = text_of(&made, "secret");
+    assert!(link.contains("/console/set-password/"), "{link}");
+    let taken = console
+        .submit(
+            "/console/operators",
+            "/console/operators",
+            &[("email", "reader@example.org")],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.html.contains("an operator with this email exists"));
+    let entry = app.audit_entry("operator.create").await;
+    assert_eq!(entry["actor"], format!("operator:{}", console.email));
+    let page = console.get("/console/operators").await;
+    assert!(!page.html.contains(&link));
+    let reader_row = page
+        .html
+        .split("<tr data-operator=\"reader@example.org\">")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(reader_row.contains("Read-only"), "{reader_row}");
+    assert!(reader_row.contains("Password not set"), "{reader_row}");
+
+    // A new link: the first stops working, the new one logs in.
+    let again = console
+        .submit(
+            "/console/operators",
+            "/console/operators/link",
+            &[("email", "reader@example.org")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.html);
+    let new_link = text_of(&again, "secret");
+    assert_ne!(new_link, link);
+    let entry = app.audit_entry("operator.reset_link").await;
+    assert_eq!(entry["actor"], format!("operator:{}", console.email));
+    let reader = app.portal_client();
+    let stale = reader.get(&link).await;
+    assert_eq!(stale.status, StatusCode::NOT_FOUND, "{}", stale.html);
+    let set = reader
+        .set_password(&new_link, crate::support::portal::PASSWORD)
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.html);
+    let page = console.get("/console/operators").await;
+    let reader_row = page
+        .html
+        .split("<tr data-operator=\"reader@example.org\">")
+        .nth(1)
+        .unwrap();
+    assert!(
+        !reader_row
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .contains("Password not set")
+    );
+    let unknown = console
+        .submit(
+            "/console/operators",
+            "/console/operators/link",
+            &[("email", "nobody@example.org")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_only_operator_sees_every_new_control_disabled_and_is_refused() {
+    let app = TestApp::spawn_with(Options::manual_billing()).await;
+    let (partner, _) = app.partner("Read only target").await;
+    let console = app.console_login(true).await;
+    let disabled = "disabled aria-describedby=\"read-only-reason\"";
+    let partner_page = format!("/console/partners/{partner}");
+    for (path, controls) in [
+        (
+            "/console/partners",
+            &["fieldset", "id=\"create-partner\""][..],
+        ),
+        (
+            partner_page.as_str(),
+            &["fieldset", "id=\"invite-user\""][..],
+        ),
+        (
+            "/console/billing",
+            &["id=\"run-sweep\"", "id=\"run-reconcile\""][..],
+        ),
+        (
+            "/console/operators",
+            &["fieldset", "id=\"create-operator\"", "New link"][..],
+        ),
+    ] {
+        let page = console.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.html.contains("id=\"read-only-reason\""), "{path}");
+        for control in controls {
+            let at = page
+                .html
+                .find(control)
+                .unwrap_or_else(|| panic!("{path}: {control}"));
+            let tag_start = page.html[..at].rfind('<').unwrap();
+            let tag_end = at + page.html[at..].find('>').unwrap();
+            let tag = &page.html[tag_start..tag_end];
+            assert!(
+                tag.contains(disabled),
+                "{path}: {control} not disabled: {tag}"
+            );
+        }
+    }
+    // Posting anyway: refused with the reason, nothing changed, nothing audited.
+    for (page, action, fields) in [
+        (
+            "/console/partners",
+            "/console/partners",
+            vec![("name", "Sneaky"), ("vipps_msn", "1234")],
+        ),
+        (
+            partner_page.as_str(),
+            &*format!("{partner_page}/users"),
+            vec![("email", "x@example.org")],
+        ),
+        ("/console/billing", "/console/billing/sweep", vec![]),
+        ("/console/billing", "/console/billing/reconcile", vec![]),
+        (
+            "/console/operators",
+            "/console/operators",
+            vec![("email", "y@example.org")],
+        ),
+        (
+            "/console/operators",
+            "/console/operators/link",
+            vec![("email", console.email.as_str())],
+        ),
+    ] {
+        let refused = console.submit(page, action, &fields).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CONFLICT,
+            "{action}: {}",
+            refused.html
+        );
+        assert!(
+            refused
+                .html
+                .contains("a read-only operator cannot change anything"),
+            "{action}"
+        );
+    }
+    let list = console.get("/console/partners").await;
+    assert!(!list.html.contains("Sneaky"));
+    let (_, audit) = app
+        .get("/api/v1/admin/audit", crate::support::OPERATOR_KEY)
+        .await;
+    let by_reader = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == format!("operator:{}", console.email))
+        .filter(|e| e["action"] != "operator.set_password")
+        .count();
+    assert_eq!(by_reader, 0, "{audit}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_new_screens_refuse_posts_without_their_token_and_partner_users() {
+    let app = TestApp::spawn_with(Options::manual_billing()).await;
+    let (partner, _) = app.partner("Outsider").await;
+    let console = app.console_login(false).await;
+    let posts = [
+        "/console/partners".to_owned(),
+        format!("/console/partners/{partner}/users"),
+        "/console/billing/sweep".to_owned(),
+        "/console/billing/reconcile".to_owned(),
+        "/console/operators".to_owned(),
+        "/console/operators/link".to_owned(),
+    ];
+    for path in &posts {
+        let refused = console
+            .post_form(
+                path,
+                &[
+                    ("email", "a@example.org"),
+                    ("name", "X"),
+                    ("vipps_msn", "1234"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
+        let wrong = console.post_form(path, &[("csrf_token", "0")]).await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, audit) = app
+        .get("/api/v1/admin/audit", crate::support::OPERATOR_KEY)
+        .await;
+    assert!(!audit.to_string().contains("billing.sweep"), "{audit}");
+
+    // The console's error pages lead back into the console; the portal's into the portal.
+    for path in ["/console/nope", "/console/partners/ptr_nope"] {
+        let missing = console.get(path).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            missing
+                .html
+                .contains("<a href=\"/console/\">Go to the console's start page</a>"),
+            "{path}: {}",
+            missing.html
+        );
+    }
+    let missing = app.portal_client().get("/portal/nope").await;
+    assert!(
+        missing
+            .html
+            .contains("<a href=\"/portal/\">Go to the portal's start page</a>")
+    );
+
+    // A partner user's session: no console at all.
+    let portal = app.portal_login(&partner).await;
+    let token = portal_session(&app, &portal.email).await;
+    for path in [
+        "/console/partners".to_owned(),
+        format!("/console/partners/{partner}"),
+        "/console/billing".to_owned(),
+        "/console/audit".to_owned(),
+        "/console/operators".to_owned(),
+    ] {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", app.base))
+            .header("cookie", format!("portal_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("href=\"/console/\""),
+            "{path}: the console's error page: {html}"
+        );
+    }
+    app.stop().await;
+}
+
+/// A fresh portal session token of the user with this email.
+async fn portal_session(app: &TestApp, email: &str) -> String {
+    let page = app
+        .portal_client()
+        .log_in(email, crate::support::portal::PASSWORD)
+        .await;
+    page.set_cookies()
+        .iter()
+        .find_map(|c| c.strip_prefix("portal_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}

@@ -312,6 +312,7 @@ fn in_production_a_user_link_is_refused_without_the_public_address() {
     for args in [
         &["user", "reset-link", "--email", "kari@example.org"][..],
         &["operator", "create", "--email", "op@example.org"][..],
+        &["operator", "reset-link", "--email", "op@example.org"][..],
     ] {
         let stderr = refused(dir.path(), args, &env);
         assert!(
@@ -319,4 +320,44 @@ fn in_production_a_user_link_is_refused_without_the_public_address() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+#[test]
+fn operator_reset_link_prints_a_new_link_and_refuses_an_unknown_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/db.sqlite", dir.path().display());
+    let env = [("DIALOGPAY__DATABASE__URL", db.as_str())];
+    let run = |args: &[&str]| dialogpay(dir.path(), args, &env).output().unwrap();
+    assert!(run(&["migrate"]).status.success());
+    let url = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["set_password_url"].as_str().unwrap().to_owned()
+    };
+    let first = url(run(&[
+        "operator",
+        "create",
+        "--email",
+        "op@example.org",
+        "--json",
+    ]));
+    let second = url(run(&[
+        "operator",
+        "reset-link",
+        "--email",
+        "OP@example.org",
+        "--json",
+    ]));
+    assert!(second.contains("/console/set-password/"), "{second}");
+    assert_ne!(first, second);
+    let stderr = refused(
+        dir.path(),
+        &["operator", "reset-link", "--email", "no@example.org"],
+        &env,
+    );
+    assert!(stderr.contains("operator not found"), "{stderr}");
 }
