@@ -1,7 +1,8 @@
 //! The Partners screens: `GET /console/partners`, every partner (name, Vipps MSN, our webhook's
 //! registration, created, users) and the form that creates one (`POST`; its API key is shown
 //! once on the page after); `GET /console/partners/{id}`, a partner's portal users and the
-//! form that invites one (`POST …/users`; the one-time set-password link is shown once). On
+//! form that invites one (`POST …/users`; the one-time set-password link is shown once), and a
+//! new link for one of them (`POST …/users/link`: their older unused links stop working). On
 //! [`service::partners`] and [`service::users`], as the admin API.
 
 use askama::Template;
@@ -23,7 +24,10 @@ use crate::{
         format,
         layout::{Layout, LayoutParts},
     },
-    service::{self, users::UserContext},
+    service::{
+        self,
+        users::{NewUser, UserContext},
+    },
     state::AppState,
 };
 
@@ -32,6 +36,7 @@ pub fn routes(route: Route) -> Route {
         .at("/partners", poem::get(list).post(create))
         .at("/partners/:id", poem::get(partner))
         .at("/partners/:id/users", poem::post(invite))
+        .at("/partners/:id/users/link", poem::post(new_link))
 }
 
 /// The forms' fields and their labels, for the error summary.
@@ -181,6 +186,13 @@ struct PartnerPage {
     read_only: Option<&'static str>,
 }
 
+impl PartnerPage {
+    /// Where a user's New link button posts.
+    fn relink(&self) -> String {
+        format!("/console/partners/{}/users/link", self.id)
+    }
+}
+
 async fn partner_page(
     op: &ConsoleOperator,
     parts: LayoutParts,
@@ -226,29 +238,64 @@ async fn invite(
 ) -> Result<Response, PortalError> {
     let ctx = UserContext::of(&state);
     match service::users::create(&ctx, &op.actor(), &id, &form.email).await {
-        Ok(made) => {
-            let page = format!("/console/partners/{}", format::url_encode(&id));
-            Ok(ShownOnce {
-                layout: op.layout(parts, Nav::Partners),
-                title: format!("User {}", made.account.email),
-                done: format!("The portal user {} is created.", made.account.email),
-                facts: vec![
-                    ("Email", made.account.email.clone()),
-                    ("Link valid until", format::datetime(made.link_expires_at)),
-                ],
-                label: "Set-password link",
-                secret: made.set_password_url,
-                use_hint: "Send it to the user: following it sets their password and logs them \
-                           in to the portal. It works once."
-                    .to_owned(),
-                back: (page.clone(), "The partner".to_owned()),
-                next: (page, "Back to the partner".to_owned()),
-            }
-            .into_response())
-        }
+        Ok(made) => Ok(user_link_page(&op, parts, &id, made, "is created")),
         Err(err) => {
             let refusal = Refusal::of(err, LABELS)?;
             partner_page(&op, parts, &state, &id, form.email, refusal).await
         }
     }
+}
+
+/// `POST /console/partners/{id}/users/link`: a new link for one of the partner's users.
+#[handler]
+async fn new_link(
+    op: ConsoleOperator,
+    parts: LayoutParts,
+    state: Data<&AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<Invite>,
+) -> Result<Response, PortalError> {
+    let ctx = UserContext::of(&state);
+    match service::users::reset_link_of(&ctx, &op.actor(), Some(&id), &form.email).await {
+        Ok(made) => Ok(user_link_page(
+            &op,
+            parts,
+            &id,
+            made,
+            "has a new link; older unused links stop working",
+        )),
+        Err(err) => {
+            let refusal = Refusal::of(err, LABELS)?;
+            partner_page(&op, parts, &state, &id, String::new(), refusal).await
+        }
+    }
+}
+
+/// The page with a portal user's new link, shown once.
+fn user_link_page(
+    op: &ConsoleOperator,
+    parts: LayoutParts,
+    partner_id: &str,
+    made: NewUser,
+    done: &str,
+) -> Response {
+    let page = format!("/console/partners/{}", format::url_encode(partner_id));
+    let email = made.account.email;
+    ShownOnce {
+        layout: op.layout(parts, Nav::Partners),
+        title: format!("User {email}"),
+        done: format!("The portal user {email} {done}."),
+        facts: vec![
+            ("Email", email),
+            ("Link valid until", format::datetime(made.link_expires_at)),
+        ],
+        label: "Set-password link",
+        secret: made.set_password_url,
+        use_hint: "Send it to the user: following it sets their password and logs them in to \
+                   the portal. It works once."
+            .to_owned(),
+        back: (page.clone(), "The partner".to_owned()),
+        next: (page, "Back to the partner".to_owned()),
+    }
+    .into_response()
 }

@@ -144,10 +144,22 @@ pub async fn reset_link(
     operator: &OperatorActor,
     email: &str,
 ) -> ServiceResult<NewUser> {
+    reset_link_of(ctx, operator, None, email).await
+}
+
+/// [`reset_link`] for a user of `partner_id` only (the console's partner page): another
+/// partner's user is 404, as an unknown email is.
+pub async fn reset_link_of(
+    ctx: &UserContext<'_>,
+    operator: &OperatorActor,
+    partner_id: Option<&str>,
+    email: &str,
+) -> ServiceResult<NewUser> {
     operator.may_change()?;
     let email = normalize_email(email).map_err(|p| ServiceError::Invalid(vec![p]))?;
     let user = users::by_email(ctx.db, &email)
         .await?
+        .filter(|u| partner_id.is_none_or(|p| u.partner_id == p))
         .ok_or(ServiceError::NotFound("portal user"))?;
     let entry = audit::NewAudit {
         actor: &operator.actor,

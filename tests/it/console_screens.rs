@@ -114,6 +114,27 @@ async fn an_operator_creates_a_partner_sees_its_key_once_and_invites_a_user() {
             .contains("<td class=\"num\" data-stat=\"users\">1</td>")
     );
 
+    // A new link for the user; not through another partner's page.
+    let relink = format!("{path}/users/link");
+    let again = console
+        .submit(&path, &relink, &[("email", "kari@example.org")])
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.html);
+    let new_link = text_of(&again, "secret");
+    assert!(new_link.contains("/portal/set-password/") && new_link != link);
+    let entry = app.audit_entry("portal_user.reset_link").await;
+    assert_eq!(entry["actor"], format!("operator:{}", console.email));
+    let (other, _) = app.partner("Another").await;
+    let other_page = format!("/console/partners/{other}");
+    let foreign = console
+        .submit(
+            &other_page,
+            &format!("{other_page}/users/link"),
+            &[("email", "kari@example.org")],
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+
     // Unknown partners are 404 pages, for GET and POST alike.
     assert_eq!(
         console.get("/console/partners/ptr_nope").await.status,
@@ -445,6 +466,7 @@ async fn an_operator_creates_an_operator_and_gives_them_a_new_link() {
 async fn a_read_only_operator_sees_every_new_control_disabled_and_is_refused() {
     let app = TestApp::spawn_with(Options::manual_billing()).await;
     let (partner, _) = app.partner("Read only target").await;
+    app.portal_user(&partner, "member@example.org").await;
     let console = app.console_login(true).await;
     let disabled = "disabled aria-describedby=\"read-only-reason\"";
     let partner_page = format!("/console/partners/{partner}");
@@ -455,7 +477,7 @@ async fn a_read_only_operator_sees_every_new_control_disabled_and_is_refused() {
         ),
         (
             partner_page.as_str(),
-            &["fieldset", "id=\"invite-user\""][..],
+            &["fieldset", "id=\"invite-user\"", "New link"][..],
         ),
         (
             "/console/billing",
@@ -494,6 +516,11 @@ async fn a_read_only_operator_sees_every_new_control_disabled_and_is_refused() {
             partner_page.as_str(),
             &*format!("{partner_page}/users"),
             vec![("email", "x@example.org")],
+        ),
+        (
+            partner_page.as_str(),
+            &*format!("{partner_page}/users/link"),
+            vec![("email", "member@example.org")],
         ),
         ("/console/billing", "/console/billing/sweep", vec![]),
         ("/console/billing", "/console/billing/reconcile", vec![]),
@@ -550,6 +577,7 @@ async fn the_new_screens_refuse_posts_without_their_token_and_partner_users() {
         "/console/billing/reconcile".to_owned(),
         "/console/operators".to_owned(),
         "/console/operators/link".to_owned(),
+        format!("/console/partners/{partner}/users/link"),
     ];
     for path in &posts {
         let refused = console
