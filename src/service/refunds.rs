@@ -189,6 +189,7 @@ pub async fn refund(
         .map_err(pending_conflict)?;
     let job = RefundCharge {
         refund_id: r.id.clone(),
+        accepted: false,
     };
     state.enqueuer.enqueue_tx(&mut tx, &job).await?;
     let mut entry = actor.audit("charge.refund", "charge", &c.id);
@@ -263,6 +264,7 @@ pub async fn cancel(
     let mut tx = state.db.begin().await?;
     let job = CancelCharge {
         charge_id: c.id.clone(),
+        accepted: false,
     };
     state.enqueuer.enqueue_tx(&mut tx, &job).await?;
     audit::record_tx(&mut tx, &actor.audit("charge.cancel", "charge", &c.id), now).await?;
