@@ -38,6 +38,16 @@ pub struct ChargeDetail {
     pub refundable_ore: i64,
 }
 
+impl From<ChargeDetail> for crate::service::agreements::ChargeWithHistory {
+    fn from(d: ChargeDetail) -> Self {
+        Self {
+            charge: d.charge,
+            history: d.history,
+            refunds: d.refunds,
+        }
+    }
+}
+
 /// What a partner asks to refund: the amount in NOK as text (`"49.90"`), and the description
 /// the user sees (the dialogue's product name when empty).
 #[derive(Debug, Clone, Default)]

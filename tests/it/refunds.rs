@@ -571,6 +571,92 @@ async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progres
 }
 
 #[tokio::test]
+async fn a_payments_rows_are_re_read_while_its_refund_is_in_progress_and_then_no_more() {
+    use crate::portal_list::charity_with_a_member;
+    let app = crate::support::TestApp::spawn().await;
+    let (partner, key, id, agreement) = charity_with_a_member(&app).await;
+    app.run_pending_jobs().await;
+    let (_, a) = app
+        .get(&format!("/api/v1/agreements/{agreement}"), &key)
+        .await;
+    let charge = a["charges"][0]["id"].as_str().unwrap().to_owned();
+    let portal = app.portal_login(&partner).await;
+    let rows = format!("/portal/dialogues/{id}/charges/{charge}/rows");
+    let polls = format!(r#"hx-get="{rows}""#);
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(
+        !page.html.contains(&polls),
+        "nothing in progress, no polling"
+    );
+
+    let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
+    let done = portal
+        .submit(
+            &refund,
+            &refund,
+            &[("amount", "30,00"), ("reason", "Called")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let body = charge_rows(&page.html, &charge);
+    assert!(body.contains(">in progress</span>"), "{body}");
+    assert!(
+        page.html.contains(&format!(
+            r#"<tbody id="payment-{charge}" {polls} hx-trigger="every 2s" hx-swap="outerHTML""#
+        )),
+        "the payment's rows poll: {}",
+        page.html
+    );
+    let pending = portal.get_htmx(&rows).await;
+    assert_eq!(pending.status, StatusCode::OK);
+    assert!(
+        pending.html.trim_start().starts_with("<tbody"),
+        "{}",
+        pending.html
+    );
+    assert!(
+        !pending.html.contains("<html"),
+        "a fragment: {}",
+        pending.html
+    );
+    assert!(pending.html.contains(&polls), "{}", pending.html);
+    assert!(
+        pending.html.contains(">in progress</span>"),
+        "{}",
+        pending.html
+    );
+
+    app.run_pending_jobs().await;
+    let settled = portal.get_htmx(&rows).await;
+    assert!(
+        !settled.html.contains("hx-get"),
+        "polling stops: {}",
+        settled.html
+    );
+    assert!(
+        settled.html.contains(">refunded</span>"),
+        "{}",
+        settled.html
+    );
+    assert!(
+        settled.html.contains(">PARTIALLY_REFUNDED</span>"),
+        "{}",
+        settled.html
+    );
+    assert!(
+        settled.html.contains(&format!(r#"href="{refund}""#)),
+        "the rest can be refunded: {}",
+        settled.html
+    );
+
+    let (other, _) = app.partner("Other").await;
+    let stranger = app.portal_login(&other).await;
+    assert_eq!(stranger.get_htmx(&rows).await.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_portal_cancels_a_payment_not_taken_yet_after_a_confirmation() {
     let (b, charge) = not_taken_yet().await;
     let (_, partners) = b.app.get("/api/v1/admin/partners", OPERATOR_KEY).await;
