@@ -24,6 +24,7 @@ from test_journey import (  # noqa: F401 (own_partner is a fixture)
     own_partner,
     post_json,
     reload_until,
+    second_payment_after,
     sim_today,
     unique_keyword,
 )
@@ -74,6 +75,19 @@ def a_month_later(day: date) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def narrow_history(new_context, page: Page, dialogue_url: str, name: str) -> Page:
+    """The Dialogue page dark at 360 px with the first payment history open: no sideways
+    scrolling; a screenshot `name`. Returns that page."""
+    narrow = new_context(color_scheme="dark", width=360, height=740).new_page()
+    log_in(narrow, page.user)
+    narrow.goto(dialogue_url)
+    narrow.locator("[data-agreement] details summary").first.click()
+    overflow = narrow.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, overflow
+    screenshot(narrow, name)
+    return narrow
+
+
 def test_a_payment_is_refunded_in_part_from_the_dialogue_page(own_partner, new_context):
     page = own_partner
     dialogue_url = an_agreement_with_its_first_payment(page)
@@ -108,13 +122,7 @@ def test_a_payment_is_refunded_in_part_from_the_dialogue_page(own_partner, new_c
     assert_accessible(page)
     screenshot(page, "refund-done")
 
-    narrow = new_context(color_scheme="dark", width=360, height=740).new_page()
-    log_in(narrow, page.user)
-    narrow.goto(dialogue_url)
-    narrow.locator("[data-agreement] details summary").first.click()
-    overflow = narrow.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, overflow
-    screenshot(narrow, "refund-done-dark-narrow")
+    narrow = narrow_history(new_context, page, dialogue_url, "refund-done-dark-narrow")
     narrow.locator("[data-agreement]").first.get_by_role("link", name="Refund…").click()
     expect(narrow.get_by_label(re.compile("^Amount in NOK"))).to_have_value("29,90")
     overflow = narrow.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -129,15 +137,8 @@ def test_a_payment_not_taken_yet_is_cancelled_from_the_dialogue_page(own_partner
     # ahead): PENDING or DUE, not taken yet.
     today = sim_today()
     second_due = a_month_later(today)
-    post_json(f"{SIM}/_sim/clock", {"advance_days": (second_due - timedelta(days=2) - today).days})
     card = page.locator("[data-agreement]").first
-    reload_until(
-        page,
-        lambda: "Payment history (2)" in card.text_content(),
-        "the second payment, created by the scheduler",
-        within=60.0,
-    )
-    card.get_by_text("Payment history (2)").click()
+    second_payment_after(page, card, days=(second_due - timedelta(days=2) - today).days)
     due = card.locator("tr[data-charge]").filter(has_text=second_due.strftime("%d.%m.%Y"))
     expect(due).to_contain_text(re.compile("PENDING|DUE"))
     expect(due.get_by_role("link", name="Refund…")).to_have_count(0)
@@ -160,10 +161,4 @@ def test_a_payment_not_taken_yet_is_cancelled_from_the_dialogue_page(own_partner
     assert_accessible(page)
     screenshot(page, "cancel-done")
 
-    narrow = new_context(color_scheme="dark", width=360, height=740).new_page()
-    log_in(narrow, page.user)
-    narrow.goto(dialogue_url)
-    narrow.locator("[data-agreement] details summary").first.click()
-    overflow = narrow.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, overflow
-    screenshot(narrow, "cancel-done-dark-narrow")
+    narrow_history(new_context, page, dialogue_url, "cancel-done-dark-narrow")

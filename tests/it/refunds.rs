@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     billing::{Billing, active_agreement},
-    support::OPERATOR_KEY,
+    support::{OPERATOR_KEY, TestApp, portal::PortalClient},
 };
 
 fn start() -> NaiveDate {
@@ -433,10 +433,11 @@ fn charge_rows<'a>(html: &'a str, charge: &str) -> &'a str {
     &rest[..rest.find("</tbody>").unwrap()]
 }
 
-#[tokio::test]
-async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progress() {
+/// A charity whose member's first payment is CHARGED, and one of its portal users logged in:
+/// (app, portal, dialogue, agreement, charge).
+async fn portal_with_a_charged_payment() -> (TestApp, PortalClient, String, String, String) {
     use crate::portal_list::charity_with_a_member;
-    let app = crate::support::TestApp::spawn().await;
+    let app = TestApp::spawn().await;
     let (partner, key, id, agreement) = charity_with_a_member(&app).await;
     app.run_pending_jobs().await;
     let (_, a) = app
@@ -444,6 +445,12 @@ async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progres
         .await;
     let charge = a["charges"][0]["id"].as_str().unwrap().to_owned();
     let portal = app.portal_login(&partner).await;
+    (app, portal, id, agreement, charge)
+}
+
+#[tokio::test]
+async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progress() {
+    let (app, portal, id, agreement, charge) = portal_with_a_charged_payment().await;
     let page = portal.get(&format!("/portal/dialogues/{id}")).await;
     let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
     assert!(
@@ -572,15 +579,7 @@ async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progres
 
 #[tokio::test]
 async fn a_payments_rows_are_re_read_while_its_refund_is_in_progress_and_then_no_more() {
-    use crate::portal_list::charity_with_a_member;
-    let app = crate::support::TestApp::spawn().await;
-    let (partner, key, id, agreement) = charity_with_a_member(&app).await;
-    app.run_pending_jobs().await;
-    let (_, a) = app
-        .get(&format!("/api/v1/agreements/{agreement}"), &key)
-        .await;
-    let charge = a["charges"][0]["id"].as_str().unwrap().to_owned();
-    let portal = app.portal_login(&partner).await;
+    let (app, portal, id, _, charge) = portal_with_a_charged_payment().await;
     let rows = format!("/portal/dialogues/{id}/charges/{charge}/rows");
     let polls = format!(r#"hx-get="{rows}""#);
     let page = portal.get(&format!("/portal/dialogues/{id}")).await;
