@@ -15,15 +15,19 @@ pub fn refund_key(refund_id: &str) -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RefundCharge {
     pub refund_id: String,
+    /// Vipps answered 202 (accepted, not applied yet): this job only reads the charge back,
+    /// retrying until it shows the refund, without asking Vipps again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted: bool,
 }
 
 impl JobSpec for RefundCharge {
     const QUEUE: &'static str = "billing.refund";
-    /// Vipps may answer 202 (accepted, not applied yet): the job polls by retrying.
+    /// Read-backs of an accepted refund retry (every 5 s at least) until it is applied.
     const MAX_ATTEMPTS: u32 = 12;
 
     fn idempotency_key(&self) -> Option<String> {
-        Some(format!("refund:{}", self.refund_id))
+        Some(polled(format!("refund:{}", self.refund_id), self.accepted))
     }
 }
 
@@ -31,6 +35,9 @@ impl JobSpec for RefundCharge {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CancelCharge {
     pub charge_id: String,
+    /// Vipps answered 202: only read the charge back until it shows the cancel.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepted: bool,
 }
 
 impl JobSpec for CancelCharge {
@@ -38,6 +45,19 @@ impl JobSpec for CancelCharge {
     const MAX_ATTEMPTS: u32 = 8;
 
     fn idempotency_key(&self) -> Option<String> {
-        Some(format!("cancel-charge:{}", self.charge_id))
+        Some(polled(
+            format!("cancel-charge:{}", self.charge_id),
+            self.accepted,
+        ))
+    }
+}
+
+/// The read-back job of an accepted (202) operation has its own key: it is enqueued while the
+/// job that asked Vipps still runs.
+fn polled(key: String, accepted: bool) -> String {
+    if accepted {
+        format!("{key}:accepted")
+    } else {
+        key
     }
 }

@@ -2,7 +2,8 @@
 //! amount left prefilled and a description, as the confirmation; POST with the CSRF token:
 //! the refund is recorded and queued) and `…/charges/{cid}/cancel` (GET asks, POST cancels a
 //! payment not taken yet). Both go back to the agreement's card, where the payment history
-//! shows the refund's progress.
+//! shows the refund's progress: `…/charges/{cid}/rows` is the payment's rows alone, which htmx
+//! re-reads while a refund is in progress.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use crate::{
     portal::{
         cookies::CookiePolicy,
+        dialogue_page::ChargeRows,
         errors::PortalError,
         format::{date, nok},
         forms::FieldErrors,
@@ -39,6 +41,7 @@ pub fn routes(route: Route) -> Route {
             "/dialogues/:id/charges/:charge/cancel",
             poem::get(confirm_cancel).post(cancel),
         )
+        .at("/dialogues/:id/charges/:charge/rows", poem::get(rows))
 }
 
 const LABELS: &[(&str, &str)] = &[("amount", "Amount"), ("reason", "Description")];
@@ -250,4 +253,15 @@ async fn cancel(
         &agreement,
         Flash::CancelRequested,
     ))
+}
+
+/// `GET …/charges/{cid}/rows`: the payment and its refunds as the Dialogue page shows them.
+#[handler]
+async fn rows(
+    state: Data<&AppState>,
+    user: PortalUser,
+    Path((id, charge)): Path<(String, String)>,
+) -> Result<ChargeRows, PortalError> {
+    let (_, _, c) = payment_of(&state, &user, &id, &charge).await?;
+    Ok(ChargeRows::new(id, &c.into()))
 }

@@ -2,7 +2,8 @@
 //! (the list's period in the URL, plus `?by=`), and its agreements, each with its payment
 //! history in a `<details>`. An open agreement is stopped after a confirmation page
 //! (`…/agreements/{aid}/stop`: GET asks, POST with the CSRF token stops); a payment has its
-//! refunds with their progress and Refund / Cancel buttons ([`super::charge_actions`]). `agreements.csv`
+//! refunds with their progress (re-read by htmx while one is in progress) and Refund / Cancel
+//! buttons ([`super::charge_actions`]). `agreements.csv`
 //! exports every agreement of the dialogue, `charges.csv` its payments due in the period.
 
 use askama::Template;
@@ -74,6 +75,7 @@ struct BucketRow {
     refunded: String,
 }
 
+/// One payment with its refunds (`charge_rows_partial.html`).
 struct ChargeRow {
     id: String,
     due: String,
@@ -84,6 +86,8 @@ struct ChargeRow {
     refundable: bool,
     /// A Cancel button (not taken yet).
     cancellable: bool,
+    /// A refund is in progress: the rows are re-read until it is done or failed.
+    polling: bool,
     refunds: Vec<RefundRow>,
 }
 
@@ -138,7 +142,26 @@ impl ChargeRow {
                 .join(": "),
             refundable: c.refundable_ore() > 0 && !c.refund_pending(),
             cancellable: c.cancellable(),
+            polling: c.refund_pending(),
             refunds: c.refunds.iter().map(RefundRow::new).collect(),
+        }
+    }
+}
+
+/// The rows of one payment of dialogue `id` alone: the fragment htmx re-reads while a refund
+/// of it is in progress.
+#[derive(Template, WebTemplate)]
+#[template(path = "charge_rows_partial.html")]
+pub(super) struct ChargeRows {
+    id: String,
+    c: ChargeRow,
+}
+
+impl ChargeRows {
+    pub(super) fn new(id: String, c: &ChargeWithHistory) -> Self {
+        Self {
+            id,
+            c: ChargeRow::new(c),
         }
     }
 }

@@ -38,6 +38,16 @@ pub struct ChargeDetail {
     pub refundable_ore: i64,
 }
 
+impl From<ChargeDetail> for crate::service::agreements::ChargeWithHistory {
+    fn from(d: ChargeDetail) -> Self {
+        Self {
+            charge: d.charge,
+            history: d.history,
+            refunds: d.refunds,
+        }
+    }
+}
+
 /// What a partner asks to refund: the amount in NOK as text (`"49.90"`), and the description
 /// the user sees (the dialogue's product name when empty).
 #[derive(Debug, Clone, Default)]
@@ -189,6 +199,7 @@ pub async fn refund(
         .map_err(pending_conflict)?;
     let job = RefundCharge {
         refund_id: r.id.clone(),
+        accepted: false,
     };
     state.enqueuer.enqueue_tx(&mut tx, &job).await?;
     let mut entry = actor.audit("charge.refund", "charge", &c.id);
@@ -263,6 +274,7 @@ pub async fn cancel(
     let mut tx = state.db.begin().await?;
     let job = CancelCharge {
         charge_id: c.id.clone(),
+        accepted: false,
     };
     state.enqueuer.enqueue_tx(&mut tx, &job).await?;
     audit::record_tx(&mut tx, &actor.audit("charge.cancel", "charge", &c.id), now).await?;

@@ -112,6 +112,19 @@ def unique_keyword() -> str:
     return "J" + "".join(random.choices(string.ascii_uppercase, k=7))
 
 
+def second_payment_after(page: Page, card, days: int) -> None:
+    """Moves the simulator's clock `days` on and reloads until the scheduler alone has created
+    the agreement's (`card`'s) second payment; opens its payment history."""
+    post_json(f"{SIM}/_sim/clock", {"advance_days": days})
+    reload_until(
+        page,
+        lambda: "Payment history (2)" in card.text_content(),
+        "the second payment, created by the scheduler",
+        within=60.0,
+    )
+    card.get_by_text("Payment history (2)").click()
+
+
 def fill_dialogue_form(page: Page, keyword: str, today: date) -> None:
     page.get_by_label("Name", exact=True).fill("Monthly giver")
     page.get_by_label("Start Date", exact=True).fill(today.isoformat())
@@ -197,14 +210,7 @@ def test_the_seed_journey_from_login_to_the_second_payment(own_partner, new_cont
     screenshot(page, "journey-7-agreement-active")
 
     # 7. A month passes in the simulator; the scheduler alone creates the next payment.
-    post_json(f"{SIM}/_sim/clock", {"advance_days": 31})
-    reload_until(
-        page,
-        lambda: "Payment history (2)" in card.text_content(),
-        "the second payment, created by the scheduler",
-        within=60.0,
-    )
-    card.get_by_text("Payment history (2)").click()
+    second_payment_after(page, card, days=31)
     expect(card.locator("tbody tr")).to_have_count(2)
     screenshot(page, "journey-8-second-payment")
     vipps.goto(payments)

@@ -19,7 +19,7 @@ pub(crate) struct Billing {
     vipps_id: String,
 }
 
-fn sim(app: &TestApp) -> &dialogpay::vipps::sim::Simulator {
+pub(crate) fn sim(app: &TestApp) -> &dialogpay::vipps::sim::Simulator {
     app.simulator.as_ref().unwrap()
 }
 
@@ -696,7 +696,9 @@ async fn count_charges(app: &TestApp, sql: &'static str, dialogue: &str) -> i64 
     .unwrap()
 }
 
-fn sim_calls(app: &TestApp, operation: &str) -> usize {
+/// How many `operation` requests (`create_charge`, `refund_charge`, `fetch_charge`…) the
+/// simulator received.
+pub(crate) fn sim_calls(app: &TestApp, operation: &str) -> usize {
     sim(app)
         .requests()
         .iter()

@@ -1,14 +1,17 @@
 //! Refunds and cancelled charges (issue 17): full and partial refunds through the job and the
-//! simulator, two refunds racing for the last amount, refusals (409, 422, 404), cancelling a
-//! charge not taken yet, the audit log, and the statistics net of refunds.
+//! simulator, two refunds racing for the last amount, refusals (409, 422, 404, more than 365
+//! days after the payment, Vipps refusing), refunds and cancels Vipps accepts for later (202,
+//! polled), cancelling a charge not taken yet, the audit log, and the statistics net of
+//! refunds.
 
 use chrono::NaiveDate;
+use dialogpay::vipps::sim::{Faults, Simulator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
     billing::{Billing, active_agreement},
-    support::OPERATOR_KEY,
+    support::{OPERATOR_KEY, TestApp, portal::PortalClient},
 };
 
 fn start() -> NaiveDate {
@@ -53,6 +56,32 @@ fn vipps_charges(b: &Billing) -> Vec<dialogpay::vipps::wire::ChargeResponse> {
         .agreements()
         .into_iter()
         .flat_map(|a| a.charges)
+        .collect()
+}
+
+fn sim(b: &Billing) -> &Simulator {
+    crate::billing::sim(&b.app)
+}
+
+fn vipps_calls(b: &Billing, operation: &str) -> usize {
+    crate::billing::sim_calls(&b.app, operation)
+}
+
+/// The simulator answers the next refund or cancel 202 and applies it at the second read.
+fn accept_later(b: &Billing) {
+    sim(b).add_faults(Faults {
+        accept_later: Some(1),
+        ..Faults::default()
+    });
+}
+
+/// The statuses the charge went through.
+fn statuses(c: &Value) -> Vec<&str> {
+    c["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
         .collect()
 }
 
@@ -130,13 +159,7 @@ async fn a_charged_payment_is_refunded_partly_then_in_full() {
     let total = stats(&b).await;
     assert_eq!(total["refunds"], 2, "{total}");
     assert_eq!(total["amount_collected_ore"], 0, "{total}");
-    let history: Vec<&str> = c["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(history, ["CHARGED", "PARTIALLY_REFUNDED", "REFUNDED"]);
+    assert_eq!(statuses(&c), ["CHARGED", "PARTIALLY_REFUNDED", "REFUNDED"]);
 
     // Nothing is left.
     let (status, e) = refund(&b, &charge, json!({"amount": "1.00"})).await;
@@ -150,6 +173,126 @@ async fn a_charged_payment_is_refunded_partly_then_in_full() {
             .any(|e| e["details"].to_string().contains("Donor called")),
         "{audit:?}"
     );
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_vipps_accepts_for_later_is_polled_until_done_and_asked_once() {
+    let (b, charge) = charged().await;
+    accept_later(&b);
+    let (status, r) = refund(&b, &charge, json!({"amount": "20.00"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["refunds"][0]["status"], "DONE", "{c}");
+    assert_eq!(c["refunds"].as_array().unwrap().len(), 1, "{c}");
+    assert_eq!(c["status"], "PARTIALLY_REFUNDED", "{c}");
+    assert_eq!(statuses(&c), ["CHARGED", "PARTIALLY_REFUNDED"], "once");
+    assert_eq!(c["refundable"], "30.00");
+    assert_eq!(refunded_in_vipps(&b), 2000);
+    assert_eq!(vipps_calls(&b, "refund_charge"), 1, "Vipps asked once");
+    assert!(
+        vipps_calls(&b, "fetch_charge") >= 2,
+        "read back until applied: {}",
+        vipps_calls(&b, "fetch_charge")
+    );
+    let total = stats(&b).await;
+    assert_eq!(total["refunds"], 1, "{total}");
+    assert_eq!(total["amount_collected"], "30.00", "{total}");
+
+    // The rest, accepted for later too: REFUNDED, once.
+    accept_later(&b);
+    refund(&b, &charge, json!({"amount": "30.00"})).await;
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "REFUNDED", "{c}");
+    assert_eq!(statuses(&c), ["CHARGED", "PARTIALLY_REFUNDED", "REFUNDED"]);
+    assert_eq!(vipps_calls(&b, "refund_charge"), 2);
+    assert_eq!(refunded_in_vipps(&b), 5000);
+    assert_eq!(stats(&b).await["refunds"], 2);
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_more_than_365_days_after_the_payment_is_refused_before_vipps_is_asked() {
+    let (b, charge) = charged().await;
+    b.set_day(start() + chrono::Days::new(366));
+    let (status, e) = refund(&b, &charge, json!({"amount": "10.00"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["code"], "refund_period_over", "{e}");
+    assert!(e["message"].to_string().contains("365 days"), "{e}");
+    b.app.run_pending_jobs().await;
+    assert_eq!(vipps_calls(&b, "refund_charge"), 0);
+
+    // Vipps refuses it too.
+    let a = &sim(&b).agreements()[0];
+    let in_vipps = &a.charges[0];
+    let req = dialogpay::vipps::wire::RefundRequest {
+        amount: 1000,
+        description: "Late".into(),
+    };
+    let key = dialogpay::vipps::IdempotencyKey::new("late-refund").unwrap();
+    let refused = b
+        .app
+        .state
+        .vipps
+        .refund_charge(&a.msn, &a.agreement_id, &in_vipps.id, &req, key)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused}");
+    assert!(refused.to_string().contains("365 days"), "{refused}");
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_vipps_refuses_is_failed_with_its_reason_and_the_charge_unchanged() {
+    let (b, charge) = charged().await;
+    let (a, c) = {
+        let a = &sim(&b).agreements()[0];
+        (a.agreement_id.clone(), a.charges[0].id.clone())
+    };
+    sim(&b).add_faults(Faults {
+        status: Some(400),
+        count: Some(1),
+        path: Some(format!("/recurring/v3/agreements/{a}/charges/{c}/refund")),
+        ..Faults::default()
+    });
+    let (status, r) = refund(&b, &charge, json!({"amount": "20.00"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["refunds"][0]["status"], "FAILED", "{c}");
+    let why = c["refunds"][0]["failure"].as_str().unwrap_or_default();
+    assert!(why.contains("injected fault"), "the reason: {c}");
+    assert_eq!(c["status"], "CHARGED", "{c}");
+    assert_eq!(c["refundable"], "50.00", "{c}");
+    assert_eq!(statuses(&c), ["CHARGED"]);
+    assert_eq!(refunded_in_vipps(&b), 0);
+    assert_eq!(stats(&b).await["refunds"], 0);
+
+    let (_, agreement) = b
+        .app
+        .get(&format!("/api/v1/agreements/{}", b.agreement), &b.key)
+        .await;
+    let partner = b.app.get("/api/v1/admin/partners", OPERATOR_KEY).await.1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let portal = b.app.portal_login(&partner).await;
+    let page = portal
+        .get(&format!(
+            "/portal/dialogues/{}",
+            agreement["dialogue_id"].as_str().unwrap()
+        ))
+        .await;
+    let rows = charge_rows(&page.html, &charge);
+    assert!(rows.contains(r#"data-refund-status="failed""#), "{rows}");
+    assert!(rows.contains("injected fault"), "the reason: {rows}");
+    assert!(
+        rows.contains("/refund\""),
+        "it can be refunded again: {rows}"
+    );
+    // Nothing is pending: the whole amount can be refunded.
+    let (status, r) = refund(&b, &charge, json!({"amount": "50.00"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(settled_charge(&b, &charge).await["status"], "REFUNDED");
     b.app.stop().await;
 }
 
@@ -254,12 +397,30 @@ async fn a_charge_not_taken_yet_cannot_be_refunded_and_is_cancelled() {
         total["charges_failed"], 0,
         "cancelled is not failed: {total}"
     );
+    assert_eq!(vipps_calls(&b, "cancel_charge"), 1);
     // Cancelled once; a second cancel is a conflict.
     let (status, e) = b.app.post(&path, &b.key, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     let audit = audit_actions(&b).await;
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["action"], "charge.cancel");
+    b.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancel_vipps_accepts_for_later_is_polled_until_cancelled() {
+    let (b, charge) = not_taken_yet().await;
+    accept_later(&b);
+    let path = format!("/api/v1/charges/{charge}/cancel");
+    let (status, c) = b.app.post(&path, &b.key, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    let c = settled_charge(&b, &charge).await;
+    assert_eq!(c["status"], "CANCELLED", "{c}");
+    assert_eq!(statuses(&c).last(), Some(&"CANCELLED"));
+    assert_eq!(vipps_calls(&b, "cancel_charge"), 1, "Vipps asked once");
+    let total = stats(&b).await;
+    assert_eq!(total["charges_cancelled"], 1, "{total}");
+    assert_eq!(total["charges_failed"], 0, "{total}");
     b.app.stop().await;
 }
 
@@ -272,10 +433,11 @@ fn charge_rows<'a>(html: &'a str, charge: &str) -> &'a str {
     &rest[..rest.find("</tbody>").unwrap()]
 }
 
-#[tokio::test]
-async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progress() {
+/// A charity whose member's first payment is CHARGED, and one of its portal users logged in:
+/// (app, portal, dialogue, agreement, charge).
+async fn portal_with_a_charged_payment() -> (TestApp, PortalClient, String, String, String) {
     use crate::portal_list::charity_with_a_member;
-    let app = crate::support::TestApp::spawn().await;
+    let app = TestApp::spawn().await;
     let (partner, key, id, agreement) = charity_with_a_member(&app).await;
     app.run_pending_jobs().await;
     let (_, a) = app
@@ -283,6 +445,12 @@ async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progres
         .await;
     let charge = a["charges"][0]["id"].as_str().unwrap().to_owned();
     let portal = app.portal_login(&partner).await;
+    (app, portal, id, agreement, charge)
+}
+
+#[tokio::test]
+async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progress() {
+    let (app, portal, id, agreement, charge) = portal_with_a_charged_payment().await;
     let page = portal.get(&format!("/portal/dialogues/{id}")).await;
     let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
     assert!(
@@ -406,6 +574,84 @@ async fn the_portal_refunds_a_payment_after_a_confirmation_and_shows_its_progres
         "{}",
         confirm.html
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payments_rows_are_re_read_while_its_refund_is_in_progress_and_then_no_more() {
+    let (app, portal, id, _, charge) = portal_with_a_charged_payment().await;
+    let rows = format!("/portal/dialogues/{id}/charges/{charge}/rows");
+    let polls = format!(r#"hx-get="{rows}""#);
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    assert!(
+        !page.html.contains(&polls),
+        "nothing in progress, no polling"
+    );
+
+    let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
+    let done = portal
+        .submit(
+            &refund,
+            &refund,
+            &[("amount", "30,00"), ("reason", "Called")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let page = portal.get(&format!("/portal/dialogues/{id}")).await;
+    let body = charge_rows(&page.html, &charge);
+    assert!(body.contains(">in progress</span>"), "{body}");
+    assert!(
+        page.html.contains(&format!(
+            r#"<tbody id="payment-{charge}" {polls} hx-trigger="every 2s" hx-swap="outerHTML""#
+        )),
+        "the payment's rows poll: {}",
+        page.html
+    );
+    let pending = portal.get_htmx(&rows).await;
+    assert_eq!(pending.status, StatusCode::OK);
+    assert!(
+        pending.html.trim_start().starts_with("<tbody"),
+        "{}",
+        pending.html
+    );
+    assert!(
+        !pending.html.contains("<html"),
+        "a fragment: {}",
+        pending.html
+    );
+    assert!(pending.html.contains(&polls), "{}", pending.html);
+    assert!(
+        pending.html.contains(">in progress</span>"),
+        "{}",
+        pending.html
+    );
+
+    app.run_pending_jobs().await;
+    let settled = portal.get_htmx(&rows).await;
+    assert!(
+        !settled.html.contains("hx-get"),
+        "polling stops: {}",
+        settled.html
+    );
+    assert!(
+        settled.html.contains(">refunded</span>"),
+        "{}",
+        settled.html
+    );
+    assert!(
+        settled.html.contains(">PARTIALLY_REFUNDED</span>"),
+        "{}",
+        settled.html
+    );
+    assert!(
+        settled.html.contains(&format!(r#"href="{refund}""#)),
+        "the rest can be refunded: {}",
+        settled.html
+    );
+
+    let (other, _) = app.partner("Other").await;
+    let stranger = app.portal_login(&other).await;
+    assert_eq!(stranger.get_htmx(&rows).await.status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
 

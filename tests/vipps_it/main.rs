@@ -4,6 +4,7 @@
 mod client;
 mod fixture_server;
 mod fixtures;
+mod refunds;
 mod sim_rules;
 mod spec;
 mod support;

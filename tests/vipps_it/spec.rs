@@ -134,8 +134,8 @@ fn check(spec: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<Strin
     }
 }
 
-/// The request-body schema of the operation at `path` (concrete) and `method`.
-fn body_schema<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&'a Value> {
+/// The operation at `path` (concrete) and `method`.
+fn operation<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&'a Value> {
     let paths = spec["paths"].as_object()?;
     let segs: Vec<&str> = path.split('/').collect();
     let (_, item) = paths.iter().find(|(template, _)| {
@@ -145,7 +145,12 @@ fn body_schema<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&'a Valu
                 .zip(&segs)
                 .all(|(a, b)| a.starts_with('{') || a == b)
     })?;
-    let content = &item[method.to_ascii_lowercase()]["requestBody"]["content"];
+    item.get(method.to_ascii_lowercase())
+}
+
+/// The request-body schema of the operation at `path` (concrete) and `method`.
+fn body_schema<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&'a Value> {
+    let content = &operation(spec, path, method)?["requestBody"]["content"];
     content.as_object()?.values().next().map(|c| &c["schema"])
 }
 
@@ -322,4 +327,72 @@ fn the_validator_catches_what_it_should() {
     ] {
         assert!(text.contains(needle), "{needle} not reported in {text}");
     }
+}
+
+/// Refund and cancel, applied at once and accepted for later: each answer is one of the
+/// success statuses the spec lists for its operation (204, and 202 "accepted, not yet
+/// enacted").
+#[tokio::test]
+async fn refund_and_cancel_answer_statuses_the_spec_lists() {
+    let Some(spec) = load("recurring-api-v3-openapi.yaml") else {
+        println!("NOTE: spec files absent; skipped");
+        return;
+    };
+    let env = env().await;
+    let c = &env.client;
+    let d = c
+        .draft_agreement(MSN, &draft(9900), key("d"))
+        .await
+        .unwrap();
+    let (aid, initial) = (d.agreement_id, d.charge_id.unwrap());
+    env.sim.approve(&aid, None).unwrap();
+    let refund = RefundRequest {
+        amount: 1000,
+        description: "Goodwill".into(),
+    };
+    let mut answers = Vec::new();
+    for (n, later) in [(1, false), (2, true)] {
+        env.sim.add_faults(dialogpay::vipps::sim::Faults {
+            accept_later: Some(u32::from(later)),
+            ..Default::default()
+        });
+        let charged = c.refund_charge(MSN, &aid, &initial, &refund, key(&format!("r{n}")));
+        answers.push((
+            "POST",
+            format!("/charges/{initial}/refund"),
+            charged.await.unwrap(),
+        ));
+        let due = charge(days_from_today(&env, 5), 9900);
+        let cid = c
+            .create_charge(MSN, &aid, &due, key(&format!("c{n}")))
+            .await
+            .unwrap()
+            .charge_id;
+        env.sim.add_faults(dialogpay::vipps::sim::Faults {
+            accept_later: Some(u32::from(later)),
+            ..Default::default()
+        });
+        let cancelled = c.cancel_charge(MSN, &aid, &cid, key(&format!("x{n}")));
+        answers.push((
+            "DELETE",
+            format!("/charges/{cid}"),
+            cancelled.await.unwrap(),
+        ));
+    }
+    let mut seen = Vec::new();
+    for (method, tail, applied) in answers {
+        let status = match applied {
+            dialogpay::vipps::client::Applied::Done => "204",
+            dialogpay::vipps::client::Applied::Accepted => "202",
+        };
+        let path = format!("/recurring/v3/agreements/{aid}{tail}");
+        let op = operation(&spec, &path, method).expect("the operation is in the spec");
+        assert!(
+            op["responses"].get(status).is_some(),
+            "{method} {path} answered {status}, not in the spec's {:?}",
+            op["responses"]
+        );
+        seen.push(status);
+    }
+    assert_eq!(seen, ["204", "204", "202", "202"]);
 }

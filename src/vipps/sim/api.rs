@@ -76,8 +76,24 @@ pub fn access_token(req: &Request, Data(sim): Data<&Simulator>) -> Response {
 
 /// Authenticates, then runs `f` (read-only requests).
 fn read(sim: &Simulator, req: &Request, f: impl FnOnce(&State, &Caller) -> Reply) -> Response {
+    read_charges(sim, req, None, f)
+}
+
+/// [`read`] of charges: `(agreement, charge)` (either may be `None`: all of the agreement's,
+/// or the agreement looked up) counts as a read for the refunds and cancels accepted on them.
+fn read_charges(
+    sim: &Simulator,
+    req: &Request,
+    charges: Option<(Option<&str>, Option<&str>)>,
+    f: impl FnOnce(&State, &Caller) -> Reply,
+) -> Response {
     match authenticate(sim, req) {
-        Ok(caller) => sim.read(|state| f(state, &caller)).into_response(),
+        Ok(caller) => {
+            if let Some((aid, cid)) = charges {
+                sim.count_read(&caller.msn, aid, cid);
+            }
+            sim.read(|state| f(state, &caller)).into_response()
+        }
         Err(r) => r.into_response(),
     }
 }
@@ -120,8 +136,14 @@ fn write_with(
 }
 
 fn done(r: Result<(), ApiError>) -> Reply {
+    applied(r.map(|()| false))
+}
+
+/// 204 when applied, 202 when accepted to be applied later.
+fn applied(r: Result<bool, ApiError>) -> Reply {
     match r {
-        Ok(()) => Reply::empty(204),
+        Ok(false) => Reply::empty(204),
+        Ok(true) => Reply::empty(202),
         Err(e) => Reply::problem(&e),
     }
 }
@@ -261,8 +283,11 @@ pub fn list_charges(
         .ok()
         .and_then(|q| q.status)
         .map(|s| ChargeStatus::from(s.as_str()));
-    read(sim, req, |state, caller| {
-        match state.agreements.get(&id).filter(|a| a.msn == caller.msn) {
+    read_charges(
+        sim,
+        req,
+        Some((Some(&id), None)),
+        |state, caller| match state.agreements.get(&id).filter(|a| a.msn == caller.msn) {
             Some(a) => {
                 let list: Vec<ChargeResponse> = a
                     .charges
@@ -273,8 +298,8 @@ pub fn list_charges(
                 Reply::json(200, &list)
             }
             None => Reply::problem(&ApiError::not_found("Agreement")),
-        }
-    })
+        },
+    )
 }
 
 /// `GET /recurring/v3/agreements/{id}/charges/{chargeId}`.
@@ -284,12 +309,15 @@ pub fn fetch_charge(
     Path((aid, cid)): Path<(String, String)>,
     Data(sim): Data<&Simulator>,
 ) -> Response {
-    read(sim, req, |state, caller| {
-        match engine::charge(state, &caller.msn, &aid, &cid) {
+    read_charges(
+        sim,
+        req,
+        Some((Some(&aid), Some(&cid))),
+        |state, caller| match engine::charge(state, &caller.msn, &aid, &cid) {
             Ok((a, c)) => Reply::json(200, &c.to_wire(a.draft.external_id.as_deref())),
             Err(e) => Reply::problem(&e),
-        }
-    })
+        },
+    )
 }
 
 /// `GET /recurring/v3/charges/{chargeId}`.
@@ -299,7 +327,7 @@ pub fn fetch_charge_by_id(
     Path(cid): Path<String>,
     Data(sim): Data<&Simulator>,
 ) -> Response {
-    read(sim, req, |state, caller| {
+    read_charges(sim, req, Some((None, Some(&cid))), |state, caller| {
         let aid = state
             .charge_index
             .get(&State::charge_key(&caller.msn, &cid))
@@ -319,8 +347,10 @@ pub fn cancel_charge(
     Path((aid, cid)): Path<(String, String)>,
     Data(sim): Data<&Simulator>,
 ) -> Response {
+    let path = req.uri().path().to_owned();
     write(sim, req, &[], |state, _, caller, key| {
-        done(engine::cancel(state, &caller.msn, &aid, &cid, key))
+        let later = || sim.take_accept_later(&path);
+        applied(engine::cancel(state, &caller.msn, &aid, &cid, key, later))
     })
 }
 
@@ -348,10 +378,12 @@ pub fn refund_charge(
     body: Vec<u8>,
     Data(sim): Data<&Simulator>,
 ) -> Response {
+    let path = req.uri().path().to_owned();
     write(sim, req, &body, |state, _, caller, key| {
-        done(
+        let later = || sim.take_accept_later(&path);
+        applied(
             parse_body::<RefundRequest>(req.headers(), &body)
-                .and_then(|r| engine::refund(state, &caller.msn, &aid, &cid, r, key)),
+                .and_then(|r| engine::refund(state, &caller.msn, &aid, &cid, r, key, later)),
         )
     })
 }

@@ -7,7 +7,8 @@ use chrono_tz::Europe::Oslo;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 
-use super::model::{PendingDelivery, SimAgreement, SimCharge, State};
+use super::accepted;
+use super::model::{Change, PendingDelivery, SimAgreement, SimCharge, State};
 use crate::vipps::validate;
 use crate::vipps::wire::{
     Actor, AgreementPatch, AgreementStatus, AsyncChargeResponse, BatchChargeItem, CaptureRequest,
@@ -150,13 +151,13 @@ fn agreement_event(a: &SimAgreement, event_type: &str, actor: Option<Actor>) -> 
 }
 
 /// What a charge event needs to know about its agreement.
-struct Owner {
+pub(super) struct Owner {
     id: String,
     external_id: Option<String>,
 }
 
 impl Owner {
-    fn of(a: &SimAgreement) -> Self {
+    pub(super) fn of(a: &SimAgreement) -> Self {
         Self {
             id: a.id.clone(),
             external_id: a.draft.external_id.clone(),
@@ -164,7 +165,7 @@ impl Owner {
     }
 }
 
-fn charge_event(a: &Owner, c: &SimCharge, event_type: &str) -> WebhookEvent {
+pub(super) fn charge_event(a: &Owner, c: &SimCharge, event_type: &str) -> WebhookEvent {
     let mut e = WebhookEvent::new(event_type);
     e.agreement_id = Some(a.id.clone());
     e.agreement_external_id = a.external_id.clone();
@@ -182,7 +183,7 @@ fn charge_event(a: &Owner, c: &SimCharge, event_type: &str) -> WebhookEvent {
     e
 }
 
-fn emit_all(state: &mut State, msn: &str, events: Vec<WebhookEvent>) {
+pub(super) fn emit_all(state: &mut State, msn: &str, events: Vec<WebhookEvent>) {
     for e in events {
         emit(state, msn, e);
     }
@@ -298,6 +299,7 @@ pub fn draft(
             reserved_at: None,
             captured_at: None,
             next_attempt: None,
+            accepted: Vec::new(),
             history: Vec::new(),
         };
         c.log(now, ChargeEventKind::Create, ic.amount, Some(key), true);
@@ -656,6 +658,7 @@ fn new_charge(
         captured_at: None,
         next_attempt: Some(oslo_midnight(due)),
         history: Vec::new(),
+        accepted: Vec::new(),
     };
     c.log(now, ChargeEventKind::Create, amount, Some(key), true);
     state
@@ -798,29 +801,45 @@ fn charge_op<T>(
     Ok(out)
 }
 
-/// `DELETE .../charges/{id}`.
+/// `DELETE .../charges/{id}`. True when it was accepted to be applied later (202): `later`
+/// is asked once the rules allow the cancel, and answers the reads it waits for (see
+/// [`AcceptedChange`](super::model::AcceptedChange)).
 pub fn cancel(
     state: &mut State,
     msn: &str,
     agreement_id: &str,
     charge_id: &str,
     key: &str,
-) -> Res<()> {
+    later: impl FnOnce() -> Option<u32>,
+) -> Res<bool> {
     charge_op(state, msn, agreement_id, charge_id, |c, now| {
-        match c.status {
-            ChargeStatus::Pending
-            | ChargeStatus::Due
-            | ChargeStatus::Reserved
-            | ChargeStatus::PartiallyCaptured => {
-                cancel_charge_in(c, now, Some(key));
-                Ok(((), Some(ev::CHARGE_CANCELED)))
-            }
-            ref s => Err(ApiError::bad(
-                ProblemKind::CancelChargeFailed,
-                format!("cannot cancel a charge that is {s}"),
-            )),
+        check_cancel(c)?;
+        if let Some(reads) = later() {
+            accepted::record(c, Change::Cancel, key, now, reads);
+            return Ok((true, None));
         }
+        Ok((false, Some(apply_cancel(c, now, key))))
     })
+}
+
+/// Vipps cancels PENDING, DUE and RESERVED charges, and the rest of a PARTIALLY_CAPTURED one.
+pub(super) fn check_cancel(c: &SimCharge) -> Res<()> {
+    match c.status {
+        ChargeStatus::Pending
+        | ChargeStatus::Due
+        | ChargeStatus::Reserved
+        | ChargeStatus::PartiallyCaptured => Ok(()),
+        ref s => Err(ApiError::bad(
+            ProblemKind::CancelChargeFailed,
+            format!("cannot cancel a charge that is {s}"),
+        )),
+    }
+}
+
+/// Cancels what is not captured; returns the webhook event.
+pub(super) fn apply_cancel(c: &mut SimCharge, now: DateTime<Utc>, key: &str) -> &'static str {
+    cancel_charge_in(c, now, Some(key));
+    ev::CHARGE_CANCELED
 }
 
 /// `POST .../charges/{id}/capture`.
@@ -870,7 +889,8 @@ pub fn capture(
     })
 }
 
-/// `POST .../charges/{id}/refund`.
+/// `POST .../charges/{id}/refund`. True when it was accepted to be applied later (202), as
+/// with [`cancel`].
 pub fn refund(
     state: &mut State,
     msn: &str,
@@ -878,46 +898,68 @@ pub fn refund(
     charge_id: &str,
     req: RefundRequest,
     key: &str,
-) -> Res<()> {
+    later: impl FnOnce() -> Option<u32>,
+) -> Res<bool> {
     validate::refund(&req).map_err(|e| ApiError::validation(&e))?;
     charge_op(state, msn, agreement_id, charge_id, |c, now| {
-        if !matches!(
-            c.status,
-            ChargeStatus::Charged
-                | ChargeStatus::PartiallyRefunded
-                | ChargeStatus::PartiallyCaptured
-        ) {
-            return Err(ApiError::bad(
-                ProblemKind::OperationFailed,
-                format!("cannot refund a charge that is {}", c.status),
-            ));
+        check_refund(c, now, req.amount)?;
+        if let Some(reads) = later() {
+            let change = Change::Refund { amount: req.amount };
+            accepted::record(c, change, key, now, reads);
+            return Ok((true, None));
         }
-        if c.captured_at
-            .is_some_and(|t| now - t > chrono::Duration::days(365))
-        {
-            return Err(ApiError::bad(
-                ProblemKind::OperationFailed,
-                "refunds are allowed up to 365 days after capture",
-            ));
-        }
-        let refundable = c.captured - c.refunded;
-        if req.amount > refundable {
-            return Err(ApiError::bad(
-                ProblemKind::OperationFailed,
-                format!("amount higher than remaining refundable amount ({refundable})"),
-            ));
-        }
-        c.refunded += req.amount;
-        if c.status != ChargeStatus::PartiallyCaptured {
-            c.status = if c.refunded == c.captured {
-                ChargeStatus::Refunded
-            } else {
-                ChargeStatus::PartiallyRefunded
-            };
-        }
-        c.log(now, ChargeEventKind::Refund, req.amount, Some(key), true);
-        Ok(((), Some(ev::CHARGE_REFUNDED)))
+        Ok((false, Some(apply_refund(c, now, req.amount, key))))
     })
+}
+
+/// Vipps refunds captured money (CHARGED, PARTIALLY_REFUNDED, or the captured part of a
+/// PARTIALLY_CAPTURED charge), up to what is captured and not refunded or accepted to be
+/// refunded, within 365 days of the capture.
+pub(super) fn check_refund(c: &SimCharge, now: DateTime<Utc>, amount: Ore) -> Res<()> {
+    if !matches!(
+        c.status,
+        ChargeStatus::Charged | ChargeStatus::PartiallyRefunded | ChargeStatus::PartiallyCaptured
+    ) {
+        return Err(ApiError::bad(
+            ProblemKind::OperationFailed,
+            format!("cannot refund a charge that is {}", c.status),
+        ));
+    }
+    if c.captured_at
+        .is_some_and(|t| now - t > chrono::Duration::days(365))
+    {
+        return Err(ApiError::bad(
+            ProblemKind::OperationFailed,
+            "refunds are allowed up to 365 days after capture",
+        ));
+    }
+    let refundable = c.captured - c.refunded - c.accepted_refunds();
+    if amount > refundable {
+        return Err(ApiError::bad(
+            ProblemKind::OperationFailed,
+            format!("amount higher than remaining refundable amount ({refundable})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refunds `amount` (checked by [`check_refund`]); returns the webhook event.
+pub(super) fn apply_refund(
+    c: &mut SimCharge,
+    now: DateTime<Utc>,
+    amount: Ore,
+    key: &str,
+) -> &'static str {
+    c.refunded += amount;
+    if c.status != ChargeStatus::PartiallyCaptured {
+        c.status = if c.refunded == c.captured {
+            ChargeStatus::Refunded
+        } else {
+            ChargeStatus::PartiallyRefunded
+        };
+    }
+    c.log(now, ChargeEventKind::Refund, amount, Some(key), true);
+    ev::CHARGE_REFUNDED
 }
 
 // ---- the clock --------------------------------------------------------------------------
@@ -967,6 +1009,9 @@ fn next_event(state: &State, rules: &Rules) -> Option<DateTime<Utc>> {
             if let Some(t) = c.next_attempt {
                 consider(t);
             }
+            for x in &c.accepted {
+                consider(x.apply_at);
+            }
         }
     }
     best
@@ -1003,6 +1048,9 @@ fn process(state: &mut State, rules: &Rules) {
             None
         };
         for c in &mut a.charges {
+            for name in accepted::apply(c, now, |x| x.apply_at <= now) {
+                events.push((a.msn.clone(), charge_event(&snapshot, c, name)));
+            }
             if c.status == ChargeStatus::Pending
                 && c.due.checked_sub_days(Days::new(30)).unwrap_or(c.due) <= today
             {

@@ -74,6 +74,14 @@ pub struct Faults {
     /// is then closed without the answer: the caller cannot know whether it took effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_reply_rate: Option<f64>,
+    /// Answer this many refunds and cancels 202 Accepted (those the rules allow; a refused
+    /// one answers its error as usual) and apply them later (see [`super::accepted`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_later: Option<u32>,
+    /// The read of its charge at which an accepted change shows (default 2: the first read
+    /// after the 202 still sees it not applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_reads: Option<u32>,
     /// Only requests whose path starts with this are affected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -98,8 +106,24 @@ impl Faults {
             drop_connection,
             drop_rate,
             lost_reply_rate,
+            accept_later,
+            accepted_reads,
             path
         );
+    }
+
+    /// Whether a refund or cancel on `path` is answered 202 and applied later: the reads it
+    /// waits for, using up one of [`accept_later`](Self::accept_later).
+    pub fn take_accept_later(&mut self, path: &str) -> Option<u32> {
+        if !self.path.as_deref().is_none_or(|p| path.starts_with(p)) {
+            return None;
+        }
+        let n = self.accept_later.filter(|n| *n > 0)?;
+        self.accept_later = Some(n - 1);
+        Some(
+            self.accepted_reads
+                .unwrap_or(super::accepted::DEFAULT_READS),
+        )
     }
 }
 

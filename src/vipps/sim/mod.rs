@@ -6,6 +6,7 @@
 //!
 //! - [`model`] — the state; [`engine`] — the rules and state machines;
 //! - [`http`] — reply/auth/idempotency plumbing; [`gate`] — request log, faults, rate limits;
+//! - [`accepted`] — refunds and cancels answered 202 and applied later;
 //! - [`api`] — the Vipps paths; [`control`] — `/_sim/`; [`landing`] — the HTML page;
 //! - [`delivery`] — webhook sending; [`persist`] — `--state FILE`; [`ticker`] — the ticking
 //!   clock.
@@ -13,6 +14,7 @@
 //! Mounting under a prefix works (`Route::nest("/vipps-sim", sim_routes(sim))`) as long
 //! as `public_base_url` includes the prefix: links and form actions are built from it.
 
+pub mod accepted;
 pub mod api;
 pub mod control;
 pub mod delivery;
@@ -265,6 +267,35 @@ impl Simulator {
             .volatile
             .lock()
             .unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// A refund or cancel on `path` is answered 202 and applied later: the reads it waits for.
+    pub(crate) fn take_accept_later(&self, path: &str) -> Option<u32> {
+        self.volatile(|v| v.faults.take_accept_later(path))
+    }
+
+    /// A read of an agreement's charges (or of one, `charge_id`; the agreement looked up when
+    /// `agreement_id` is `None`): it counts for the accepted changes waiting on them. The state
+    /// is changed (and written) only when one is waiting.
+    pub(crate) fn count_read(
+        &self,
+        msn: &str,
+        agreement_id: Option<&str>,
+        charge_id: Option<&str>,
+    ) {
+        let target = self.read(|s| {
+            let aid = match agreement_id {
+                Some(a) => a.to_owned(),
+                None => s
+                    .charge_index
+                    .get(&State::charge_key(msn, charge_id.unwrap_or_default()))?
+                    .clone(),
+            };
+            accepted::waiting(s, &aid, charge_id).then_some(aid)
+        });
+        if let Some(aid) = target {
+            self.mutate(|s, _| accepted::on_read(s, msn, &aid, charge_id));
+        }
     }
 
     pub(crate) fn token_valid(&self, token: &str) -> bool {

@@ -190,9 +190,45 @@ pub struct SimCharge {
     /// When the next payment attempt happens (PENDING/DUE only).
     pub next_attempt: Option<DateTime<Utc>>,
     pub history: Vec<ChargeHistoryEvent>,
+    /// Refunds and cancels answered 202 Accepted and not applied yet, oldest first.
+    #[serde(default)]
+    pub accepted: Vec<AcceptedChange>,
+}
+
+/// A refund or cancel Vipps answered 202 ("accepted, not yet applied"): it is applied at a
+/// later read of the charge or once the clock passes [`apply_at`](Self::apply_at), whichever
+/// comes first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedChange {
+    pub change: Change,
+    /// The request's `Idempotency-Key` (logged in the charge's history when applied).
+    pub key: String,
+    pub apply_at: DateTime<Utc>,
+    /// Reads of the charge (fetch, list) still to come before it is applied; the read that
+    /// brings this to zero sees it applied.
+    pub reads_left: u32,
+}
+
+/// What an [`AcceptedChange`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Refund { amount: Ore },
+    Cancel,
 }
 
 impl SimCharge {
+    /// Øre of refunds accepted (202) and not applied yet.
+    pub fn accepted_refunds(&self) -> Ore {
+        self.accepted
+            .iter()
+            .map(|a| match a.change {
+                Change::Refund { amount } => amount,
+                Change::Cancel => 0,
+            })
+            .sum()
+    }
+
     /// Money still reserved and neither captured nor cancelled.
     pub fn remaining_reserved(&self) -> Ore {
         if self.reserved_at.is_none() {
