@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::JobSpec;
 
 /// Fails `fail_times` times (transiently, or permanently when `permanent`), then succeeds.
-/// `sleep_ms` keeps it running for a while, so a test can kill the process mid-job.
+/// `sleep_ms` keeps it running for a while, so a test can kill the process mid-job;
+/// `snooze_first_ms` makes the first attempt a snooze.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Flaky {
     /// Test-chosen identity; also the idempotency key.
@@ -17,6 +18,10 @@ pub struct Flaky {
     pub permanent: bool,
     #[serde(default)]
     pub sleep_ms: u64,
+    /// When not zero, the first attempt snoozes this long (a rate limit) before failing or
+    /// succeeding as above.
+    #[serde(default)]
+    pub snooze_first_ms: u64,
 }
 
 impl JobSpec for Flaky {

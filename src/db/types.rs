@@ -8,7 +8,8 @@ use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type, encode::IsNull, err
 use crate::domain::{
     period::Period,
     status::{
-        AgreementStatus, ChargeStatus, InboundOutcome, RefundStatus, ReplyPurpose, StopActor,
+        AgreementStatus, AttemptOutcome, ChargeStatus, InboundOutcome, RefundStatus, ReplyPurpose,
+        StopActor,
     },
 };
 
@@ -52,6 +53,7 @@ macro_rules! text_columns {
 text_columns!(
     Period,
     AgreementStatus,
+    AttemptOutcome,
     ChargeStatus,
     RefundStatus,
     StopActor,

@@ -193,6 +193,41 @@ impl ReplyPurpose {
     }
 }
 
+text_enum! {
+    /// How one attempt of a background job ended (`job_attempts.outcome`).
+    pub enum AttemptOutcome as "attempt outcome" {
+        /// Still running (or its process died and no heartbeat check has noticed yet).
+        Running => "running",
+        Done => "done",
+        /// Failed; it runs again after its backoff.
+        Retry => "retry",
+        /// Put off without using up an attempt (a rate limit).
+        Snoozed => "snoozed",
+        /// Failed in a way retrying cannot help: no further attempt.
+        Permanent => "permanent",
+        /// Failed on its last attempt.
+        Failed => "failed",
+        /// Its worker stopped heartbeating mid-attempt (a crash, a kill -9); the job was re-queued.
+        Orphaned => "orphaned",
+        /// Aborted by the runtime.
+        Killed => "killed",
+    }
+}
+
+impl AttemptOutcome {
+    /// The attempt failed (counted as a failure on the Overview).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            AttemptOutcome::Retry
+                | AttemptOutcome::Permanent
+                | AttemptOutcome::Failed
+                | AttemptOutcome::Orphaned
+                | AttemptOutcome::Killed
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

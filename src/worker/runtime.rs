@@ -226,7 +226,7 @@ async fn run_job<J: JobSpec>(
                 snooze_ms = wait.as_millis() as u64,
                 "job snoozed"
             );
-            if let Err(db_err) = queue::snooze(&ctx.db, &id, wait).await {
+            if let Err(db_err) = queue::snooze(&ctx.db, &id, J::QUEUE, attempt, wait).await {
                 tracing::error!(error = %db_err, "could not persist the snooze");
             }
             Err(anyhow::anyhow!("snoozed for {wait:?}").into())
@@ -250,7 +250,7 @@ async fn run_job<J: JobSpec>(
         }
         Err(JobError::Permanent(error)) => {
             tracing::error!(elapsed_ms, error = %format!("{error:#}"), "job failed permanently");
-            if let Err(db_err) = queue::stop_retrying(&ctx.db, &id, attempt).await {
+            if let Err(db_err) = queue::stop_retrying(&ctx.db, &id, J::QUEUE, attempt).await {
                 tracing::error!(error = %db_err, "could not mark the job as permanently failed");
             }
             Err(error.into())

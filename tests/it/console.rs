@@ -17,6 +17,7 @@ fn failing(name: &str) -> Flaky {
         fail_times: 1,
         permanent: true,
         sleep_ms: 0,
+        snooze_first_ms: 0,
     }
 }
 

@@ -144,6 +144,7 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
         fail_times: 0,
         permanent: false,
         sleep_ms: 3000,
+        snooze_first_ms: 0,
     };
     let id = enqueuer.enqueue(&job).await.unwrap().unwrap();
     eventually(
@@ -171,6 +172,18 @@ async fn kill_minus_nine_mid_job_then_an_immediate_restart_reruns_the_job() {
         (job_state(&db, &id).await?.0 == "done").then_some(())
     })
     .await;
+    // The history says what happened: the killed attempt orphaned, the rerun done.
+    let history = dialogpay::db::queue::attempts::for_job(&db, &id)
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = history.iter().map(|a| (a.attempt, a.outcome)).collect();
+    use dialogpay::domain::status::AttemptOutcome;
+    assert_eq!(
+        outcomes,
+        [(1, AttemptOutcome::Orphaned), (2, AttemptOutcome::Done)],
+        "{history:?}"
+    );
+    assert!(history[0].error.as_deref().unwrap().contains("heartbeat"));
     drop(second);
 }
 

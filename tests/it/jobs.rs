@@ -14,6 +14,7 @@ fn flaky(name: &str, fail_times: u32, permanent: bool) -> Flaky {
         fail_times,
         permanent,
         sleep_ms: 0,
+        snooze_first_ms: 0,
     }
 }
 
@@ -251,6 +252,7 @@ async fn a_running_job_cannot_be_retried_or_cancelled() {
             fail_times: 0,
             permanent: false,
             sleep_ms: 3000,
+            snooze_first_ms: 0,
         })
         .await;
     app.wait_job(&id, "running", Duration::from_secs(5)).await;
@@ -365,6 +367,7 @@ async fn a_job_orphaned_by_a_crash_runs_again_in_bounded_time() {
             fail_times: 0,
             permanent: false,
             sleep_ms: 2000,
+            snooze_first_ms: 0,
         })
         .await;
     app.wait_job(&id, "running", Duration::from_secs(5)).await;
@@ -440,6 +443,7 @@ async fn a_drain_that_runs_out_of_time_names_the_open_jobs() {
             fail_times: 0,
             permanent: false,
             sleep_ms: 5000,
+            snooze_first_ms: 0,
         })
         .await;
     let drain =

@@ -183,6 +183,7 @@ async fn json_logs_name_the_job_and_never_show_phone_numbers_or_secrets() {
             fail_times: 1,
             permanent: false,
             sleep_ms: 0,
+            snooze_first_ms: 0,
         })
         .await
         .unwrap()

@@ -13,6 +13,7 @@ mod export_memory;
 mod faults;
 mod gateway;
 mod http_basics;
+mod job_attempts;
 mod jobs;
 mod journey;
 mod logs;

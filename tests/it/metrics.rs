@@ -176,6 +176,7 @@ async fn jobs_are_counted_by_queue_and_status_and_timed_by_outcome() {
         fail_times,
         permanent,
         sleep_ms: 0,
+        snooze_first_ms: 0,
     };
     let retried = app.enqueue(&flaky("retried", 1, false)).await;
     let permanent = app.enqueue(&flaky("permanent", 1, true)).await;

@@ -6,6 +6,7 @@
 //! statement is written once per dialect: `sqlite.rs` and `postgres.rs` hold one `Statements`
 //! table each, and the functions here pick the one of the pool they run on.
 
+pub mod attempts;
 pub mod jobs;
 mod postgres;
 mod sqlite;
@@ -189,9 +190,33 @@ pub async fn reschedule(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::E
     update_run_at(db, statements(db).reschedule, id, wait).await
 }
 
-/// A snooze: later, like a retry, and with the attempt given back (`max_attempts + 1`).
-pub async fn snooze(db: &Db, id: &str, wait: Duration) -> Result<(), sqlx::Error> {
-    update_run_at(db, statements(db).snooze, id, wait).await
+/// A snooze: later, like a retry, and with the attempt given back (`max_attempts + 1`); the
+/// attempt's history row will say `snoozed`.
+pub async fn snooze(
+    db: &Db,
+    id: &str,
+    queue: &str,
+    attempt: u32,
+    wait: Duration,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let sql = statements_in(&tx).snooze;
+    let at = whole_seconds_after(wait);
+    with_tx!(&mut tx, |c| sqlx::query(sql)
+        .bind(at)
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected());
+    attempts::mark(&mut tx, id, queue, attempt, attempts::Intent::Snoozed).await?;
+    tx.commit().await
+}
+
+/// `wait` from now in whole seconds, rounded up: apalis compares whole seconds, and the wait
+/// must not come out shorter.
+fn whole_seconds_after(wait: Duration) -> i64 {
+    let due_ms = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
+    (due_ms + 999) / 1000
 }
 
 /// Runs `sql` with the time `wait` from now and the row's id.
@@ -201,9 +226,7 @@ async fn update_run_at(
     id: &str,
     wait: Duration,
 ) -> Result<(), sqlx::Error> {
-    // Round up: apalis compares whole seconds, and the wait must not come out shorter.
-    let due_ms = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
-    let at = (due_ms + 999) / 1000;
+    let at = whole_seconds_after(wait);
     with_pool!(db, |p| sqlx::query(sql)
         .bind(at)
         .bind(id)
@@ -213,16 +236,24 @@ async fn update_run_at(
     Ok(())
 }
 
-/// A permanent failure: no attempts are left once the ack records this attempt.
-pub async fn stop_retrying(db: &Db, id: &str, attempt: u32) -> Result<(), sqlx::Error> {
-    let sql = statements(db).stop_retrying;
-    with_pool!(db, |p| sqlx::query(sql)
+/// A permanent failure: no attempts are left once the ack records this attempt, and the
+/// attempt's history row will say `permanent`.
+pub async fn stop_retrying(
+    db: &Db,
+    id: &str,
+    queue: &str,
+    attempt: u32,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let sql = statements_in(&tx).stop_retrying;
+    with_tx!(&mut tx, |c| sqlx::query(sql)
         .bind(i64::from(attempt))
         .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
+        .execute(c)
+        .await?
+        .rows_affected());
+    attempts::mark(&mut tx, id, queue, attempt, attempts::Intent::Permanent).await?;
+    tx.commit().await
 }
 
 /// The most rows one `delete_finished` statement deletes (its `LIMIT`).
