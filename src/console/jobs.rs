@@ -15,7 +15,10 @@ use serde::Deserialize;
 
 use crate::{
     console::session::{ConsoleOperator, Nav},
-    db::jobs::{JobAction, JobRow, JobStatus},
+    db::{
+        jobs::{JobAction, JobRow, JobStatus},
+        queue::attempts::Attempt,
+    },
     portal::{
         errors::PortalError,
         format::{self, non_empty},
@@ -270,9 +273,37 @@ async fn list(
 struct JobPage {
     layout: Layout,
     job: JobView,
+    attempts: Vec<AttemptView>,
     notice: Option<String>,
     error: Option<String>,
     read_only: Option<&'static str>,
+}
+
+/// One attempt, as the job page shows it.
+struct AttemptView {
+    attempt: i64,
+    outcome: &'static str,
+    started: String,
+    duration: String,
+    worker: String,
+    error: String,
+}
+
+impl From<&Attempt> for AttemptView {
+    fn from(a: &Attempt) -> Self {
+        AttemptView {
+            attempt: a.attempt,
+            outcome: a.outcome.as_str(),
+            started: a.started_at.map(format::datetime).unwrap_or_default(),
+            duration: match (a.duration_ms(), a.finished_at) {
+                (Some(ms), _) => format!("{ms} ms"),
+                (None, None) => "running".to_owned(),
+                (None, Some(_)) => "–".to_owned(),
+            },
+            worker: a.worker.clone().unwrap_or_default(),
+            error: a.error.clone().unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -288,7 +319,7 @@ async fn detail(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<JobPage, PortalError> {
-    let job = service::jobs::get(&state, &id).await?;
+    let (job, attempts) = service::jobs::get_with_attempts(&state, &id).await?;
     let notice = match done.done.as_deref() {
         Some("retried") => Some("The job is retried: it runs again now.".to_owned()),
         Some("cancelled") => Some("The job is cancelled: it will not run again.".to_owned()),
@@ -297,6 +328,7 @@ async fn detail(
     Ok(JobPage {
         layout: op.layout(parts, Nav::Jobs),
         job: job.into(),
+        attempts: attempts.iter().map(AttemptView::from).collect(),
         notice,
         error: None,
         read_only: op.read_only_reason(),
@@ -329,10 +361,11 @@ async fn act_on_one(
             Ok(Redirect::see_other(to).into_response())
         }
         Err(ServiceError::Conflict { message, .. }) => {
-            let job = service::jobs::get(state, id).await?;
+            let (job, attempts) = service::jobs::get_with_attempts(state, id).await?;
             Ok(JobPage {
                 layout: op.layout(parts, Nav::Jobs),
                 job: job.into(),
+                attempts: attempts.iter().map(AttemptView::from).collect(),
                 notice: None,
                 error: Some(format!("Not done: {message}.")),
                 read_only: op.read_only_reason(),

@@ -65,6 +65,16 @@ pub async fn get(state: &AppState, id: &str) -> ServiceResult<JobRow> {
         .ok_or(ServiceError::NotFound("job"))
 }
 
+/// A job with every attempt it has made, first to last.
+pub async fn get_with_attempts(
+    state: &AppState,
+    id: &str,
+) -> ServiceResult<(JobRow, Vec<crate::db::queue::attempts::Attempt>)> {
+    let job = get(state, id).await?;
+    let attempts = crate::db::queue::attempts::for_job(&state.db, id).await?;
+    Ok((job, attempts))
+}
+
 /// Runs a failed or killed job again now (one more attempt).
 pub async fn retry(state: &AppState, operator: &OperatorActor, id: &str) -> ServiceResult<JobRow> {
     act(state, operator, JobAction::Retry, id).await

@@ -72,6 +72,20 @@ async fn an_operator_finds_a_failed_job_reads_it_and_retries_it() {
     assert_eq!(done.location(), format!("{path}?done=retried"));
     let row = app.settled_job(&id).await;
     assert_eq!(row.attempts, 2, "{row:?}");
+    // Both attempts are on its page: the first failed for good with its error, the retry done.
+    let page = console.get(&path).await;
+    let attempt_row = |attempt: &str| {
+        let at = page
+            .html
+            .find(&format!("<tr data-attempt=\"{attempt}\">"))
+            .unwrap_or_else(|| panic!("attempt {attempt}: {}", page.html));
+        page.html[at..at + page.html[at..].find("</tr>").unwrap()].to_owned()
+    };
+    let first = attempt_row("1");
+    assert!(first.contains("data-status=\"permanent\""), "{first}");
+    assert!(first.contains("failing on attempt 1"), "{first}");
+    let second = attempt_row("2");
+    assert!(second.contains("data-status=\"done\""), "{second}");
     let entry = app.audit_entry("job.retry").await;
     assert_eq!(entry["actor"], format!("operator:{}", console.email));
 
