@@ -588,6 +588,14 @@ async fn a_payments_rows_are_re_read_while_its_refund_is_in_progress_and_then_no
         "nothing in progress, no polling"
     );
 
+    // Vipps accepts the refund for later and keeps it unapplied until its clock moves on, so
+    // the workers (running all along) cannot settle it before the pending rows are read.
+    let vipps = crate::billing::sim(&app);
+    vipps.add_faults(Faults {
+        accept_later: Some(1),
+        accepted_reads: Some(u32::MAX),
+        ..Faults::default()
+    });
     let refund = format!("/portal/dialogues/{id}/charges/{charge}/refund");
     let done = portal
         .submit(
@@ -626,6 +634,7 @@ async fn a_payments_rows_are_re_read_while_its_refund_is_in_progress_and_then_no
         pending.html
     );
 
+    vipps.advance_by(dialogpay::vipps::sim::accepted::APPLY_DELAY + chrono::Duration::seconds(1));
     app.run_pending_jobs().await;
     let settled = portal.get_htmx(&rows).await;
     assert!(
