@@ -27,6 +27,7 @@ use crate::{
     service::{
         self, ServiceError,
         jobs::{JobQuery, Selection},
+        objects::ObjectRef,
         page::PageRequest,
     },
     state::AppState,
@@ -41,7 +42,15 @@ pub fn routes(route: Route) -> Route {
 }
 
 /// The states a filter offers (`any`: every state).
-const STATES: &[&str] = &["failed", "pending", "running", "done", "killed", "any"];
+const STATES: &[&str] = &[
+    "failed",
+    "pending",
+    "scheduled",
+    "running",
+    "done",
+    "killed",
+    "any",
+];
 /// The time windows a filter offers, with their length in hours (`None`: all time).
 const WINDOWS: &[(&str, &str, Option<i64>)] = &[
     ("1h", "Last hour", Some(1)),
@@ -54,6 +63,7 @@ fn status_of(state: &str) -> Result<Option<JobStatus>, PortalError> {
     Ok(Some(match state {
         "failed" => JobStatus::Failed,
         "pending" => JobStatus::Pending,
+        "scheduled" => JobStatus::Scheduled,
         "running" => JobStatus::Running,
         "done" => JobStatus::Done,
         "killed" => JobStatus::Killed,
@@ -224,16 +234,30 @@ struct JobsPage {
     states: &'static [&'static str],
     windows: &'static [(&'static str, &'static str, Option<i64>)],
     rows: Vec<JobView>,
-    matching: i64,
+    /// How many match, when at most [`service::jobs::COUNT_CAP`].
+    matching: Option<i64>,
     next: Option<String>,
     notice: Option<String>,
     read_only: Option<&'static str>,
 }
 
 impl JobsPage {
-    /// A button's label for all matching jobs: `Retry all 12 matching…`.
+    /// A button's label for all matching jobs: `Retry all 12 matching…` (without the number
+    /// beyond the cap: the confirmation counts them).
     fn all_matching(&self, verb: &str) -> String {
-        format!("{verb} all {} matching…", self.matching)
+        match self.matching {
+            Some(n) => format!("{verb} all {n} matching…"),
+            None => format!("{verb} all matching…"),
+        }
+    }
+
+    /// `12 jobs match.`, or `More than 10000 jobs match.` beyond the cap.
+    fn matching_line(&self) -> String {
+        match self.matching {
+            Some(1) => "1 job matches.".to_owned(),
+            Some(n) => format!("{n} jobs match."),
+            None => format!("More than {} jobs match.", service::jobs::COUNT_CAP),
+        }
     }
 }
 
@@ -247,7 +271,7 @@ async fn list(
     let query = filter.query(&state)?;
     let page = PageRequest::new(Some(50), filter.cursor.clone())?;
     let rows = service::jobs::list(&state, &query, &page).await?;
-    let matching = service::jobs::count(&state, &query).await?;
+    let matching = service::jobs::count_for_list(&state, &query).await?;
     let next = rows.next_cursor.as_ref().map(|c| {
         format!(
             "/console/jobs?{}&cursor={}",
@@ -274,6 +298,8 @@ struct JobPage {
     layout: Layout,
     job: JobView,
     attempts: Vec<AttemptView>,
+    /// The partners' objects named in its payload, each linked to its console page.
+    concerns: Vec<ObjectRef>,
     notice: Option<String>,
     error: Option<String>,
     read_only: Option<&'static str>,
@@ -319,20 +345,34 @@ async fn detail(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<JobPage, PortalError> {
-    let (job, attempts) = service::jobs::get_with_attempts(&state, &id).await?;
+    let job = service::jobs::get_with_attempts(&state, &id).await?;
     let notice = match done.done.as_deref() {
         Some("retried") => Some("The job is retried: it runs again now.".to_owned()),
         Some("cancelled") => Some("The job is cancelled: it will not run again.".to_owned()),
         _ => None,
     };
-    Ok(JobPage {
-        layout: op.layout(parts, Nav::Jobs),
-        job: job.into(),
-        attempts: attempts.iter().map(AttemptView::from).collect(),
-        notice,
-        error: None,
-        read_only: op.read_only_reason(),
-    })
+    Ok(JobPage::new(&op, parts, job, notice, None))
+}
+
+impl JobPage {
+    fn new(
+        op: &ConsoleOperator,
+        parts: LayoutParts,
+        (job, attempts): (JobRow, Vec<Attempt>),
+        notice: Option<String>,
+        error: Option<String>,
+    ) -> Self {
+        let payload = serde_json::from_slice(&job.payload).unwrap_or_default();
+        JobPage {
+            layout: op.layout(parts, Nav::Jobs),
+            concerns: service::objects::refs_in(&payload),
+            job: job.into(),
+            attempts: attempts.iter().map(AttemptView::from).collect(),
+            notice,
+            error,
+            read_only: op.read_only_reason(),
+        }
+    }
 }
 
 /// What `action` did, for the page after it (`?done=`).
@@ -361,17 +401,11 @@ async fn act_on_one(
             Ok(Redirect::see_other(to).into_response())
         }
         Err(ServiceError::Conflict { message, .. }) => {
-            let (job, attempts) = service::jobs::get_with_attempts(state, id).await?;
-            Ok(JobPage {
-                layout: op.layout(parts, Nav::Jobs),
-                job: job.into(),
-                attempts: attempts.iter().map(AttemptView::from).collect(),
-                notice: None,
-                error: Some(format!("Not done: {message}.")),
-                read_only: op.read_only_reason(),
-            }
-            .with_status(StatusCode::CONFLICT)
-            .into_response())
+            let job = service::jobs::get_with_attempts(state, id).await?;
+            let error = Some(format!("Not done: {message}."));
+            Ok(JobPage::new(op, parts, job, None, error)
+                .with_status(StatusCode::CONFLICT)
+                .into_response())
         }
         Err(err) => Err(err.into()),
     }

@@ -8,10 +8,12 @@ pub mod audit;
 pub mod billing;
 pub mod forms;
 pub mod jobs;
+pub mod objects;
 pub mod operators;
 pub mod overview;
 pub mod partners;
 pub mod session;
+pub mod throughput;
 
 use poem::{EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
@@ -42,6 +44,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     portal::auth::routes,
     overview::routes,
     jobs::routes,
+    objects::routes,
     partners::routes,
     billing::routes,
     audit::routes,

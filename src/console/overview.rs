@@ -1,7 +1,9 @@
 //! The Overview (`GET /console/`): per queue the jobs in each state and how long its oldest due
-//! job has waited, the live workers with their last heartbeat, and the scheduler's next ticks.
+//! job has waited, the attempts finished and failed per minute over the last hour (an SVG
+//! chart, [`throughput`](super::throughput)), the live workers with their last heartbeat, and
+//! the scheduler's next ticks with how the last sweep and reconcile pass ended.
 //! It refreshes itself every 5 s by default; the menu (2 s, 5 s, 30 s, off) is kept in the URL
-//! (`?refresh=`), and `portal-1.js` pauses it while the tab is hidden (htmx fetches only the
+//! (`?refresh=`), and `portal-2.js` pauses it while the tab is hidden (htmx fetches only the
 //! figures: `console_overview_partial.html`).
 
 use askama::Template;
@@ -13,8 +15,11 @@ use poem::{
 use serde::Deserialize;
 
 use crate::{
-    console::session::{ConsoleOperator, Nav},
-    db::jobs::WorkerRow,
+    console::{
+        session::{ConsoleOperator, Nav},
+        throughput::Throughput,
+    },
+    db::{billing_runs::BillingRun, jobs::WorkerRow},
     portal::{
         errors::PortalError,
         format,
@@ -58,12 +63,49 @@ struct WorkerView {
     seconds_ago: i64,
 }
 
+/// How a billing run ended: its state (`done`, `failed`; empty when none ran yet) and a line
+/// such as `at …: 12 found, 12 queued, 0 stopped` or the error.
+struct LastRun {
+    state: String,
+    ok: bool,
+    detail: String,
+}
+
+impl LastRun {
+    fn of(run: Option<BillingRun>) -> Self {
+        let Some(run) = run else {
+            return LastRun {
+                state: String::new(),
+                ok: true,
+                detail: "none yet".to_owned(),
+            };
+        };
+        let at = format::datetime(run.finished_at);
+        let ok = run.state == "done";
+        let detail = match (&run.error, ok) {
+            (Some(error), false) => format!("at {at}: {error}"),
+            _ => format!(
+                "at {at}: {} found, {} queued, {} stopped",
+                run.found, run.queued, run.stops
+            ),
+        };
+        LastRun {
+            state: run.state,
+            ok,
+            detail,
+        }
+    }
+}
+
 /// The figures, as the partial renders them.
 struct Figures {
     queues: Vec<QueueSummary>,
+    throughput: Throughput,
     workers: Vec<WorkerView>,
     next_sweep: String,
     next_reconcile: String,
+    last_sweep: LastRun,
+    last_reconcile: LastRun,
     at: String,
 }
 
@@ -88,11 +130,22 @@ impl Figures {
         let tick = |ms: Option<i64>| ms.map(format::datetime).unwrap_or_else(|| "never".into());
         Figures {
             queues: o.queues,
+            throughput: Throughput::new(&o.minutes, o.now_ms),
             workers: o.workers.into_iter().map(worker).collect(),
             next_sweep: tick(o.next_sweep_ms),
             next_reconcile: tick(o.next_reconcile_ms),
+            last_sweep: LastRun::of(o.last_sweep),
+            last_reconcile: LastRun::of(o.last_reconcile),
             at: format::datetime(o.now_ms),
         }
+    }
+
+    /// The last runs' rows: (element id, label, run).
+    fn last_runs(&self) -> [(&'static str, &'static str, &LastRun); 2] {
+        [
+            ("last-sweep", "Last sweep", &self.last_sweep),
+            ("last-reconcile", "Last reconcile", &self.last_reconcile),
+        ]
     }
 
     fn waited(&self, q: &QueueSummary) -> String {
@@ -105,7 +158,7 @@ impl Figures {
 struct OverviewPage {
     layout: Layout,
     figures: Figures,
-    states: [&'static str; 5],
+    states: [&'static str; 6],
     refresh: &'static [(&'static str, &'static str, u32)],
     chosen: String,
     seconds: u32,
@@ -115,7 +168,7 @@ struct OverviewPage {
 #[template(path = "console_overview_partial.html")]
 struct OverviewPartial {
     figures: Figures,
-    states: [&'static str; 5],
+    states: [&'static str; 6],
     chosen: String,
     seconds: u32,
 }

@@ -93,6 +93,18 @@ pub async fn record(db: &Db, run: &RunRecord<'_>) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The run of `kind` that finished last.
+pub async fn last_of(db: &Db, kind: RunKind) -> Result<Option<BillingRun>, sqlx::Error> {
+    with_pool!(db, |p| sqlx::query_as(
+        "SELECT id, kind, tick, job_id, state, found, queued, stops, failed_attempts, error, \
+                started_at, finished_at \
+         FROM billing_runs WHERE kind = $1 ORDER BY finished_at DESC, id DESC LIMIT 1"
+    )
+    .bind(kind.as_str())
+    .fetch_optional(p)
+    .await)
+}
+
 /// The `n` runs that finished last, newest first.
 pub async fn latest(db: &Db, n: i64) -> Result<Vec<BillingRun>, sqlx::Error> {
     with_pool!(db, |p| sqlx::query_as(

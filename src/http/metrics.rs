@@ -41,7 +41,14 @@ pub async fn metrics(state: Data<&AppState>) -> Response {
         .into_response()
 }
 
-const STATUSES: [&str; 5] = ["pending", "running", "done", "failed", "killed"];
+const STATUSES: [&str; 6] = [
+    "pending",
+    "scheduled",
+    "running",
+    "done",
+    "failed",
+    "killed",
+];
 
 /// Every status of every queue that has rows, zeros included, so a status that empties out
 /// drops to 0 instead of vanishing.
@@ -49,7 +56,7 @@ fn write_job_counts(out: &mut String, counts: &[(String, String, i64)]) {
     let name = monitoring::names::JOBS;
     let _ = writeln!(
         out,
-        "# HELP {name} Jobs in the queue tables by queue and status (pending includes retries waiting for their backoff; failed: no attempts left; killed: cancelled)"
+        "# HELP {name} Jobs in the queue tables by queue and status (pending: due now; scheduled: waiting for its run_at, a retry's backoff or a snooze; failed: no attempts left; killed: cancelled)"
     );
     let _ = writeln!(out, "# TYPE {name} gauge");
     let mut queues: Vec<&str> = counts.iter().map(|(q, _, _)| q.as_str()).collect();

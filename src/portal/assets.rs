@@ -9,18 +9,18 @@ use poem::{
 };
 
 /// URLs of the assets, for templates.
-pub const STYLESHEET: &str = "/portal/assets/portal-1.css";
+pub const STYLESHEET: &str = "/portal/assets/portal-2.css";
 pub const HTMX: &str = "/portal/assets/htmx-2.0.11.min.js";
-pub const SCRIPT: &str = "/portal/assets/portal-1.js";
+pub const SCRIPT: &str = "/portal/assets/portal-2.js";
 /// The "Try it" screen's phone (only that page loads it).
 pub const TRY_STYLESHEET: &str = "/portal/assets/try-it-1.css";
 
 /// (file name, content type, bytes) of every asset.
 const ASSETS: &[(&str, &str, &[u8])] = &[
     (
-        "portal-1.css",
+        "portal-2.css",
         "text/css; charset=utf-8",
-        include_bytes!("assets/portal-1.css"),
+        include_bytes!("assets/portal-2.css"),
     ),
     (
         "try-it-1.css",
@@ -28,9 +28,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/try-it-1.css"),
     ),
     (
-        "portal-1.js",
+        "portal-2.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("assets/portal-1.js"),
+        include_bytes!("assets/portal-2.js"),
     ),
     (
         "htmx-2.0.11.min.js",

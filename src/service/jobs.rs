@@ -4,7 +4,9 @@
 use crate::{
     db::{
         audit,
+        billing_runs::{self, BillingRun, RunKind},
         jobs::{self, ActionRefused, JobAction, JobFilter, JobRow, JobStatus, WorkerRow},
+        queue::attempts::{self, Minute},
     },
     service::{
         OperatorActor, ServiceError, ServiceResult,
@@ -59,6 +61,18 @@ pub async fn count(state: &AppState, query: &JobQuery) -> ServiceResult<i64> {
     Ok(jobs::count_matching(&state.db, &query.filter(&since)).await?)
 }
 
+/// How many jobs a list shows as matching: exact up to [`COUNT_CAP`], beyond it `None`
+/// ("more than"), so that a list over millions of rows does not count them all.
+pub async fn count_for_list(state: &AppState, query: &JobQuery) -> ServiceResult<Option<i64>> {
+    let since = query.since_id();
+    let n =
+        jobs::count_matching_up_to(&state.db, &query.filter(&since), Some(COUNT_CAP + 1)).await?;
+    Ok((n <= i64::from(COUNT_CAP)).then_some(n))
+}
+
+/// The most jobs a list counts exactly.
+pub const COUNT_CAP: u32 = 10_000;
+
 pub async fn get(state: &AppState, id: &str) -> ServiceResult<JobRow> {
     jobs::get(&state.db, id)
         .await?
@@ -69,9 +83,9 @@ pub async fn get(state: &AppState, id: &str) -> ServiceResult<JobRow> {
 pub async fn get_with_attempts(
     state: &AppState,
     id: &str,
-) -> ServiceResult<(JobRow, Vec<crate::db::queue::attempts::Attempt>)> {
+) -> ServiceResult<(JobRow, Vec<attempts::Attempt>)> {
     let job = get(state, id).await?;
-    let attempts = crate::db::queue::attempts::for_job(&state.db, id).await?;
+    let attempts = attempts::for_job(&state.db, id).await?;
     Ok((job, attempts))
 }
 
@@ -208,14 +222,21 @@ async fn finish_action(
 }
 
 /// The states the overview counts, in its columns' order.
-pub const OVERVIEW_STATES: [&str; 5] = ["pending", "running", "done", "failed", "killed"];
+pub const OVERVIEW_STATES: [&str; 6] = [
+    "pending",
+    "scheduled",
+    "running",
+    "done",
+    "failed",
+    "killed",
+];
 
 /// One queue on the overview.
 #[derive(Debug, Clone)]
 pub struct QueueSummary {
     pub queue: String,
     /// Jobs in each of [`OVERVIEW_STATES`] (done and killed ones: within the retention).
-    pub counts: [i64; 5],
+    pub counts: [i64; 6],
     /// How long its oldest due pending job has waited, in seconds (the first sign of a stuck
     /// queue).
     pub oldest_due_secs: Option<i64>,
@@ -229,9 +250,18 @@ pub struct Overview {
     /// The scheduler's next billing sweep and reconcile ticks (epoch ms), from their cron.
     pub next_sweep_ms: Option<i64>,
     pub next_reconcile_ms: Option<i64>,
+    /// How the last sweep and the last reconcile pass ended.
+    pub last_sweep: Option<BillingRun>,
+    pub last_reconcile: Option<BillingRun>,
+    /// Attempts finished (done, failed) per minute over the last [`THROUGHPUT_WINDOW_MS`],
+    /// oldest first; minutes with none are left out.
+    pub minutes: Vec<Minute>,
     /// When this was read (epoch ms).
     pub now_ms: i64,
 }
+
+/// How far back the overview's jobs-per-minute chart looks.
+pub const THROUGHPUT_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 fn next_tick(cron: &str, now_ms: i64) -> Option<i64> {
     let schedule: cron::Schedule = cron.parse().ok()?;
@@ -250,7 +280,7 @@ pub async fn overview(state: &AppState) -> ServiceResult<Overview> {
         if queues.last().is_none_or(|q| q.queue != queue) {
             queues.push(QueueSummary {
                 queue: queue.clone(),
-                counts: [0; 5],
+                counts: [0; 6],
                 oldest_due_secs: None,
             });
         }
@@ -269,6 +299,9 @@ pub async fn overview(state: &AppState) -> ServiceResult<Overview> {
         workers: jobs::workers(&state.db).await?,
         next_sweep_ms: next_tick(&billing.sweep_cron, now_ms),
         next_reconcile_ms: next_tick(&billing.reconcile_cron, now_ms),
+        last_sweep: billing_runs::last_of(&state.db, RunKind::Sweep).await?,
+        last_reconcile: billing_runs::last_of(&state.db, RunKind::Reconcile).await?,
+        minutes: attempts::per_minute(&state.db, now_ms - THROUGHPUT_WINDOW_MS).await?,
         now_ms,
     })
 }

@@ -13,6 +13,7 @@ pub mod export;
 pub mod ingest;
 pub mod jobs;
 pub mod messages;
+pub mod objects;
 pub mod operations;
 pub mod operators;
 pub mod page;

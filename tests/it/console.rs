@@ -307,6 +307,14 @@ async fn ten_thousand_failed_jobs_are_cancelled_in_one_confirmed_step() {
     insert_failed_jobs(&app.state.db, "test.bulk", 10_000).await;
     insert_failed_jobs(&app.state.db, "test.other", 3).await;
     let console = app.console_login(false).await;
+    // Over every state and all time there are more than a list counts.
+    let all = console.get("/console/jobs?state=any&window=all").await;
+    assert!(
+        all.html.contains("More than 10000 jobs match."),
+        "{}",
+        &all.html[..2000.min(all.html.len())]
+    );
+    assert!(all.html.contains(">Cancel all matching…</button>"));
     let page = console.get("/console/jobs?queue=test.bulk").await;
     assert!(
         page.html.contains("10000 jobs match."),
@@ -405,7 +413,25 @@ async fn the_overview_counts_jobs_by_queue_and_state_and_refreshes_by_the_menu()
     let app = TestApp::spawn().await;
     let id = app.enqueue(&failing("overview")).await;
     app.settled_job(&id).await;
+    // Enqueued to run in ten minutes: scheduled for later, not pending.
+    let later = app
+        .state
+        .enqueuer
+        .enqueue_in(&failing("later"), Duration::from_secs(600))
+        .await
+        .unwrap()
+        .unwrap();
     insert_failed_jobs(&app.state.db, "test.bulk", 7).await;
+    // A sweep, run now as the admin API does: the overview shows how it ended.
+    let (status, _) = app
+        .post(
+            "/api/v1/admin/billing/sweep",
+            crate::support::OPERATOR_KEY,
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    app.run_pending_jobs().await;
     let console = app.console_login(false).await;
     let page = console.get("/console/").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -426,6 +452,34 @@ async fn the_overview_counts_jobs_by_queue_and_state_and_refreshes_by_the_menu()
         flaky.contains("state=failed&amp;window=all\">1</a>"),
         "{flaky}"
     );
+    assert!(
+        flaky.contains("<td data-state=\"scheduled\"><a href=\"/console/jobs?queue=test.flaky&amp;state=scheduled&amp;window=all\">1</a>"),
+        "{flaky}"
+    );
+    assert!(
+        flaky.contains("state=pending&amp;window=all\">0</a>"),
+        "{flaky}"
+    );
+    let scheduled = console
+        .get("/console/jobs?queue=test.flaky&state=scheduled&window=all")
+        .await;
+    assert!(scheduled.html.contains(&format!("data-job=\"{later}\"")));
+    assert!(!scheduled.html.contains(&format!("data-job=\"{id}\"")));
+    // This minute's attempts: the failure drawn and in the chart's table.
+    assert!(
+        page.html.contains("<svg id=\"throughput\""),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("class=\"chart-bar chart-bar-failed\""));
+    assert!(page.html.contains("<table id=\"throughput-table\">"));
+    // The sweep just run.
+    let last = page.html.split("<dd id=\"last-sweep\">").nth(1).unwrap();
+    assert!(
+        last.starts_with("<span class=\"badge badge-good\" data-status=\"done\">done</span> at "),
+        "{last}"
+    );
+    assert!(page.html.contains("<dd id=\"last-reconcile\">"));
     // The workers with their heartbeats, the scheduler's next ticks.
     assert!(
         page.html.contains("<table id=\"workers\">"),
@@ -439,7 +493,7 @@ async fn the_overview_counts_jobs_by_queue_and_state_and_refreshes_by_the_menu()
             .contains("data-refresh-url=\"/console/?refresh=5\" data-refresh-seconds=\"5\"")
     );
     assert!(page.html.contains("<option value=\"5\" selected>"));
-    assert!(page.html.contains("/portal/assets/portal-1.js"));
+    assert!(page.html.contains("/portal/assets/portal-2.js"));
     let off = console.get("/console/?refresh=off").await;
     assert!(off.html.contains("data-refresh-seconds=\"0\""));
     assert!(off.html.contains("<option value=\"off\" selected>"));

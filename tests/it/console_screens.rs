@@ -657,3 +657,84 @@ async fn portal_session(app: &TestApp, email: &str) -> String {
         .expect("a session cookie")
         .to_owned()
 }
+
+#[tokio::test]
+async fn a_jobs_page_links_the_agreement_it_concerns_and_the_agreement_its_jobs() {
+    use crate::portal_list::charity_with_a_member;
+    let app = TestApp::spawn().await;
+    let (_, key, _, agreement) = charity_with_a_member(&app).await;
+    app.run_pending_jobs().await;
+    let console = app.console_login(true).await;
+
+    // The agreement's jobs, found by the id in their payloads.
+    let list = console
+        .get(&format!("/console/jobs?state=any&window=all&q={agreement}"))
+        .await;
+    let job = list
+        .html
+        .split("data-job=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a job of {agreement}: {}", list.html))
+        .to_owned();
+    let page = console.get(&format!("/console/jobs/{job}")).await;
+    let object = format!("/console/objects/{agreement}");
+    assert!(
+        page.html.contains(&format!(
+            "<li data-object=\"agreement\">Agreement <a class=\"id-cell\" href=\"{object}\">"
+        )),
+        "{}",
+        page.html
+    );
+
+    // The agreement: its partner, dialogue and facts (the phone masked), what it links to.
+    let page = console.get(&object).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert_eq!(text_of(&page, "object-id"), agreement);
+    assert_eq!(text_of(&page, "object-partner"), "Charity");
+    assert!(
+        page.html.contains("<dd data-fact=\"status\">ACTIVE</dd>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<dd data-fact=\"phone\">+47****"),
+        "{}",
+        page.html
+    );
+    assert!(
+        !page.html.contains(crate::portal_list::PHONE),
+        "no full phone number"
+    );
+    assert!(
+        page.html.contains("<li data-object=\"message\">"),
+        "{}",
+        page.html
+    );
+    let jobs = format!(
+        "href=\"/console/jobs?state=any&#38;window=all&#38;q={agreement}\" id=\"object-jobs\""
+    );
+    assert!(page.html.contains(&jobs), "{jobs} in {}", page.html);
+
+    // Its first charge links back to it.
+    let (_, a) = app
+        .get(&format!("/api/v1/agreements/{agreement}"), &key)
+        .await;
+    let charge = a["charges"][0]["id"].as_str().unwrap();
+    let page = console.get(&format!("/console/objects/{charge}")).await;
+    assert!(
+        page.html.contains("<dd data-fact=\"status\">CHARGED</dd>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(&format!("href=\"{object}\"")),
+        "{}",
+        page.html
+    );
+    assert_eq!(
+        console.get("/console/objects/agr_nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}

@@ -55,7 +55,7 @@ async fn the_login_page_renders_with_its_form_and_cookie() {
         r#"name="email""#,
         r#"name="password""#,
         r#"type="submit" class="button-primary">Log in</button>"#,
-        r#"href="/portal/assets/portal-1.css""#,
+        r#"href="/portal/assets/portal-2.css""#,
         r#"src="/portal/assets/htmx-2.0.11.min.js""#,
     ] {
         assert!(
@@ -78,7 +78,7 @@ async fn assets_are_embedded_with_long_cache_lifetimes() {
     let client = app.portal_client();
     for (path, content_type, needle) in [
         (
-            "/portal/assets/portal-1.css",
+            "/portal/assets/portal-2.css",
             "text/css",
             "prefers-color-scheme: dark",
         ),
@@ -562,7 +562,7 @@ async fn portal_errors_are_html_pages_and_api_errors_stay_json() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.content_type().starts_with("text/html"));
     assert!(missing.html.contains("Page not found"));
-    let wrong_method = client.post_form("/portal/assets/portal-1.css", &[]).await;
+    let wrong_method = client.post_form("/portal/assets/portal-2.css", &[]).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     let unusable = client.get("/portal/set-password/not-a-token").await;
     assert_eq!(unusable.status, StatusCode::NOT_FOUND);

@@ -125,13 +125,13 @@ async fn the_form_shows_the_seeds_twelve_fields_in_order() {
         r#"hx-post="/portal/dialogue-form/reply-info""#,
         r#"hx-post="/portal/dialogue-form/keyword""#,
         r#"id="keyword-hint" aria-live="polite""#,
-        r#"<script src="/portal/assets/portal-1.js" defer></script>"#,
+        r#"<script src="/portal/assets/portal-2.js" defer></script>"#,
         // The counter on first load, for an empty reply.
         "0 characters",
     ] {
         assert!(page.html.contains(needle), "{needle} missing");
     }
-    let js = client.get("/portal/assets/portal-1.js").await;
+    let js = client.get("/portal/assets/portal-2.js").await;
     assert_eq!(js.status, StatusCode::OK);
     assert!(js.content_type().starts_with("text/javascript"));
     assert!(js.html.contains("setSelectionRange"));

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{INBOUND_TOKEN, Options, TestApp};
 
-const PHONE: &str = "+4791234567";
+pub(crate) const PHONE: &str = "+4791234567";
 
 async fn spawn_quiet() -> TestApp {
     TestApp::spawn_with(Options {

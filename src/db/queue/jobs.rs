@@ -1,8 +1,9 @@
 //! Job history for operators, read from apalis's own tables, and the narrow SQL for retry and
 //! cancel (apalis 1.0 implements neither; docs/apalis-1.0.md §2.3).
 //!
-//! apalis's raw statuses are mapped to five operator-facing ones:
-//! `pending` (Pending, Queued, or Failed with attempts left: waiting for its backoff),
+//! apalis's raw statuses are mapped to six operator-facing ones:
+//! `pending` (due: Queued, or Pending or Failed with attempts left whose `run_at` has come),
+//! `scheduled` (the same, with `run_at` still ahead: a snooze, a backoff, a job for later),
 //! `running`, `done`, `failed` (Failed with no attempts left) and `killed` (cancelled).
 
 use super::{Statements, statements};
@@ -12,6 +13,7 @@ use crate::{db::Db, with_pool};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
     Pending,
+    Scheduled,
     Running,
     Done,
     Failed,
@@ -22,6 +24,7 @@ impl JobStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Pending => "pending",
+            JobStatus::Scheduled => "scheduled",
             JobStatus::Running => "running",
             JobStatus::Done => "done",
             JobStatus::Failed => "failed",
@@ -29,26 +32,34 @@ impl JobStatus {
         }
     }
 
-    fn from_raw(raw: &str, attempts: i64, max_attempts: i64) -> Self {
-        match raw {
+    /// Its status from apalis's, with `now_secs` deciding between pending and scheduled.
+    fn from_raw(raw: &JobRaw<'_>, now_secs: i64) -> Self {
+        match raw.status {
             "Running" => JobStatus::Running,
             "Done" => JobStatus::Done,
             "Killed" => JobStatus::Killed,
-            "Failed" if attempts >= max_attempts => JobStatus::Failed,
+            "Failed" if raw.attempts >= raw.max_attempts => JobStatus::Failed,
+            "Pending" | "Failed" if raw.run_at.is_some_and(|t| t > now_secs) => {
+                JobStatus::Scheduled
+            }
             _ => JobStatus::Pending,
         }
     }
 
     /// The SQL condition selecting this status.
-    fn condition(self) -> &'static str {
+    fn condition(self, sql: &Statements) -> String {
+        const WAITING: &str =
+            "(status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))";
         match self {
-            JobStatus::Pending => {
-                "(status IN ('Pending', 'Queued') OR (status = 'Failed' AND attempts < max_attempts))"
-            }
-            JobStatus::Running => "status = 'Running'",
-            JobStatus::Done => "status = 'Done'",
-            JobStatus::Failed => "(status = 'Failed' AND attempts >= max_attempts)",
-            JobStatus::Killed => "status = 'Killed'",
+            JobStatus::Pending => format!(
+                "(status = 'Queued' OR ({WAITING} AND NOT ({})))",
+                sql.run_at_later
+            ),
+            JobStatus::Scheduled => format!("({WAITING} AND {})", sql.run_at_later),
+            JobStatus::Running => "status = 'Running'".to_owned(),
+            JobStatus::Done => "status = 'Done'".to_owned(),
+            JobStatus::Failed => "(status = 'Failed' AND attempts >= max_attempts)".to_owned(),
+            JobStatus::Killed => "status = 'Killed'".to_owned(),
         }
     }
 }
@@ -81,10 +92,25 @@ struct RawJob {
     job: Vec<u8>,
 }
 
+/// What [`JobStatus::from_raw`] reads of a row.
+struct JobRaw<'a> {
+    status: &'a str,
+    attempts: i64,
+    max_attempts: i64,
+    run_at: Option<i64>,
+}
+
 impl From<RawJob> for JobRow {
     fn from(r: RawJob) -> Self {
+        let raw = JobRaw {
+            status: &r.status,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            run_at: r.run_at,
+        };
+        let now_secs = chrono::Utc::now().timestamp();
         JobRow {
-            status: JobStatus::from_raw(&r.status, r.attempts, r.max_attempts),
+            status: JobStatus::from_raw(&raw, now_secs),
             id: r.id,
             queue: r.job_type,
             raw_status: r.status,
@@ -114,7 +140,10 @@ pub struct JobFilter<'a> {
 /// `IS NULL` (the bind stays, the indexes can be used); a job's own id (a ULID) is looked up by
 /// the primary key, any other search in the payloads of the window.
 fn condition(sql: &Statements, filter: &JobFilter<'_>) -> String {
-    let status = filter.status.map(JobStatus::condition).unwrap_or("1 = 1");
+    let status = filter
+        .status
+        .map(|s| s.condition(sql))
+        .unwrap_or_else(|| "1 = 1".to_owned());
     let queue = if filter.queue.is_some() {
         "job_type = $1"
     } else {
@@ -184,12 +213,24 @@ pub async fn list(
 
 /// How many jobs `filter` selects.
 pub async fn count_matching(db: &Db, filter: &JobFilter<'_>) -> Result<i64, sqlx::Error> {
+    count_matching_up_to(db, filter, None).await
+}
+
+/// [`count_matching`], counting no further than `cap` rows when given (a list over millions of
+/// finished jobs says "more than …" instead of counting them all).
+pub async fn count_matching_up_to(
+    db: &Db,
+    filter: &JobFilter<'_>,
+    cap: Option<u32>,
+) -> Result<i64, sqlx::Error> {
     let sql = statements(db);
-    let text = format!(
-        "SELECT COUNT(*) FROM {} WHERE {}",
-        sql.jobs_table,
-        condition(sql, filter)
-    );
+    let (table, condition) = (sql.jobs_table, condition(sql, filter));
+    let text = match cap {
+        None => format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
+        Some(cap) => format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {condition} LIMIT {cap}) AS m"
+        ),
+    };
     with_pool!(db, |p| bind_filter!(
         sqlx::query_scalar(sqlx::AssertSqlSafe(text)),
         filter
@@ -221,7 +262,10 @@ impl JobAction {
     pub fn allows(self, status: JobStatus) -> bool {
         match self {
             JobAction::Retry => matches!(status, JobStatus::Failed | JobStatus::Killed),
-            JobAction::Cancel => matches!(status, JobStatus::Pending | JobStatus::Failed),
+            JobAction::Cancel => matches!(
+                status,
+                JobStatus::Pending | JobStatus::Scheduled | JobStatus::Failed
+            ),
         }
     }
 
@@ -329,10 +373,13 @@ pub async fn act_on_matching(
 
 /// Counts by queue and operator status (for `/metrics` and the job list's summary).
 pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    let table = statements(db).jobs_table;
+    let statements = statements(db);
+    let (table, later) = (statements.jobs_table, statements.run_at_later);
     let sql = format!(
-        "SELECT job_type, CASE WHEN status IN ('Pending','Queued') THEN 'pending' \
-           WHEN status = 'Failed' AND attempts < max_attempts THEN 'pending' \
+        "SELECT job_type, CASE WHEN status = 'Queued' THEN 'pending' \
+           WHEN (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) \
+             AND {later} THEN 'scheduled' \
+           WHEN status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts) THEN 'pending' \
            WHEN status = 'Failed' THEN 'failed' WHEN status = 'Running' THEN 'running' \
            WHEN status = 'Done' THEN 'done' ELSE 'killed' END AS s, COUNT(*) \
          FROM {table} GROUP BY 1, 2 ORDER BY 1, 2"

@@ -58,6 +58,8 @@ struct Statements {
     payload_text: &'static str,
     /// The strings of the JSON array bound as `$1`, as a subquery (`id IN …`).
     ids_from_json: &'static str,
+    /// The condition "its `run_at` is still ahead", by the database's own clock.
+    run_at_later: &'static str,
     /// Per queue, the `run_at` (seconds) of its oldest pending job that is due.
     oldest_due: &'static str,
     /// The workers (id, queue, last heartbeat in seconds), by queue.

@@ -18,6 +18,7 @@ pub struct JobsAdminApi;
 #[oai(rename_all = "lowercase")]
 enum JobStatusParam {
     Pending,
+    Scheduled,
     Running,
     Done,
     Failed,
@@ -28,6 +29,7 @@ impl From<JobStatusParam> for JobStatus {
     fn from(s: JobStatusParam) -> Self {
         match s {
             JobStatusParam::Pending => JobStatus::Pending,
+            JobStatusParam::Scheduled => JobStatus::Scheduled,
             JobStatusParam::Running => JobStatus::Running,
             JobStatusParam::Done => JobStatus::Done,
             JobStatusParam::Failed => JobStatus::Failed,
@@ -40,8 +42,8 @@ impl From<JobStatusParam> for JobStatus {
 struct JobView {
     id: String,
     queue: String,
-    /// pending (waiting, or waiting for its retry backoff), running, done, failed (no attempts
-    /// left), killed (cancelled).
+    /// pending (due now), scheduled (waiting for its run time, a retry's backoff or a snooze),
+    /// running, done, failed (no attempts left), killed (cancelled).
     status: String,
     attempts: i64,
     max_attempts: i64,
