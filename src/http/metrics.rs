@@ -248,7 +248,7 @@ mod tests {
         assert!(out.contains("dialogpay_jobs{queue=\"sms.send\",status=\"done\"} 3\n"));
         assert!(out.contains("dialogpay_jobs{queue=\"sms.send\",status=\"pending\"} 1\n"));
         assert!(out.contains("dialogpay_jobs{queue=\"sms.send\",status=\"failed\"} 0\n"));
-        assert_eq!(out.matches("dialogpay_jobs{").count(), 5);
+        assert_eq!(out.matches("dialogpay_jobs{").count(), 6);
     }
 
     #[test]
