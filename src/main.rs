@@ -66,6 +66,20 @@ enum Command {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Enqueue the test-only job `test.flaky` (the browser suite's job that fails) and print
+    /// its id. Refused unless DIALOGPAY_TEST_JOBS=1, which is also what registers its worker.
+    #[command(hide = true)]
+    TestJob {
+        /// Its identity (and idempotency key); searchable in the console.
+        #[arg(long)]
+        name: String,
+        /// Attempts that fail before one succeeds.
+        #[arg(long, default_value_t = 1)]
+        fail_times: u32,
+        /// Its failures are permanent (no retry on its own).
+        #[arg(long)]
+        permanent: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -184,6 +198,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Partner { command } => partner(settings, command).await,
         Command::User { command } => user(settings, command).await,
         Command::Operator { command } => operator(settings, command).await,
+        Command::TestJob {
+            name,
+            fail_times,
+            permanent,
+        } => test_job(settings, name, fail_times, permanent).await,
         Command::VippsSim(args) => dialogpay::vipps::cli::run_sim(args).await,
         Command::Vipps {
             command: VippsCommand::Webhooks(cmd),
@@ -249,10 +268,42 @@ async fn serve(settings: Settings, role: Role) -> anyhow::Result<()> {
         ),
         None => {}
     }
-    if std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1") {
+    if test_jobs_on() {
         app = app.with_workers(dialogpay::worker::with_test_jobs(register_workers()));
     }
     app.run_until_stopped(app::shutdown_signal()).await
+}
+
+/// Whether the test-only job is switched on (`DIALOGPAY_TEST_JOBS=1`).
+fn test_jobs_on() -> bool {
+    std::env::var("DIALOGPAY_TEST_JOBS").is_ok_and(|v| v == "1")
+}
+
+/// `dialogpay test-job`: one `test.flaky` job, for the browser suite to find in the console.
+async fn test_job(
+    settings: Settings,
+    name: String,
+    fail_times: u32,
+    permanent: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        test_jobs_on(),
+        "test-job needs DIALOGPAY_TEST_JOBS=1 (the test-only worker is registered only then)"
+    );
+    let db = Db::connect(&settings.database).await?;
+    let job = dialogpay_jobs::testing::Flaky {
+        name,
+        fail_times,
+        permanent,
+        sleep_ms: 0,
+        snooze_first_ms: 0,
+    };
+    let id = dialogpay::db::enqueue::Enqueuer::new(db, Default::default())
+        .enqueue(&job)
+        .await?
+        .context("a test job with that name exists already")?;
+    println!("{id}");
+    Ok(())
 }
 
 /// `dialogpay vipps webhooks …`; a new registration is stored in the database, so every `api`

@@ -140,11 +140,16 @@ impl Figures {
         }
     }
 
-    /// The last runs' rows: (element id, label, run).
-    fn last_runs(&self) -> [(&'static str, &'static str, &LastRun); 2] {
+    /// The scheduler's rows: (key for the element ids, label, next tick, last run).
+    fn ticks(&self) -> [(&'static str, &'static str, &str, &LastRun); 2] {
         [
-            ("last-sweep", "Last sweep", &self.last_sweep),
-            ("last-reconcile", "Last reconcile", &self.last_reconcile),
+            ("sweep", "Billing sweep", &self.next_sweep, &self.last_sweep),
+            (
+                "reconcile",
+                "Reconcile",
+                &self.next_reconcile,
+                &self.last_reconcile,
+            ),
         ]
     }
 

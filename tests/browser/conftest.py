@@ -8,6 +8,8 @@
   its email and one-time set-password link.
 - `logged_in`: a page logged in as a new user (password set through the link), on /portal/.
 - `create_operator(read_only)`: an operator of the console through `dialogpay operator create`.
+- `enqueue_test_job(name, fail_times, permanent)`: a `test.flaky` job through `dialogpay
+  test-job` (the server runs with DIALOGPAY_TEST_JOBS=1), for the console to find failing.
 - `live_dialogue`: a CRM group with terms and a live monthly dialogue with a keyword of its
   own on 2160, made through the JSON API with the partner's key: its id and keyword.
 - `screenshot(page, name)`: writes target/browser-screenshots/NAME.png (full page).
@@ -65,6 +67,15 @@ def create_user(partner_id: str = PARTNER_ID) -> User:
     ).stdout
     created = json.loads(out)
     return User(email=created["email"], set_password_url=created["set_password_url"])
+
+
+def enqueue_test_job(name: str, fail_times: int = 1, permanent: bool = True) -> str:
+    """A `test.flaky` job through `dialogpay test-job` (it fails `fail_times` times, then
+    succeeds); its id."""
+    args = [DIALOGPAY_BIN, "test-job", "--name", name, "--fail-times", str(fail_times)]
+    if permanent:
+        args.append("--permanent")
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def create_operator(read_only: bool = False) -> User:

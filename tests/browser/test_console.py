@@ -1,14 +1,17 @@
 """The operator console in a real browser: an operator made by `dialogpay operator create`
 sets the password through the link, lands on the Overview (queues, workers, scheduler; the
-refresh menu kept in the URL), finds a job through the Jobs filters and opens it; a read-only
-operator sees the controls disabled with the reason. axe on every page; screenshots light and
-dark at 360 px."""
+refresh menu kept in the URL), finds a job through the Jobs filters and opens it; finds a
+failing test job by its queue and name, reads its attempts, retries it and sees it done;
+cancels all jobs matching a filter in one confirmed step; a read-only operator sees the
+controls disabled with the reason. axe on every page; screenshots light and dark at 360 px."""
 
 import re
+import time
+import uuid
 
 from playwright.sync_api import Page, expect
 
-from conftest import assert_accessible, create_operator, screenshot
+from conftest import assert_accessible, create_operator, enqueue_test_job, screenshot
 
 
 def operator_page(page: Page, read_only: bool = False) -> Page:
@@ -20,6 +23,70 @@ def operator_page(page: Page, read_only: bool = False) -> Page:
     page.get_by_role("button", name="Set password").click()
     expect(page).to_have_url(re.compile(r"/console/$"))
     return page
+
+
+def reload_until(page: Page, selector: str, seconds: float = 30) -> None:
+    """Reloads until `selector` is on the page (the worker runs the job meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while page.locator(selector).count() == 0:
+        assert time.monotonic() < deadline, f"{selector} not on {page.url} after {seconds} s"
+        time.sleep(0.5)
+        page.reload()
+
+
+def filter_jobs(page: Page, state: str, queue: str, q: str) -> None:
+    page.get_by_label("State").select_option(state)
+    page.get_by_label("Queue").fill(queue)
+    page.get_by_label("Created").select_option("24h")
+    page.get_by_label("Id").fill(q)
+    page.get_by_role("button", name="Filter").click()
+
+
+def test_an_operator_finds_a_failed_job_reads_its_attempts_and_retries_it(page):
+    name = f"retry-{uuid.uuid4().hex[:8]}"
+    job_id = enqueue_test_job(name, fail_times=1, permanent=True)
+    operator_page(page)
+    page.get_by_role("link", name="Jobs").click()
+    filter_jobs(page, "failed", "test.flaky", name)
+    expect(page).to_have_url(re.compile(rf"q={name}"))
+    reload_until(page, f"tr[data-job='{job_id}']")
+    expect(page.locator("#matching")).to_have_text("1 job matches.")
+    page.get_by_role("link", name=job_id).click()
+    expect(page.get_by_role("heading", name=f"Job {job_id}")).to_be_visible()
+    expect(page.locator("#job-state")).to_have_text("failed")
+    first = page.locator("tr[data-attempt='1']")
+    expect(first.locator("[data-status]")).to_have_text("permanent")
+    expect(first).to_contain_text(f"flaky job {name} failing on attempt 1")
+    assert_accessible(page)
+    screenshot(page, "console-job-failed")
+
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator("#notice")).to_contain_text("The job is retried")
+    reload_until(page, "#job-state:text-is('done')")
+    expect(page.locator("tr[data-attempt='2'] [data-status]")).to_have_text("done")
+    expect(page.get_by_role("button", name="Retry")).to_be_disabled()
+    screenshot(page, "console-job-retried")
+
+
+def test_an_operator_cancels_all_jobs_matching_a_filter_in_one_confirmed_step(page):
+    batch = f"bulk-{uuid.uuid4().hex[:8]}"
+    for i in range(3):
+        # Fails more often than it may retry: failed for good after its attempts.
+        enqueue_test_job(f"{batch}-{i}", fail_times=9, permanent=True)
+    operator_page(page)
+    page.goto("/console/jobs")
+    filter_jobs(page, "failed", "test.flaky", batch)
+    reload_until(page, "#matching:text-is('3 jobs match.')")
+    page.get_by_role("button", name="Cancel all 3 matching…").click()
+    expect(page.get_by_role("heading", name="Cancel 3 jobs?")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Cancel 3 jobs").click()
+    expect(page.locator("#notice")).to_contain_text("3 jobs cancelled.")
+    expect(page.locator("#matching")).to_have_text("0 jobs match.")
+    filter_jobs(page, "killed", "test.flaky", batch)
+    expect(page.locator("tr[data-job]")).to_have_count(3)
+    expect(page.locator("tr[data-job] [data-status]").first).to_have_text("killed")
+    screenshot(page, "console-jobs-cancelled")
 
 
 def test_an_operator_watches_the_queues_and_finds_a_job(page):

@@ -474,19 +474,19 @@ async fn the_overview_counts_jobs_by_queue_and_state_and_refreshes_by_the_menu()
     assert!(page.html.contains("class=\"chart-bar chart-bar-failed\""));
     assert!(page.html.contains("<table id=\"throughput-table\">"));
     // The sweep just run.
-    let last = page.html.split("<dd id=\"last-sweep\">").nth(1).unwrap();
+    let last = page.html.split("<td id=\"last-sweep\">").nth(1).unwrap();
     assert!(
         last.starts_with("<span class=\"badge badge-good\" data-status=\"done\">done</span> at "),
         "{last}"
     );
-    assert!(page.html.contains("<dd id=\"last-reconcile\">"));
+    assert!(page.html.contains("<td id=\"last-reconcile\">"));
     // The workers with their heartbeats, the scheduler's next ticks.
     assert!(
         page.html.contains("<table id=\"workers\">"),
         "{}",
         page.html
     );
-    assert!(page.html.contains("<dd id=\"next-sweep\">"));
+    assert!(page.html.contains("<td id=\"next-sweep\">"));
     // 5 s by default, kept in the URL; htmx gets only the figures.
     assert!(
         page.html
