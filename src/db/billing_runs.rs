@@ -93,6 +93,17 @@ pub async fn record(db: &Db, run: &RunRecord<'_>) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Deletes the runs that finished before `cutoff_ms` (kept as long as finished jobs are).
+pub async fn purge(db: &Db, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+    with_pool!(db, |p| Ok(sqlx::query(
+        "DELETE FROM billing_runs WHERE finished_at < $1"
+    )
+    .bind(cutoff_ms)
+    .execute(p)
+    .await?
+    .rows_affected()))
+}
+
 /// The run of `kind` that finished last.
 pub async fn last_of(db: &Db, kind: RunKind) -> Result<Option<BillingRun>, sqlx::Error> {
     with_pool!(db, |p| sqlx::query_as(

@@ -23,6 +23,8 @@ pub struct MaintenanceReport {
     pub requeued_orphans: u64,
     pub deleted_workers: u64,
     pub expired_reports: u64,
+    /// Billing runs older than the jobs' retention.
+    pub deleted_billing_runs: u64,
 }
 
 /// What the maintenance pass needs besides the database.
@@ -89,6 +91,9 @@ pub async fn run_pass(
         - i64::try_from(maintenance.report_retention_hours.saturating_mul(3_600_000))
             .unwrap_or(i64::MAX);
     report.expired_reports = crate::delivery::expire_parked(db, report_cutoff).await? as u64;
+    let runs_cutoff = maintenance.clock.now_ms()
+        - i64::try_from(settings.retention_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    report.deleted_billing_runs = crate::db::billing_runs::purge(db, runs_cutoff).await?;
     queue::optimize(db).await?;
     Ok(report)
 }

@@ -245,6 +245,31 @@ async fn a_billing_run_recorded_twice_is_one_row_with_its_latest_outcome() {
         ("done", 3, 1)
     );
     assert_eq!(r.error, None);
+
+    // Kept as long as finished jobs are: maintenance deletes the older runs only.
+    let now = app.state.clock.now_ms();
+    let retention_ms = i64::try_from(app.state.settings.jobs.retention_hours).unwrap() * 3_600_000;
+    let fresh = RunRecord {
+        tick: "fresh",
+        started_at: now - 1_000,
+        finished_at: now,
+        ..run.clone()
+    };
+    billing_runs::record(&app.state.db, &fresh).await.unwrap();
+    let report = dialogpay::worker::maintenance::run_pass(
+        &app.state.db,
+        &dialogpay::worker::maintenance::MaintenanceSettings::from_state(&app.state),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.deleted_billing_runs, 1, "{report:?}");
+    let left = billing_runs::latest(&app.state.db, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].tick, "fresh");
+    assert!(
+        now - retention_ms > 2_000,
+        "the first run is older than the retention"
+    );
     app.stop().await;
 }
 
