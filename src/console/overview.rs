@@ -55,12 +55,42 @@ fn default_refresh() -> String {
     "5".to_owned()
 }
 
-/// A worker's row: its instance, its queue and how long ago it was last seen.
+/// A worker process: its instance, the queues it works and its stalest heartbeat (the one
+/// that shows first when the process is in trouble).
 struct WorkerView {
-    id: String,
-    queue: String,
+    instance: String,
+    queues: Vec<String>,
     last_seen: String,
     seconds_ago: i64,
+}
+
+impl WorkerView {
+    /// One row per instance, in the order the workers were listed.
+    fn per_instance(workers: Vec<WorkerRow>, now_secs: i64) -> Vec<Self> {
+        let mut grouped: Vec<(String, Vec<String>, i64)> = Vec::new();
+        for w in workers {
+            let instance = w.instance().to_owned();
+            match grouped.iter_mut().find(|(i, _, _)| *i == instance) {
+                Some((_, queues, seen)) => {
+                    queues.push(w.worker_type);
+                    *seen = (*seen).min(w.last_seen);
+                }
+                None => grouped.push((instance, vec![w.worker_type], w.last_seen)),
+            }
+        }
+        grouped
+            .into_iter()
+            .map(|(instance, mut queues, seen)| {
+                queues.sort();
+                WorkerView {
+                    instance,
+                    queues,
+                    last_seen: format::datetime(seen * 1000),
+                    seconds_ago: (now_secs - seen).max(0),
+                }
+            })
+            .collect()
+    }
 }
 
 /// How a billing run ended: its state (`done`, `failed`; empty when none ran yet) and a line
@@ -121,17 +151,11 @@ fn waited(secs: &Option<i64>) -> String {
 impl Figures {
     fn of(o: Overview) -> Self {
         let now_secs = o.now_ms / 1000;
-        let worker = |w: WorkerRow| WorkerView {
-            last_seen: format::datetime(w.last_seen * 1000),
-            seconds_ago: (now_secs - w.last_seen).max(0),
-            id: w.id,
-            queue: w.worker_type,
-        };
         let tick = |ms: Option<i64>| ms.map(format::datetime).unwrap_or_else(|| "never".into());
         Figures {
             queues: o.queues,
             throughput: Throughput::new(&o.minutes, o.now_ms),
-            workers: o.workers.into_iter().map(worker).collect(),
+            workers: WorkerView::per_instance(o.workers, now_secs),
             next_sweep: tick(o.next_sweep_ms),
             next_reconcile: tick(o.next_reconcile_ms),
             last_sweep: LastRun::of(o.last_sweep),

@@ -480,11 +480,23 @@ async fn the_overview_counts_jobs_by_queue_and_state_and_refreshes_by_the_menu()
         "{last}"
     );
     assert!(page.html.contains("<td id=\"last-reconcile\">"));
-    // The workers with their heartbeats, the scheduler's next ticks.
+    // The worker process (one row, every queue it works) with its heartbeat.
     assert!(
         page.html.contains("<table id=\"workers\">"),
         "{}",
         page.html
+    );
+    assert_eq!(
+        page.html.matches("<tr data-instance=").count(),
+        1,
+        "{}",
+        page.html
+    );
+    let process = page.html.split("<tr data-instance=").nth(1).unwrap();
+    let process = process.split("</tr>").next().unwrap();
+    assert!(
+        process.contains("billing.sweep, ") && process.contains("test.flaky"),
+        "{process}"
     );
     assert!(page.html.contains("<td id=\"next-sweep\">"));
     // 5 s by default, kept in the URL; htmx gets only the figures.

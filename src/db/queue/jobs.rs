@@ -407,8 +407,34 @@ pub struct WorkerRow {
     pub last_seen: i64,
 }
 
+impl WorkerRow {
+    /// The process it runs in: `host:pid:random` from the name `queue@instance#run` that the
+    /// runtime gives its workers (the whole name for one named otherwise).
+    pub fn instance(&self) -> &str {
+        let after = self.id.split_once('@').map_or(self.id.as_str(), |(_, i)| i);
+        after.rsplit_once('#').map_or(after, |(i, _)| i)
+    }
+}
+
 /// Every registered worker, by queue.
 pub async fn workers(db: &Db) -> Result<Vec<WorkerRow>, sqlx::Error> {
     let sql = statements(db).select_workers;
     with_pool!(db, |p| sqlx::query_as(sql).fetch_all(p).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkerRow;
+
+    #[test]
+    fn a_workers_instance_is_its_name_between_the_queue_and_the_run() {
+        let row = |id: &str| WorkerRow {
+            id: id.to_owned(),
+            worker_type: "sms.send".to_owned(),
+            last_seen: 0,
+        };
+        assert_eq!(row("sms.send@vm:42:ABC123#0").instance(), "vm:42:ABC123");
+        assert_eq!(row("billing.sweep@host#12").instance(), "host");
+        assert_eq!(row("elsewhere").instance(), "elsewhere");
+    }
 }
