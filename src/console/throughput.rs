@@ -3,7 +3,7 @@
 //! server-rendered SVG bars side by side, with the same numbers in a table for screen readers
 //! and for reading off exact values.
 
-use crate::db::queue::attempts::Minute;
+use crate::{db::queue::attempts::Minute, portal::format};
 
 /// The chart's drawing area in SVG units (it is scaled to the page's width).
 const WIDTH: u32 = 720;
@@ -70,7 +70,7 @@ impl Throughput {
             .map(|(&(start, done, failed), i)| {
                 let (h_done, h_failed) = (height(done), height(failed));
                 MinuteBar {
-                    label: clock(start),
+                    label: format::hour_minute(start),
                     done,
                     failed,
                     x_done: i * slot,
@@ -103,17 +103,6 @@ impl Throughput {
     pub fn busy(&self) -> impl Iterator<Item = &MinuteBar> {
         self.bars.iter().filter(|b| b.done > 0 || b.failed > 0)
     }
-}
-
-/// `HH:MM` in Oslo.
-fn clock(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&chrono_tz::Europe::Oslo)
-                .format("%H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

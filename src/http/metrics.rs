@@ -41,14 +41,7 @@ pub async fn metrics(state: Data<&AppState>) -> Response {
         .into_response()
 }
 
-const STATUSES: [&str; 6] = [
-    "pending",
-    "scheduled",
-    "running",
-    "done",
-    "failed",
-    "killed",
-];
+const STATUSES: [&str; 6] = db::jobs::JobStatus::NAMES;
 
 /// Every status of every queue that has rows, zeros included, so a status that empties out
 /// drops to 0 instead of vanishing.

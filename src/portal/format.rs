@@ -7,10 +7,19 @@ use crate::{domain::money::AmountOre, portal::errors::PortalError};
 
 /// A stored time (epoch milliseconds) in Oslo, `dd.mm.yyyy HH:MM:SS`; empty for none.
 pub fn datetime(ms: i64) -> String {
+    oslo(ms, "%d.%m.%Y %H:%M:%S")
+}
+
+/// A stored time (epoch milliseconds) in Oslo, `HH:MM`.
+pub fn hour_minute(ms: i64) -> String {
+    oslo(ms, "%H:%M")
+}
+
+fn oslo(ms: i64, pattern: &str) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono_tz::Europe::Oslo)
-                .format("%d.%m.%Y %H:%M:%S")
+                .format(pattern)
                 .to_string()
         })
         .unwrap_or_default()

@@ -222,14 +222,7 @@ async fn finish_action(
 }
 
 /// The states the overview counts, in its columns' order.
-pub const OVERVIEW_STATES: [&str; 6] = [
-    "pending",
-    "scheduled",
-    "running",
-    "done",
-    "failed",
-    "killed",
-];
+pub const OVERVIEW_STATES: [&str; 6] = JobStatus::NAMES;
 
 /// One queue on the overview.
 #[derive(Debug, Clone)]

@@ -21,6 +21,16 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status's name, in the order the overview and `/metrics` list them.
+    pub const NAMES: [&'static str; 6] = [
+        "pending",
+        "scheduled",
+        "running",
+        "done",
+        "failed",
+        "killed",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Pending => "pending",
@@ -424,7 +434,14 @@ pub async fn workers(db: &Db) -> Result<Vec<WorkerRow>, sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::WorkerRow;
+    use super::{JobStatus, WorkerRow};
+
+    #[test]
+    fn every_status_is_named_once() {
+        use JobStatus::*;
+        let names = [Pending, Scheduled, Running, Done, Failed, Killed].map(JobStatus::as_str);
+        assert_eq!(names, JobStatus::NAMES);
+    }
 
     #[test]
     fn a_workers_instance_is_its_name_between_the_queue_and_the_run() {
