@@ -1,18 +1,22 @@
-//! `dialogpay bench billing`: N ACTIVE agreements (drafted and approved in the embedded Vipps
-//! simulator, our rows inserted in bulk) whose next period is due; measures the sweep, the
-//! time until every charge exists in the simulator (at 0 ms and at a given Vipps latency),
-//! peak memory, and the statistics query of a dialogue with a million charges.
+//! `dialogpay bench billing`: N ACTIVE agreements (drafted and approved in the Vipps simulator,
+//! embedded or, with `--sim-url`, a standalone `dialogpay vipps-sim`; our rows inserted in
+//! bulk) whose next period is due; measures the sweep, the time until every charge exists in
+//! the simulator (at 0 ms and at a given Vipps latency), peak memory, and the statistics query
+//! of a dialogue with a million charges.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::Days;
+use chrono::{DateTime, Days, Utc};
 use dialogpay_jobs::billing::Sweep;
 use futures::StreamExt;
 
 use crate::{
     app::{AppState, Application},
-    bench::{Running, SERVE_WITHOUT_SCHEDULER},
+    bench::{
+        Running, SERVE_WITHOUT_SCHEDULER,
+        conditions::{self, Conditions, Workers},
+    },
     config::Settings,
     db::{self, Db, crm, partners},
     domain::period::Period,
@@ -45,6 +49,11 @@ pub struct BillingBenchArgs {
     /// the floor those limits set.
     #[arg(long)]
     pub rate_limited: bool,
+    /// Talk to a standalone simulator (`dialogpay vipps-sim --clock frozen`) at this URL, as
+    /// if it were Vipps, instead of the embedded one, so that the peak RSS printed is
+    /// dialogpay's own. The benchmark moves its clock and sets its faults through `/_sim/`.
+    #[arg(long, value_name = "URL")]
+    pub sim_url: Option<String>,
 }
 
 /// One billing run: which period, at what Vipps latency, with or without rate limits.
@@ -55,7 +64,18 @@ struct Run {
 }
 
 pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Result<()> {
-    settings.vipps.mode = crate::vipps::VippsMode::Simulator;
+    match &args.sim_url {
+        // Another process's simulator, talked to as if it were Vipps: this process's memory
+        // is dialogpay's own.
+        Some(url) => {
+            settings.vipps.mode = crate::vipps::VippsMode::Live;
+            settings.vipps.base_url = url.trim_end_matches('/').to_owned();
+            settings.vipps.client_id = "simulator".to_owned();
+            settings.vipps.client_secret = "simulator".to_owned().into();
+            settings.vipps.subscription_key = "simulator".to_owned().into();
+        }
+        None => settings.vipps.mode = crate::vipps::VippsMode::Simulator,
+    }
     if !args.rate_limited {
         settings.vipps.rate_limits = RateLimits::unlimited();
     }
@@ -64,26 +84,43 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     settings.server.port = 0;
     let app = Application::build(settings, SERVE_WITHOUT_SCHEDULER).await?;
     let state = app.state().clone();
-    let sim = app.simulator().cloned().context("simulator")?;
-    let engine = if state.db.is_postgres() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    println!(
-        "billing benchmark on {engine}: {} agreements",
-        args.agreements
-    );
+    let sim = SimControl::new(&state, app.simulator())?;
+    println!("billing benchmark: {} agreements", args.agreements);
+    let billing = &state.settings.billing;
+    let conditions = Conditions::read(&state, Workers::All, sim.location())
+        .await?
+        .with(format!(
+            "Vipps batch endpoint over {} due periods ({}), {} charges per call",
+            billing.batch_threshold,
+            if billing.batches(args.agreements) {
+                "this run uses it"
+            } else {
+                "not this run"
+            },
+            billing.batch_size
+        ))
+        .with(if args.rate_limited {
+            "rate limits on (our client throttled, the simulator enforcing Vipps's)"
+        } else {
+            "rate limits off"
+        });
+    println!("  {conditions}");
 
+    sim.align(&state).await?;
     let running = Running::start(app);
 
     let t = Instant::now();
-    let dialogue = seed(&state, Some(&sim), args.agreements).await?;
+    let dialogue = seed(&state, sim.embedded(), args.agreements).await?;
     println!(
-        "  seeded {} ACTIVE agreements in {:.1} s (RSS now {} MiB, most of it the embedded simulator's state)",
+        "  seeded {} ACTIVE agreements in {:.1} s (RSS now {} MiB{})",
         args.agreements,
         t.elapsed().as_secs_f64(),
-        rss_mib("VmRSS:")
+        rss_mib("VmRSS:"),
+        if sim.embedded().is_some() {
+            ", most of it the embedded simulator's state"
+        } else {
+            ""
+        }
     );
 
     let anchor = state.clock.today_oslo() - Days::new(28);
@@ -110,16 +147,19 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
     for run in runs {
         let due = Period::Month.due_date(anchor, run.period);
         sim.set_now(
+            &state,
             (due - Days::new(2))
                 .and_hms_opt(9, 0, 0)
                 .context("time")?
                 .and_utc(),
-        );
+        )
+        .await?;
         sim.add_faults(Faults {
             latency_ms: Some(run.latency_ms),
             rate_limit: Some(run.rate_limited),
             ..Default::default()
-        });
+        })
+        .await?;
         let t = Instant::now();
         let sweep_id = state
             .enqueuer
@@ -149,7 +189,15 @@ pub async fn run(mut settings: Settings, args: BillingBenchArgs) -> anyhow::Resu
             print_floor(&state.settings, args.agreements, secs);
         }
     }
-    println!("  peak RSS {} MiB", peak_rss_mib());
+    println!(
+        "  peak RSS {} MiB ({})",
+        peak_rss_mib(),
+        if sim.embedded().is_some() {
+            "this process, the embedded simulator's state included"
+        } else {
+            "dialogpay's own: the simulator is another process"
+        }
+    );
 
     if args.stats_charges > 0 {
         let t = Instant::now();
@@ -272,15 +320,16 @@ fn draft_request(base: &str, phone: &str) -> DraftAgreementRequest {
     }
 }
 
-/// Who confirms the drafts as the user: the embedded simulator, or, with `vipps.mode = "live"`
-/// pointed at a standalone simulator (`dialogpay vipps-sim`), its `/_sim/` control API.
+/// The simulator the benchmark drives (confirms the drafts as the user, moves the clock,
+/// injects latency and rate limits): the embedded one, or, with `vipps.mode = "live"` pointed
+/// at a standalone simulator (`dialogpay vipps-sim`), its `/_sim/` control API.
 #[derive(Clone)]
-enum Approver {
+enum SimControl {
     Embedded(Simulator),
     Remote { http: reqwest::Client, base: String },
 }
 
-impl Approver {
+impl SimControl {
     fn new(state: &AppState, simulator: Option<&Simulator>) -> anyhow::Result<Self> {
         Ok(match simulator {
             Some(sim) => Self::Embedded(sim.clone()),
@@ -298,19 +347,89 @@ impl Approver {
         })
     }
 
+    fn embedded(&self) -> Option<&Simulator> {
+        match self {
+            Self::Embedded(sim) => Some(sim),
+            Self::Remote { .. } => None,
+        }
+    }
+
+    fn location(&self) -> conditions::Vipps {
+        match self {
+            Self::Embedded(_) => conditions::Vipps::InProcess,
+            Self::Remote { base, .. } => conditions::Vipps::At(base.clone()),
+        }
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<()> {
+        if let Self::Remote { http, base } = self {
+            http.post(format!("{base}/_sim/{path}"))
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()
+                .with_context(|| format!("POST /_sim/{path} (is {base} a dialogpay vipps-sim?)"))?;
+        }
+        Ok(())
+    }
+
     async fn approve(&self, agreement_id: &str) -> anyhow::Result<()> {
         match self {
             Self::Embedded(sim) => {
                 sim.approve(agreement_id, None)
                     .map_err(|e| anyhow::anyhow!("approve: {e:?}"))?;
             }
-            Self::Remote { http, base } => {
-                http.post(format!("{base}/_sim/agreements/{agreement_id}/approve"))
-                    .send()
-                    .await?
-                    .error_for_status()
-                    .context("approve (is vipps.base_url a dialogpay vipps-sim?)")?;
+            Self::Remote { .. } => {
+                self.post(
+                    &format!("agreements/{agreement_id}/approve"),
+                    serde_json::json!({}),
+                )
+                .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Moves the simulator's clock to `t`, and with a standalone one also this process's
+    /// business clock (which the embedded simulator's clock drives by itself).
+    async fn set_now(&self, state: &AppState, t: DateTime<Utc>) -> anyhow::Result<()> {
+        match self {
+            Self::Embedded(sim) => sim.set_now(t),
+            Self::Remote { .. } => {
+                self.post("clock", serde_json::json!({ "set": t })).await?;
+                state.clock.advance(t - state.clock.now());
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts this process's business clock on a standalone simulator's time (the embedded
+    /// one's drives it already), as a second process talking to it would be.
+    async fn align(&self, state: &AppState) -> anyhow::Result<()> {
+        if let Self::Remote { http, base } = self {
+            #[derive(serde::Deserialize)]
+            struct SimClock {
+                now: DateTime<Utc>,
+            }
+            let clock: SimClock = http
+                .get(format!("{base}/_sim/clock"))
+                .send()
+                .await?
+                .error_for_status()
+                .with_context(|| format!("GET /_sim/clock (is {base} a dialogpay vipps-sim?)"))?
+                .json()
+                .await?;
+            state.clock.advance(clock.now - state.clock.now());
+        }
+        Ok(())
+    }
+
+    async fn add_faults(&self, faults: Faults) -> anyhow::Result<()> {
+        match self {
+            Self::Embedded(sim) => {
+                sim.add_faults(faults);
+            }
+            Self::Remote { .. } => self.post("faults", serde_json::to_value(faults)?).await?,
         }
         Ok(())
     }
@@ -362,7 +481,7 @@ pub async fn seed(
     let (partner, dialogue) = seed_dialogue(state, "BENCH").await?;
     let now = state.clock.now_ms();
     let today = state.clock.today_oslo();
-    let approver = Approver::new(state, simulator)?;
+    let approver = SimControl::new(state, simulator)?;
     let base = state.public_base_url.to_string();
     // The agreements exist already as far as the run is concerned: drafted without the
     // client-side throttle, whatever the service's own client is limited to.

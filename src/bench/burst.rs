@@ -15,6 +15,7 @@ use crate::{
     bench::{Running, SERVE_WITHOUT_SCHEDULER},
     bench::{
         billing::{peak_rss_mib, seed_dialogue, wait},
+        conditions::{Conditions, Vipps, Workers},
         noop_ceiling,
     },
     config::Settings,
@@ -54,19 +55,18 @@ pub async fn run(mut settings: Settings, args: BurstBenchArgs) -> anyhow::Result
     let app = Application::build(settings, SERVE_WITHOUT_SCHEDULER).await?;
     let addr = app.address().context("the benchmark's listener")?;
     let state = app.state().clone();
-    let engine = if state.db.is_postgres() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     println!(
-        "keyword burst on {engine}: {} messages, draft limit {}",
+        "keyword burst: {} messages, draft limit {}",
         args.messages,
         match args.draft_limit {
             0 => "none".to_owned(),
             n => format!("{n}/min"),
         }
     );
+    let conditions = Conditions::read(&state, Workers::All, Vipps::InProcess)
+        .await?
+        .with(format!("{} concurrent webhook posts", args.concurrency));
+    println!("  {conditions}");
     let running = Running::start(app);
     seed_dialogue(&state, "GIVE").await?;
     let ceiling = if args.ceiling_jobs > 0 {

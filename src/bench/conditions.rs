@@ -1,6 +1,8 @@
 //! What a figure was measured under: the engine, its version and whether a commit is durable
 //! (SQLite `synchronous`, PostgreSQL `fsync` and `synchronous_commit`), read from the database
-//! itself, so that a figure on a non-durable cluster says so.
+//! itself, so that a figure on a non-durable cluster says so; and [`Conditions`], the line every
+//! `dialogpay bench` prints before its figures (that, the batch size and concurrency, which
+//! workers ran and where the Vipps simulator ran).
 
 use crate::{db::Db, with_pool};
 
@@ -52,5 +54,121 @@ fn label(durable: bool) -> &'static str {
         "durable"
     } else {
         "NOT durable: a figure for comparison only"
+    }
+}
+
+/// Which workers a benchmark's process runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Workers {
+    /// `register_workers()`, every queue, as `serve` runs them (the scheduler off: the
+    /// benchmark starts billing itself).
+    All,
+    /// Only this queue's worker.
+    One(&'static str),
+}
+
+/// Where the Vipps simulator the benchmark talks to runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vipps {
+    /// Inside this process (its state and work count in this process's memory and CPU).
+    InProcess,
+    /// A separate process (`dialogpay vipps-sim`) at this URL.
+    At(String),
+    /// Not called at all.
+    Unused,
+}
+
+/// Everything a benchmark's figures depend on besides the machine, printed before them.
+#[derive(Debug, Clone)]
+pub struct Conditions {
+    /// [`describe`]'s line: engine, version, durability.
+    pub database: String,
+    /// `jobs.batch_size`: jobs fetched per round trip.
+    pub batch_size: usize,
+    /// `jobs.concurrency`: jobs one worker runs at once.
+    pub concurrency: usize,
+    pub workers: Workers,
+    pub vipps: Vipps,
+    /// Settings particular to one benchmark (billing's batch endpoint, rate limits, …).
+    pub extra: Vec<String>,
+}
+
+impl Conditions {
+    /// The conditions of a benchmark running on `state` (its database and settings).
+    pub async fn read(
+        state: &crate::app::AppState,
+        workers: Workers,
+        vipps: Vipps,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            database: describe(&state.db).await?,
+            batch_size: state.settings.jobs.batch_size,
+            concurrency: state.settings.jobs.concurrency,
+            workers,
+            vipps,
+            extra: Vec::new(),
+        })
+    }
+
+    /// Adds a benchmark's own condition.
+    pub fn with(mut self, extra: impl Into<String>) -> Self {
+        self.extra.push(extra.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Conditions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "conditions: {}; jobs batch {}, concurrency {}; workers: ",
+            self.database, self.batch_size, self.concurrency
+        )?;
+        match &self.workers {
+            Workers::All => f.write_str("all, as in serve (scheduler off)")?,
+            Workers::One(queue) => write!(f, "{queue} only")?,
+        }
+        match &self.vipps {
+            Vipps::InProcess => f.write_str("; Vipps simulator in-process")?,
+            Vipps::At(url) => write!(f, "; Vipps simulator at {url} (another process)")?,
+            Vipps::Unused => f.write_str("; no Vipps calls")?,
+        }
+        for extra in &self.extra {
+            write!(f, "; {extra}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_names_every_condition() {
+        let c = Conditions {
+            database: "SQLite 3.46.0, journal_mode wal, synchronous FULL (durable)".into(),
+            batch_size: 50,
+            concurrency: 8,
+            workers: Workers::All,
+            vipps: Vipps::At("http://127.0.0.1:8099".into()),
+            extra: vec!["rate limits on".into()],
+        };
+        assert_eq!(
+            c.to_string(),
+            "conditions: SQLite 3.46.0, journal_mode wal, synchronous FULL (durable); jobs batch 50, \
+             concurrency 8; workers: all, as in serve (scheduler off); Vipps simulator at \
+             http://127.0.0.1:8099 (another process); rate limits on"
+        );
+        let c = Conditions {
+            workers: Workers::One("bench.noop"),
+            vipps: Vipps::Unused,
+            extra: vec![],
+            ..c
+        };
+        assert!(
+            c.to_string()
+                .ends_with("workers: bench.noop only; no Vipps calls")
+        );
     }
 }

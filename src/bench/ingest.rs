@@ -12,6 +12,7 @@ use futures::StreamExt;
 use crate::{
     app::Application,
     bench::billing::peak_rss_mib,
+    bench::conditions::{Conditions, Vipps, Workers},
     bench::{Running, SERVE_WITHOUT_SCHEDULER},
     config::Settings,
     vipps::{settings::RateLimits, sign_webhook},
@@ -48,15 +49,14 @@ pub async fn run(mut settings: Settings, args: IngestBenchArgs) -> anyhow::Resul
     let app = Application::build(settings, SERVE_WITHOUT_SCHEDULER).await?;
     let addr = app.address().context("the benchmark's listener")?;
     let state = app.state().clone();
-    let engine = if state.db.is_postgres() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     println!(
-        "webhook ingest on {engine}: {:?} at {}/s for {} s",
+        "webhook ingest: {:?} at {}/s for {} s",
         args.kind, args.rate, args.seconds
     );
+    let conditions = Conditions::read(&state, Workers::All, Vipps::InProcess)
+        .await?
+        .with("open loop: requests sent on schedule whatever the answers");
+    println!("  {conditions}");
     let running = Running::start(app);
 
     let http = reqwest::Client::builder()

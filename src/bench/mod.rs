@@ -15,6 +15,7 @@ use dialogpay_jobs::maintenance::Noop;
 
 use crate::{
     app::{self, AppState, Application, Roles},
+    bench::conditions::{Conditions, Vipps, Workers},
     config::Settings,
     db::{Db, queue},
     worker::{WorkerSet, handlers},
@@ -45,14 +46,14 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
     .await?;
     let state = app.state().clone();
     let db = state.db.clone();
-    let engine = if db.is_postgres() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     println!(
-        "queue benchmark on {engine}: {} jobs, {} finished rows preloaded",
+        "queue benchmark: {} jobs, {} finished rows preloaded",
         args.jobs, args.preload_done
+    );
+    let noop = <Noop as dialogpay_jobs::JobSpec>::QUEUE;
+    println!(
+        "  {}",
+        Conditions::read(&state, Workers::One(noop), Vipps::Unused).await?
     );
 
     let t = Instant::now();

@@ -326,6 +326,67 @@ pub async fn advance_billing(
     Ok(())
 }
 
+/// [`advance_billing`] for many agreements, with the same outcome as one at a time in the
+/// given order (each only moves forward): on PostgreSQL one statement (`unnest`) with the
+/// furthest move of each agreement; on SQLite one statement each (no round trips there).
+pub async fn advance_billing_many(
+    tx: &mut Tx,
+    moves: &[(&str, u32, chrono::NaiveDate)],
+) -> Result<(), sqlx::Error> {
+    let Tx::Postgres(c) = tx else {
+        for (id, next_index, next_due) in moves {
+            advance_billing(tx, id, *next_index, *next_due).await?;
+        }
+        return Ok(());
+    };
+    // One row per agreement: the furthest move wins, as it would one at a time.
+    let mut furthest: std::collections::BTreeMap<&str, (u32, chrono::NaiveDate)> =
+        std::collections::BTreeMap::new();
+    for (id, next_index, next_due) in moves {
+        let entry = furthest.entry(id).or_insert((*next_index, *next_due));
+        if *next_index > entry.0 {
+            *entry = (*next_index, *next_due);
+        }
+    }
+    if furthest.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE agreements a SET next_period_index = u.next_index, next_due_date = u.next_due \
+         FROM unnest($1::text[], $2::int4[], $3::date[]) AS u(id, next_index, next_due) \
+         WHERE a.id = u.id AND a.next_period_index < u.next_index",
+    )
+    .bind(furthest.keys().copied().collect::<Vec<_>>())
+    .bind(
+        furthest
+            .values()
+            .map(|(k, _)| *k as i32)
+            .collect::<Vec<_>>(),
+    )
+    .bind(furthest.values().map(|(_, d)| *d).collect::<Vec<_>>())
+    .execute(&mut **c)
+    .await?;
+    Ok(())
+}
+
+/// Locks the agreements' rows for the rest of `tx`, in id order, on PostgreSQL (SQLite's
+/// writer holds the whole database already). Preparing a chunk of periods in bulk writes its
+/// rows in whatever order a statement's plan visits them; taken first and in one order, the
+/// locks keep two preparations over the same agreements from deadlocking.
+pub async fn lock_for_billing(tx: &mut Tx, ids: &[&str]) -> Result<(), sqlx::Error> {
+    let Tx::Postgres(c) = tx else {
+        return Ok(());
+    };
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT id FROM agreements WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .fetch_all(&mut **c)
+        .await?;
+    Ok(())
+}
+
 /// What charging one of an agreement's periods needs: its status, Vipps id and billing
 /// anchor, its dialogue's price and calendar, and its merchant.
 #[derive(Debug, Clone, sqlx::FromRow)]

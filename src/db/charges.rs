@@ -159,6 +159,125 @@ pub async fn insert_recurring(
         .await)
 }
 
+/// One period's row for [`insert_recurring_many`]: [`insert_recurring`]'s arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRecurring<'a> {
+    pub agreement_id: &'a str,
+    pub partner_id: &'a str,
+    pub dialogue_id: &'a str,
+    pub period_index: u32,
+    pub due_date: NaiveDate,
+    pub amount_ore: i64,
+    pub status: ChargeStatus,
+}
+
+/// [`insert_recurring`] for many periods, with the same outcome: the row of each, in `rows`'
+/// order, inserted with its history when new, otherwise the row the unique constraint kept
+/// (`ON CONFLICT DO NOTHING`, as one at a time). On PostgreSQL one statement inserts every new
+/// row and its history (`unnest` over one array per column, in `rows`' order), and a second
+/// reads the rows that existed already, only when there are some: two round trips for a
+/// chunk instead of two per row. SQLite runs in this process, where a statement costs no
+/// round trip: [`insert_recurring`] for each.
+pub async fn insert_recurring_many(
+    tx: &mut Tx,
+    rows: &[NewRecurring<'_>],
+    now_ms: i64,
+) -> Result<Vec<Charge>, sqlx::Error> {
+    let Tx::Postgres(c) = tx else {
+        let mut charges = Vec::with_capacity(rows.len());
+        for r in rows {
+            charges.push(
+                insert_recurring(
+                    tx,
+                    r.agreement_id,
+                    r.partner_id,
+                    r.dialogue_id,
+                    r.period_index,
+                    r.due_date,
+                    r.amount_ore,
+                    r.status,
+                    now_ms,
+                )
+                .await?,
+            );
+        }
+        return Ok(charges);
+    };
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|_| ids::new_id("chg")).collect();
+    let agreement_ids: Vec<&str> = rows.iter().map(|r| r.agreement_id).collect();
+    let periods: Vec<i32> = rows.iter().map(|r| r.period_index as i32).collect();
+    let orders: Vec<String> = rows
+        .iter()
+        .map(|r| dialogpay_jobs::billing::order_id(r.agreement_id, r.period_index))
+        .collect();
+    let insert = format!(
+        "WITH input AS ( \
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::date[], \
+             $7::int8[], $8::text[], $9::text[]) WITH ORDINALITY \
+             AS t(id, agreement_id, partner_id, dialogue_id, period_index, due_date, amount_ore, status, order_id, ord)), \
+         inserted AS ( \
+           INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, \
+             amount_ore, status, order_id, created_at, updated_at) \
+           SELECT id, agreement_id, partner_id, dialogue_id, period_index, 'RECURRING', due_date, amount_ore, \
+             status, order_id, $10, $10 FROM input ORDER BY ord \
+           ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
+         history AS ( \
+           INSERT INTO charge_status_history (charge_id, status, at) SELECT id, status, $10 FROM inserted) \
+         SELECT {COLUMNS} FROM inserted"
+    );
+    let inserted: Vec<Charge> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+        .bind(&ids)
+        .bind(&agreement_ids)
+        .bind(rows.iter().map(|r| r.partner_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.dialogue_id).collect::<Vec<_>>())
+        .bind(&periods)
+        .bind(rows.iter().map(|r| r.due_date).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.amount_ore).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+        .bind(&orders)
+        .bind(now_ms)
+        .fetch_all(&mut **c)
+        .await?;
+    let mut by_period: std::collections::HashMap<(String, i32), Charge> = inserted
+        .into_iter()
+        .map(|c| ((c.agreement_id.clone(), c.period_index), c))
+        .collect();
+    let kept: Vec<(&str, i32)> = rows
+        .iter()
+        .map(|r| (r.agreement_id, r.period_index as i32))
+        .filter(|(a, k)| !by_period.contains_key(&((*a).to_owned(), *k)))
+        .collect();
+    if !kept.is_empty() {
+        // Read after the insert, as one at a time does: a row another transaction committed
+        // while this one waited on the constraint is seen.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM charges WHERE (agreement_id, period_index) IN \
+             (SELECT a, k FROM unnest($1::text[], $2::int4[]) AS u(a, k))"
+        );
+        let existing: Vec<Charge> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(kept.iter().map(|(a, _)| *a).collect::<Vec<_>>())
+            .bind(kept.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+            .fetch_all(&mut **c)
+            .await?;
+        by_period.extend(
+            existing
+                .into_iter()
+                .map(|c| ((c.agreement_id.clone(), c.period_index), c)),
+        );
+    }
+    rows.iter()
+        .map(|r| {
+            by_period
+                .get(&(r.agreement_id.to_owned(), r.period_index as i32))
+                .cloned()
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect()
+}
+
 async fn add_history(
     tx: &mut Tx,
     id: &str,
@@ -193,6 +312,34 @@ pub async fn set_vipps_id(
             .await?
             .rows_affected()
     });
+    Ok(())
+}
+
+/// [`set_vipps_id`] for many charges (a batch Vipps accepted): one statement on PostgreSQL
+/// (`unnest`), one per charge on SQLite (no round trips there).
+pub async fn set_vipps_ids(
+    tx: &mut Tx,
+    charges: &[(&str, &str)],
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let Tx::Postgres(c) = tx else {
+        for (id, vipps_charge_id) in charges {
+            set_vipps_id(tx, id, vipps_charge_id, now_ms).await?;
+        }
+        return Ok(());
+    };
+    if charges.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE charges c SET vipps_charge_id = u.vipps_charge_id, updated_at = $3 \
+         FROM unnest($1::text[], $2::text[]) AS u(id, vipps_charge_id) WHERE c.id = u.id",
+    )
+    .bind(charges.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(charges.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+    .bind(now_ms)
+    .execute(&mut **c)
+    .await?;
     Ok(())
 }
 

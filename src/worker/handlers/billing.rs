@@ -271,8 +271,10 @@ fn plan(
 
 /// Inserts the periods' charge rows (the unique constraint is the money guard) and moves the
 /// agreements' billing on, reading every agreement in a few queries and writing in a few
-/// transactions, in agreement order (so that concurrent preparations lock rows in the same
-/// order). Returns the periods Vipps still has to create: not missed, not already created.
+/// transactions of a few statements each (on PostgreSQL one round trip per chunk for the
+/// rows, one for the moves), each transaction locking its agreements first in one order (so
+/// that concurrent preparations cannot deadlock). Returns the periods Vipps still has to
+/// create: not missed, not already created.
 async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation, JobError> {
     let mut items: Vec<&CreateCharge> = items.iter().collect();
     items.sort_by(|a, b| (&a.agreement_id, a.period_index).cmp(&(&b.agreement_id, b.period_index)));
@@ -301,26 +303,33 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
     let mut ready = Vec::with_capacity(plans.len());
     for chunk in plans.chunks(PREPARE_PER_TX) {
         let mut tx = ctx.db.begin().await?;
-        for p in chunk {
-            let b = p.basis;
-            let row = charges::insert_recurring(
-                &mut tx,
-                &b.id,
-                &b.partner_id,
-                &b.dialogue_id,
-                p.period_index,
-                p.due,
-                b.amount_ore,
-                p.status,
-                now,
-            )
-            .await?;
-            agreements::advance_billing(&mut tx, &b.id, p.period_index + 1, p.next_due).await?;
+        let mut agreement_ids: Vec<&str> = chunk.iter().map(|p| p.basis.id.as_str()).collect();
+        agreement_ids.dedup();
+        agreements::lock_for_billing(&mut tx, &agreement_ids).await?;
+        let new_rows: Vec<charges::NewRecurring<'_>> = chunk
+            .iter()
+            .map(|p| charges::NewRecurring {
+                agreement_id: &p.basis.id,
+                partner_id: &p.basis.partner_id,
+                dialogue_id: &p.basis.dialogue_id,
+                period_index: p.period_index,
+                due_date: p.due,
+                amount_ore: p.basis.amount_ore,
+                status: p.status,
+            })
+            .collect();
+        let rows = charges::insert_recurring_many(&mut tx, &new_rows, now).await?;
+        let moves: Vec<(&str, u32, NaiveDate)> = chunk
+            .iter()
+            .map(|p| (p.basis.id.as_str(), p.period_index + 1, p.next_due))
+            .collect();
+        agreements::advance_billing_many(&mut tx, &moves).await?;
+        tx.commit().await?;
+        for (p, row) in chunk.iter().zip(rows) {
             if row.status == ChargeStatus::Pending && row.vipps_charge_id.is_none() {
                 ready.push(ready_for_vipps(ctx, p, row));
             }
         }
-        tx.commit().await?;
     }
     Ok(Preparation {
         ready,
@@ -478,11 +487,16 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
     let mut tx = ctx.db.begin().await?;
     let result = match answer {
         Ok(answer) => {
-            for charge_id in &answer.valid_charges {
-                if let Some(c) = by_order.get(charge_id.as_str()) {
-                    charges::set_vipps_id(&mut tx, &c.row.id, charge_id, now).await?;
-                }
-            }
+            let valid: Vec<(&str, &str)> = answer
+                .valid_charges
+                .iter()
+                .filter_map(|charge_id| {
+                    by_order
+                        .get(charge_id.as_str())
+                        .map(|c| (c.row.id.as_str(), charge_id.as_str()))
+                })
+                .collect();
+            charges::set_vipps_ids(&mut tx, &valid, now).await?;
             for invalid in &answer.invalid_charges {
                 let order = invalid.charge_batch_item_dto["orderId"]
                     .as_str()
