@@ -114,6 +114,11 @@ fn link(kind: Kind, id: impl Into<String>) -> ObjectRef {
     }
 }
 
+/// An owner (partner or dialogue) by id, its name filled in by [`lookup`] once it is read.
+fn unnamed(id: &str) -> (String, String) {
+    (id.to_owned(), String::new())
+}
+
 fn masked(phone: &str) -> String {
     Msisdn::parse(phone).map_or_else(|_| phone.to_owned(), |m| m.masked())
 }
@@ -124,8 +129,8 @@ pub async fn lookup(state: &AppState, id: &str) -> ServiceResult<ObjectSummary> 
     let mut summary = if let Some(a) = agreements::get(db, id).await? {
         ObjectSummary {
             kind: Kind::Agreement,
-            partner: Some((a.partner_id.clone(), String::new())),
-            dialogue: Some((a.dialogue_id.clone(), String::new())),
+            partner: Some(unnamed(&a.partner_id)),
+            dialogue: Some(unnamed(&a.dialogue_id)),
             facts: vec![
                 ("Status", text(a.status.as_str())),
                 ("Phone", text(masked(&a.phone))),
@@ -148,10 +153,8 @@ pub async fn lookup(state: &AppState, id: &str) -> ServiceResult<ObjectSummary> 
         let agreement = agreements::get(db, &c.agreement_id).await?;
         ObjectSummary {
             kind: Kind::Charge,
-            partner: agreement
-                .as_ref()
-                .map(|a| (a.partner_id.clone(), String::new())),
-            dialogue: agreement.map(|a| (a.dialogue_id, String::new())),
+            partner: agreement.as_ref().map(|a| unnamed(&a.partner_id)),
+            dialogue: agreement.as_ref().map(|a| unnamed(&a.dialogue_id)),
             facts: vec![
                 ("Status", text(c.status.as_str())),
                 ("Amount", nok(c.amount_ore)),
@@ -167,8 +170,8 @@ pub async fn lookup(state: &AppState, id: &str) -> ServiceResult<ObjectSummary> 
     } else if let Some(m) = messages::get(db, id).await? {
         ObjectSummary {
             kind: Kind::Message,
-            partner: m.partner_id.map(|p| (p, String::new())),
-            dialogue: m.dialogue_id.map(|d| (d, String::new())),
+            partner: m.partner_id.as_deref().map(unnamed),
+            dialogue: m.dialogue_id.as_deref().map(unnamed),
             facts: vec![
                 ("Direction", text(m.direction)),
                 ("Status", text(m.status)),
@@ -193,10 +196,8 @@ pub async fn lookup(state: &AppState, id: &str) -> ServiceResult<ObjectSummary> 
         };
         ObjectSummary {
             kind: Kind::Refund,
-            partner: agreement
-                .as_ref()
-                .map(|a| (a.partner_id.clone(), String::new())),
-            dialogue: agreement.map(|a| (a.dialogue_id, String::new())),
+            partner: agreement.as_ref().map(|a| unnamed(&a.partner_id)),
+            dialogue: agreement.as_ref().map(|a| unnamed(&a.dialogue_id)),
             facts: vec![
                 ("Status", text(r.status.as_str())),
                 ("Amount", nok(r.amount_ore)),
