@@ -19,7 +19,7 @@ pub use crate::state::{AppState, Shutdown};
 use crate::{
     clock::Clock,
     config::Settings,
-    db::{Db, enqueue::Enqueuer},
+    db::{Db, enqueue::Enqueuer, group_commit::GroupCommit},
     sms::SmsGateway,
     vipps::{
         VippsClient, VippsMode,
@@ -235,6 +235,7 @@ async fn build_state(
         SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
     let state = AppState {
         enqueuer: Enqueuer::new(db.clone(), Wakers::default()),
+        group_commit: GroupCommit::start(&db),
         db,
         settings: Arc::new(settings),
         public_base_url: Arc::from(public_base_url),

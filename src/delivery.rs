@@ -34,7 +34,8 @@ pub enum Received {
 /// The lock key of our own message id (reports that mirror it), beside the gateway ids.
 const OUR_ID: &str = "ours";
 
-/// Applies `report` to its message if the send is recorded, else parks it.
+/// Applies `report` to its message if the send is recorded, else parks it, in a transaction
+/// of its own (webhooks go through [`receive_in`] in a shared one).
 pub async fn receive(
     db: &Db,
     provider: &str,
@@ -42,31 +43,45 @@ pub async fn receive(
     now_ms: i64,
 ) -> Result<Received, sqlx::Error> {
     let mut tx = db.begin().await?;
-    parked_reports::lock_gateway_id(&mut tx, provider, &report.gateway_message_id).await?;
+    let received = receive_in(&mut tx, provider, report, now_ms).await?;
+    tx.commit().await?;
+    log_parked(provider, report, received);
+    Ok(received)
+}
+
+/// [`receive`] inside the caller's transaction.
+pub async fn receive_in(
+    tx: &mut Tx,
+    provider: &str,
+    report: &DeliveryReport,
+    now_ms: i64,
+) -> Result<Received, sqlx::Error> {
+    parked_reports::lock_gateway_id(tx, provider, &report.gateway_message_id).await?;
     if let Some(ours) = &report.client_reference {
-        parked_reports::lock_gateway_id(&mut tx, OUR_ID, ours).await?;
+        parked_reports::lock_gateway_id(tx, OUR_ID, ours).await?;
     }
     let mut found =
-        messages::find_outbound_by_gateway_id(&mut tx, provider, &report.gateway_message_id)
-            .await?;
+        messages::find_outbound_by_gateway_id(tx, provider, &report.gateway_message_id).await?;
     if found.is_none()
         && let Some(ours) = &report.client_reference
     {
-        found = messages::get_in(&mut tx, ours)
+        found = messages::get_in(tx, ours)
             .await?
             .filter(|m| m.direction == "out" && m.gateway_message_id.is_some());
     }
-    let received = match found {
+    Ok(match found {
         Some(msg) => Received::Applied {
-            changed: apply(&mut tx, &msg, report, now_ms).await?,
+            changed: apply(tx, &msg, report, now_ms).await?,
         },
         None => {
-            let parked =
-                parked_reports::park(&mut tx, &to_parked(provider, report), now_ms).await?;
+            let parked = parked_reports::park(tx, &to_parked(provider, report), now_ms).await?;
             Received::Parked { duplicate: !parked }
         }
-    };
-    tx.commit().await?;
+    })
+}
+
+/// Logs a report that was parked (once it is committed).
+pub fn log_parked(provider: &str, report: &DeliveryReport, received: Received) {
     if let Received::Parked { duplicate } = received {
         tracing::info!(
             sms.provider = provider,
@@ -77,7 +92,6 @@ pub async fn receive(
             "delivery report for a message whose send is not recorded yet: parked"
         );
     }
-    Ok(received)
 }
 
 /// In the send job's transaction: stores the gateway's id for message `id`, merges the

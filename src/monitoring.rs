@@ -36,6 +36,8 @@ pub mod names {
     pub const HTTP_REQUESTS: &str = "dialogpay_http_requests_total";
     /// Histogram `{method, route}`: how long we took to answer.
     pub const HTTP_DURATION: &str = "dialogpay_http_request_duration_seconds";
+    /// Histogram: how many webhook writes shared one transaction (`db::group_commit`).
+    pub const GROUP_COMMIT_BATCH: &str = "dialogpay_group_commit_batch_size";
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -44,6 +46,8 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 const JOB_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
+/// Items per group-commit transaction (up to `db::group_commit::MAX_BATCH`).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 /// Seconds; Vipps and our own answers are expected well below the 10 s client timeout.
 const REQUEST_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -58,6 +62,7 @@ pub fn install() -> &'static PrometheusHandle {
             (names::JOB_DURATION, JOB_BUCKETS),
             (names::VIPPS_DURATION, REQUEST_BUCKETS),
             (names::HTTP_DURATION, REQUEST_BUCKETS),
+            (names::GROUP_COMMIT_BATCH, BATCH_BUCKETS),
         ];
         let recorder = buckets
             .into_iter()
@@ -123,6 +128,16 @@ fn describe() {
         Unit::Seconds,
         "HTTP latency by method and route template"
     );
+    describe_histogram!(
+        names::GROUP_COMMIT_BATCH,
+        Unit::Count,
+        "Webhook writes committed together in one transaction"
+    );
+}
+
+/// One group-commit transaction of `items` writes.
+pub fn group_commit_batch(items: usize) {
+    ::metrics::histogram!(names::GROUP_COMMIT_BATCH).record(items as f64);
 }
 
 /// How a job attempt ended.

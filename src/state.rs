@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::{
     clock::Clock,
     config::Settings,
-    db::{Db, enqueue::Enqueuer},
+    db::{Db, enqueue::Enqueuer, group_commit::GroupCommit},
     sms::SmsGateway,
     vipps::VippsClient,
 };
@@ -25,6 +25,8 @@ pub struct AppState {
     /// it to expire a session.
     pub wall_clock: Clock,
     pub enqueuer: Enqueuer,
+    /// Webhook writes share transactions through it (`db::group_commit`).
+    pub group_commit: GroupCommit,
     pub vipps: VippsClient,
     pub sms: SmsGateway,
 }

@@ -29,6 +29,10 @@ pub struct QueueBenchArgs {
     /// Finished rows to put in the jobs table first (a table that has been in use for a while).
     #[arg(long, default_value_t = 1_000_000)]
     pub preload_done: u64,
+    /// Register every queue's worker, as `serve` does (the others stay idle), instead of the
+    /// no-op queue's alone: what idle queues cost the busy one.
+    #[arg(long)]
+    pub all_workers: bool,
 }
 
 /// Runs the queue benchmark against `settings.database.url` (use an empty database).
@@ -51,9 +55,14 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
         args.jobs, args.preload_done
     );
     let noop = <Noop as dialogpay_jobs::JobSpec>::QUEUE;
+    let registered = if args.all_workers {
+        Workers::All
+    } else {
+        Workers::One(noop)
+    };
     println!(
         "  {}",
-        Conditions::read(&state, Workers::One(noop), Vipps::Unused).await?
+        Conditions::read(&state, registered, Vipps::Unused).await?
     );
 
     let t = Instant::now();
@@ -77,7 +86,11 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
         args.jobs as f64 / enqueue_secs
     );
 
-    let workers = WorkerSet::default().queue::<Noop, _, _>(handlers::maintenance::noop);
+    let workers = if args.all_workers {
+        crate::worker::register_workers()
+    } else {
+        WorkerSet::default().queue::<Noop, _, _>(handlers::maintenance::noop)
+    };
     let started = Instant::now();
     let running = Running::start(app.with_workers(workers));
     let mut last_report = Instant::now();

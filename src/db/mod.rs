@@ -13,6 +13,7 @@ pub mod charges;
 pub mod crm;
 pub mod dialogues;
 pub mod enqueue;
+pub mod group_commit;
 pub mod ids;
 pub mod login_failures;
 pub mod messages;

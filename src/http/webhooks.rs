@@ -116,8 +116,8 @@ async fn store_inbound(state: &AppState, provider: &str, sms: InboundSms) -> Res
 /// job records the gateway's id ([`crate::delivery`]): `{"known": true}` or
 /// `{"known": false, "parked": true}`, 200 either way so the gateway stops retrying.
 async fn store_report(state: &AppState, provider: &str, report: DeliveryReport) -> Response {
-    use crate::delivery::{Received, receive};
-    match receive(&state.db, provider, &report, state.clock.now_ms()).await {
+    use crate::delivery::Received;
+    match crate::service::ingest::delivery_report(state, provider, &report).await {
         Ok(Received::Applied { changed }) => {
             if let Some(status) = changed {
                 crate::monitoring::sms_status(provider, status);
@@ -291,18 +291,17 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
             Some(field),
         );
     }
-    let text = String::from_utf8_lossy(&bytes);
-    let event_key = hash_secret(&text);
-    let new = vipps_events::NewEvent {
-        event_key: &event_key,
-        event_type: &event.event_type,
-        msn: event.msn.as_deref(),
-        agreement_id: event.agreement_id.as_deref(),
-        charge_id: event.charge_id.as_deref(),
-        actor: event.actor.as_ref().map(|a| a.as_str()),
-        body: &text,
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let new = crate::service::ingest::VippsEvent {
+        event_key: hash_secret(&text),
+        actor: event.actor.as_ref().map(|a| a.as_str().to_owned()),
+        event_type: event.event_type,
+        msn: event.msn,
+        agreement_id: event.agreement_id,
+        charge_id: event.charge_id,
+        body: text,
     };
-    match crate::service::ingest::vipps_event(&state, &new).await {
+    match crate::service::ingest::vipps_event(&state, new).await {
         Ok(Stored { id: Some(id) }) => {
             Json(json!({ "id": id, "duplicate": false })).into_response()
         }

@@ -114,11 +114,7 @@ async fn job_state(db: &Db, id: &str) -> Option<(String, i64)> {
 }
 
 async fn jobs_done(db: &Db, queue: &str) -> i64 {
-    let table = if db.is_postgres() {
-        "apalis.jobs"
-    } else {
-        "Jobs"
-    };
+    let table = jobs_table(db);
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE job_type = $1 AND status = 'Done'");
     dialogpay::with_pool!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
         sql
@@ -376,6 +372,121 @@ async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() 
         "keyword crash test with {n} messages: {:?}",
         started.elapsed()
     );
+}
+
+/// Webhooks are answered 200 only once they are durable, also when they share a transaction
+/// (group commit): the service is killed in the middle of a burst of inbound SMS and delivery
+/// reports (32 in flight at once), and every webhook it answered 200 is in the database once,
+/// each inbound SMS with its handling job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_mid_ingest_burst_keeps_every_webhook_it_answered() {
+    let target = count_from_env("CRASH_WEBHOOKS", 2_000);
+    let test_db = TestDb::create().await;
+    let env = [(
+        "DIALOGPAY__SMS__INBOUND_TOKEN".to_owned(),
+        INBOUND_TOKEN.to_owned(),
+    )];
+    let (mut service, base) = start_service(&test_db, &env, None);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(bool, String)>::new()));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let posters: Vec<_> = (0..32)
+        .map(|_| {
+            let (http, base) = (http.clone(), base.clone());
+            let (answered, next) = (answered.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let inbound = i % 2 == 0;
+                    let id = format!("burst-{i}");
+                    let (path, body) = if inbound {
+                        let from = format!("+4792{i:06}");
+                        (
+                            "inbound",
+                            json!({ "message_id": id, "from": from, "to": "2160", "text": "INFO" }),
+                        )
+                    } else {
+                        ("status", json!({ "message_id": id, "status": "delivered" }))
+                    };
+                    let sent = http
+                        .post(format!("{base}/webhooks/sms/{path}"))
+                        .bearer_auth(INBOUND_TOKEN)
+                        .json(&body)
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == StatusCode::OK => {
+                            answered.lock().unwrap().push((inbound, id));
+                        }
+                        Ok(r) => panic!("webhook answered {} before the kill", r.status()),
+                        // The service is gone: this one was never answered.
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually(budget(target), "webhooks answered", || async {
+        (answered.lock().unwrap().len() >= target).then_some(())
+    })
+    .await;
+    service.kill9();
+    for poster in posters {
+        poster.await.unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    eprintln!(
+        "kill -9 with {} webhooks answered 200 of {} sent",
+        answered.len(),
+        next.load(std::sync::atomic::Ordering::Relaxed)
+    );
+
+    let db = test_db.connect().await;
+    let (inbound, reports): (Vec<_>, Vec<_>) =
+        answered.into_iter().partition(|(inbound, _)| *inbound);
+    let with_job = format!(
+        "SELECT COUNT(*) FROM messages m JOIN {} j ON j.job_type = 'sms.inbound' \
+         AND j.idempotency_key = 'inbound:' || m.id \
+         WHERE m.direction = 'in' AND m.gateway_message_id = $1",
+        jobs_table(&db)
+    );
+    for (_, id) in &inbound {
+        let jobs = dialogpay::with_pool!(&db, |p| sqlx::query_scalar::<_, i64>(
+            sqlx::AssertSqlSafe(with_job.clone())
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await)
+        .unwrap();
+        assert_eq!(
+            jobs, 1,
+            "inbound SMS {id} was answered 200: stored once, with its job"
+        );
+    }
+    for (_, id) in &reports {
+        let parked = dialogpay::with_pool!(&db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM parked_delivery_reports WHERE gateway_message_id = $1"
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await)
+        .unwrap();
+        assert_eq!(
+            parked, 1,
+            "delivery report {id} was answered 200: parked once"
+        );
+    }
+}
+
+fn jobs_table(db: &Db) -> &'static str {
+    if db.is_postgres() {
+        "apalis.jobs"
+    } else {
+        "Jobs"
+    }
 }
 
 /// The refund job is killed after Vipps made the refund and before its answer is recorded:
