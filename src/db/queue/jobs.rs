@@ -56,8 +56,9 @@ impl JobStatus {
         }
     }
 
-    /// The SQL condition selecting this status.
-    fn condition(self, sql: &Statements) -> String {
+    /// The SQL condition selecting this status; `alone` when no queue narrows the list.
+    fn condition(self, sql: &Statements, alone: bool) -> String {
+        let finished = if alone { sql.finished_status } else { "status" };
         const WAITING: &str =
             "(status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))";
         match self {
@@ -67,9 +68,9 @@ impl JobStatus {
             ),
             JobStatus::Scheduled => format!("({WAITING} AND {})", sql.run_at_later),
             JobStatus::Running => "status = 'Running'".to_owned(),
-            JobStatus::Done => "status = 'Done'".to_owned(),
+            JobStatus::Done => format!("{finished} = 'Done'"),
             JobStatus::Failed => "(status = 'Failed' AND attempts >= max_attempts)".to_owned(),
-            JobStatus::Killed => "status = 'Killed'".to_owned(),
+            JobStatus::Killed => format!("{finished} = 'Killed'"),
         }
     }
 }
@@ -152,7 +153,7 @@ pub struct JobFilter<'a> {
 fn condition(sql: &Statements, filter: &JobFilter<'_>) -> String {
     let status = filter
         .status
-        .map(|s| s.condition(sql))
+        .map(|s| s.condition(sql, filter.queue.is_none()))
         .unwrap_or_else(|| "1 = 1".to_owned());
     let queue = if filter.queue.is_some() {
         "job_type = $1"

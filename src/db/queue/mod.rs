@@ -60,6 +60,12 @@ struct Statements {
     ids_from_json: &'static str,
     /// The condition "its `run_at` is still ahead", by the database's own clock.
     run_at_later: &'static str,
+    /// The status column where it matches most of a used table (done, killed) and no queue
+    /// narrows it: SQLite's `+status` keeps the status index out, so that a list walks the
+    /// primary key newest first instead of sorting every finished row (the plan SQLite picks
+    /// without statistics, on a new table or one that was never analyzed); PostgreSQL's
+    /// planner keeps statistics of its own.
+    finished_status: &'static str,
     /// Per queue, the `run_at` (seconds) of its oldest pending job that is due.
     oldest_due: &'static str,
     /// The workers (id, queue, last heartbeat in seconds), by queue.

@@ -34,6 +34,7 @@ pub(super) const STATEMENTS: Statements = Statements {
     payload_text: "convert_from(job, 'UTF8')",
     ids_from_json: "(SELECT jsonb_array_elements_text(CAST($1 AS jsonb)))",
     run_at_later: "run_at > now()",
+    finished_status: "status",
     oldest_due: "SELECT job_type, CAST(EXTRACT(EPOCH FROM MIN(run_at)) AS BIGINT) FROM apalis.jobs \
          WHERE status = 'Pending' AND run_at <= now() GROUP BY job_type",
     select_workers: "SELECT id, worker_type, CAST(EXTRACT(EPOCH FROM last_seen) AS BIGINT) AS last_seen \

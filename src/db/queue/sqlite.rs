@@ -30,6 +30,7 @@ pub(super) const STATEMENTS: Statements = Statements {
     payload_text: "CAST(job AS TEXT)",
     ids_from_json: "(SELECT value FROM json_each($1))",
     run_at_later: "run_at > CAST(strftime('%s', 'now') AS INTEGER)",
+    finished_status: "+status",
     oldest_due: "SELECT job_type, MIN(run_at) FROM Jobs WHERE status = 'Pending' AND run_at <= strftime('%s', 'now') GROUP BY job_type",
     select_workers: "SELECT id, worker_type, last_seen FROM Workers ORDER BY worker_type, id",
     insert_finished_noops: "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $2) \
