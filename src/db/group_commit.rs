@@ -161,7 +161,7 @@ impl Failed {
 }
 
 async fn commit(db: &Db, batch: &mut [Box<dyn Queued>]) -> Result<(), Failed> {
-    let mut tx = db.begin().await.map_err(Failed::Db)?;
+    let mut tx = db.begin_first().await.map_err(Failed::Db)?;
     for item in batch.iter_mut() {
         if !item.apply(&mut tx).await {
             return Err(Failed::Item);

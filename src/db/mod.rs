@@ -27,6 +27,7 @@ pub mod stats;
 pub mod types;
 pub mod users;
 pub mod vipps_events;
+pub mod write_gate;
 
 /// The operator's job view, at the short path the API and the tests use.
 pub use queue::jobs;
@@ -49,9 +50,10 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction on one of the two engines.
+/// An open transaction on one of the two engines; on SQLite with this process's turn to write
+/// ([`write_gate`]), given back when the transaction ends.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Transaction<'static, Sqlite>, write_gate::Turn),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -71,7 +73,7 @@ macro_rules! with_pool {
 macro_rules! with_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::db::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -86,6 +88,10 @@ macro_rules! with_tx {
 /// Our own migrations live in their own table so that they never clash with apalis's
 /// `_sqlx_migrations` in the same SQLite file (see docs/apalis-1.0.md).
 const MIGRATIONS_TABLE: &str = "_dialogpay_migrations";
+
+/// The write gate's timeout for a database [`Db::connect`] did not open (the busy timeout's
+/// default); `connect` gives each file's gate `database.busy_timeout_ms`.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Db {
     /// Connects with the settings' durability and timeout rules (SQLite: WAL, foreign keys on,
@@ -121,6 +127,8 @@ impl Db {
                 "cache_size",
                 format!("-{}", u64::from(settings.sqlite_cache_mib) * 1024),
             );
+        let busy_timeout = Duration::from_millis(settings.busy_timeout_ms);
+        write_gate::for_file(options.get_filename().to_owned(), busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(30))
@@ -283,8 +291,25 @@ impl Db {
     /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
     /// so that read-then-write checks cannot be overtaken by another writer.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_as(write_gate::Priority::InTurn).await
+    }
+
+    /// [`Db::begin`] for a transaction someone is waiting on (webhook writes): on SQLite it
+    /// goes ahead of the background jobs' waiting transactions.
+    pub async fn begin_first(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_as(write_gate::Priority::First).await
+    }
+
+    async fn begin_as(&self, priority: write_gate::Priority) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => {
+                let gate = write_gate::for_file(
+                    p.connect_options().get_filename().to_owned(),
+                    DEFAULT_BUSY_TIMEOUT,
+                );
+                let turn = gate.enter(priority).await?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -305,7 +330,8 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
+            // The turn is given back once the commit is on disk.
+            Tx::Sqlite(t, _turn) => t.commit().await,
             Tx::Postgres(t) => t.commit().await,
         }
     }

@@ -85,7 +85,7 @@ fn statements(db: &Db) -> &'static Statements {
 /// The statements in the dialect of the engine `tx` runs on.
 fn statements_in(tx: &Tx) -> &'static Statements {
     match tx {
-        Tx::Sqlite(_) => &sqlite::STATEMENTS,
+        Tx::Sqlite(..) => &sqlite::STATEMENTS,
         Tx::Postgres(_) => &postgres::STATEMENTS,
     }
 }
