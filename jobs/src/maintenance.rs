@@ -12,6 +12,7 @@ pub struct Noop {
 
 impl JobSpec for Noop {
     const QUEUE: &'static str = "bench.noop";
+    const BATCH: Option<usize> = Some(crate::spec::DATABASE_ONLY_BATCH);
     const MAX_ATTEMPTS: u32 = 3;
 
     fn idempotency_key(&self) -> Option<String> {

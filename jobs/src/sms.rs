@@ -12,6 +12,7 @@ pub struct HandleInbound {
 
 impl JobSpec for HandleInbound {
     const QUEUE: &'static str = "sms.inbound";
+    const BATCH: Option<usize> = Some(crate::spec::DATABASE_ONLY_BATCH);
     const MAX_ATTEMPTS: u32 = 10;
 
     fn idempotency_key(&self) -> Option<String> {

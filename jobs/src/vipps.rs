@@ -12,6 +12,7 @@ pub struct ProcessEvent {
 
 impl JobSpec for ProcessEvent {
     const QUEUE: &'static str = "vipps.event";
+    const BATCH: Option<usize> = Some(crate::spec::DATABASE_ONLY_BATCH);
     const MAX_ATTEMPTS: u32 = 8;
 
     fn idempotency_key(&self) -> Option<String> {

@@ -60,9 +60,12 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
     } else {
         Workers::One(noop)
     };
+    let batch = <Noop as dialogpay_jobs::JobSpec>::BATCH.unwrap_or(state.settings.jobs.batch_size);
     println!(
         "  {}",
-        Conditions::read(&state, registered, Vipps::Unused).await?
+        Conditions::read(&state, registered, Vipps::Unused)
+            .await?
+            .with(format!("{noop} fetches {batch} jobs per round trip"))
     );
 
     let t = Instant::now();
@@ -111,11 +114,10 @@ pub async fn queue(mut settings: Settings, args: QueueBenchArgs) -> anyhow::Resu
     let secs = started.elapsed().as_secs_f64();
     running.stop().await;
     println!(
-        "  drained {} jobs in {:.2} s: {:.0} jobs/s (batch {}, concurrency {})",
+        "  drained {} jobs in {:.2} s: {:.0} jobs/s (batch {batch}, concurrency {})",
         args.jobs,
         secs,
         args.jobs as f64 / secs,
-        state.settings.jobs.batch_size,
         state.settings.jobs.concurrency
     );
     Ok(())

@@ -111,6 +111,7 @@ fn register_queue<J: JobSpec>(
     });
     let settings = parts.settings.clone();
     let concurrency = J::CONCURRENCY.unwrap_or(settings.concurrency);
+    let batch = J::BATCH.unwrap_or(settings.batch_size);
     let poll = Duration::from_millis(settings.poll_interval_ms);
     let heartbeat = Duration::from_secs(settings.heartbeat_interval_secs);
     let instance = parts.instance.clone();
@@ -121,7 +122,7 @@ fn register_queue<J: JobSpec>(
             monitor.register(move |run| {
                 let config = apalis_sqlite::Config::default()
                     .queue(J::QUEUE)
-                    .batch_size(settings.batch_size)
+                    .batch_size(batch)
                     .heartbeat_interval(heartbeat)
                     .missed_heartbeats(settings.missed_heartbeats);
                 let backend = apalis_sqlite::SqliteStorage::<J>::new(&pool)
@@ -139,7 +140,7 @@ fn register_queue<J: JobSpec>(
             monitor.register(move |run| {
                 let config = apalis_postgres::Config::default()
                     .queue(J::QUEUE)
-                    .batch_size(settings.batch_size)
+                    .batch_size(batch)
                     .heartbeat_interval(heartbeat)
                     .missed_heartbeats(settings.missed_heartbeats);
                 let backend = apalis_postgres::PostgresStorage::<J>::new(&pool)
