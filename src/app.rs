@@ -235,7 +235,10 @@ async fn build_state(
         SmsGateway::from_settings(&settings.sms).context("building the SMS gateway (sms.*)")?;
     let state = AppState {
         enqueuer: Enqueuer::new(db.clone(), Wakers::default()),
-        group_commit: GroupCommit::start(&db),
+        group_commit: GroupCommit::start(
+            &db,
+            Duration::from_millis(settings.database.busy_timeout_ms),
+        ),
         db,
         settings: Arc::new(settings),
         public_base_url: Arc::from(public_base_url),

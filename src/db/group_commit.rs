@@ -11,12 +11,16 @@
 //! outcome. An idle system commits every item at once: a batch is what queued up while the
 //! previous commit was on disk, never a wait for more.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::future::BoxFuture;
+use sqlx::sqlite::SqlitePoolOptions;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{Db, Tx};
+use super::{Db, Tx, is_busy};
 
 /// The most items one transaction holds.
 pub const MAX_BATCH: usize = 256;
@@ -46,17 +50,19 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer tasks on `db` (they end when the last handle is dropped).
-    pub fn start(db: &Db) -> Self {
+    /// Starts the writer tasks on `db` (they end when the last handle is dropped); on SQLite
+    /// a busy database is tried again for `busy_timeout` (`database.busy_timeout_ms`).
+    pub fn start(db: &Db, busy_timeout: Duration) -> Self {
         let (queue, items) = mpsc::channel(MAX_BATCH * 4);
         let items = Arc::new(Mutex::new(items));
+        let writer = Writer::on(db, busy_timeout);
         let writers = if db.is_postgres() {
             POSTGRES_WRITERS
         } else {
             1
         };
         for _ in 0..writers {
-            tokio::spawn(write_loop(db.clone(), items.clone()));
+            tokio::spawn(write_loop(writer.clone(), items.clone()));
         }
         Self { queue }
     }
@@ -123,7 +129,47 @@ enum Failed {
     Db(sqlx::Error),
 }
 
-async fn write_loop(db: Db, items: Arc<Mutex<mpsc::Receiver<Box<dyn Queued>>>>) {
+/// Where the writers write. On SQLite a connection of their own that never waits in SQLite's
+/// busy handler (its timeout is zero): a busy `BEGIN IMMEDIATE` is tried again a millisecond
+/// later, for as long as the busy timeout allows, where the handler would sleep up to 100 ms
+/// between tries while the background jobs' statements take the lock.
+#[derive(Clone)]
+struct Writer {
+    db: Db,
+    /// SQLite: how long to keep trying a busy `BEGIN`.
+    busy_timeout: Option<Duration>,
+}
+
+impl Writer {
+    fn on(db: &Db, busy_timeout: Duration) -> Self {
+        match db {
+            Db::Postgres(_) => Self {
+                db: db.clone(),
+                busy_timeout: None,
+            },
+            Db::Sqlite(pool) => {
+                let options = (*pool.connect_options()).clone();
+                let own = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_lazy_with(options.busy_timeout(Duration::ZERO));
+                Self {
+                    db: Db::Sqlite(own),
+                    busy_timeout: Some(busy_timeout),
+                }
+            }
+        }
+    }
+
+    async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self.busy_timeout {
+            Some(timeout) => self.db.begin_first_polling(timeout).await,
+            None => self.db.begin_first().await,
+        }
+    }
+}
+
+async fn write_loop(writer: Writer, items: Arc<Mutex<mpsc::Receiver<Box<dyn Queued>>>>) {
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(MAX_BATCH);
     loop {
         let received = items.lock().await.recv_many(&mut batch, MAX_BATCH).await;
@@ -131,7 +177,7 @@ async fn write_loop(db: Db, items: Arc<Mutex<mpsc::Receiver<Box<dyn Queued>>>>) 
             return;
         }
         crate::monitoring::group_commit_batch(batch.len());
-        match commit(&db, &mut batch).await {
+        match commit(&writer, &mut batch).await {
             Ok(()) => batch.drain(..).for_each(|item| item.answer(None)),
             Err(failed) if batch.len() == 1 => {
                 if let Some(item) = batch.pop() {
@@ -142,7 +188,10 @@ async fn write_loop(db: Db, items: Arc<Mutex<mpsc::Receiver<Box<dyn Queued>>>>) 
                 tracing::debug!(items = batch.len(), "group commit failed; each item alone");
                 for item in batch.drain(..) {
                     let mut one = [item];
-                    let failed = commit(&db, &mut one).await.err().and_then(Failed::error);
+                    let failed = commit(&writer, &mut one)
+                        .await
+                        .err()
+                        .and_then(Failed::error);
                     let [item] = one;
                     item.answer(failed);
                 }
@@ -160,8 +209,27 @@ impl Failed {
     }
 }
 
-async fn commit(db: &Db, batch: &mut [Box<dyn Queued>]) -> Result<(), Failed> {
-    let mut tx = db.begin_first().await.map_err(Failed::Db)?;
+/// [`commit_once`], again while SQLite answers busy (the `BEGIN` waits in [`Writer::begin`];
+/// this is a busy `COMMIT`, which is rare) and the busy timeout allows.
+async fn commit(writer: &Writer, batch: &mut [Box<dyn Queued>]) -> Result<(), Failed> {
+    let started = Instant::now();
+    loop {
+        match commit_once(writer, batch).await {
+            Err(Failed::Db(e))
+                if is_busy(&e)
+                    && writer
+                        .busy_timeout
+                        .is_some_and(|timeout| started.elapsed() < timeout) =>
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn commit_once(writer: &Writer, batch: &mut [Box<dyn Queued>]) -> Result<(), Failed> {
+    let mut tx = writer.begin().await.map_err(Failed::Db)?;
     for item in batch.iter_mut() {
         if !item.apply(&mut tx).await {
             return Err(Failed::Item);

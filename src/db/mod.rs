@@ -300,6 +300,32 @@ impl Db {
         self.begin_as(write_gate::Priority::First).await
     }
 
+    /// [`Db::begin_first`] for a pool whose connections do not wait in SQLite's busy handler
+    /// (a busy timeout of zero): a busy `BEGIN IMMEDIATE` is tried again every millisecond,
+    /// keeping this process's turn, for up to `timeout`. On PostgreSQL the same as
+    /// [`Db::begin_first`].
+    pub async fn begin_first_polling(&self, timeout: Duration) -> Result<Tx, sqlx::Error> {
+        let Db::Sqlite(p) = self else {
+            return self.begin_first().await;
+        };
+        let turn = write_gate::for_file(
+            p.connect_options().get_filename().to_owned(),
+            DEFAULT_BUSY_TIMEOUT,
+        )
+        .enter(write_gate::Priority::First)
+        .await?;
+        let started = std::time::Instant::now();
+        loop {
+            match p.begin_with("BEGIN IMMEDIATE").await {
+                Ok(t) => return Ok(Tx::Sqlite(t, turn)),
+                Err(e) if is_busy(&e) && started.elapsed() < timeout => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     async fn begin_as(&self, priority: write_gate::Priority) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(p) => {
@@ -325,6 +351,15 @@ impl Db {
             .await
             .map(|_| ()))
     }
+}
+
+/// SQLite's SQLITE_BUSY, with any extended code.
+pub fn is_busy(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }
 
 impl Tx {
