@@ -21,25 +21,21 @@ pub struct VippsEvent {
     pub received_at: i64,
 }
 
-/// What to store of one delivery.
+/// What to store of one delivery (owned: it waits in the group commit's queue).
 #[derive(Debug, Clone)]
-pub struct NewEvent<'a> {
+pub struct NewEvent {
     /// SHA-256 of the body: Vipps redelivers the same body, which must be stored once.
-    pub event_key: &'a str,
-    pub event_type: &'a str,
-    pub msn: Option<&'a str>,
-    pub agreement_id: Option<&'a str>,
-    pub charge_id: Option<&'a str>,
-    pub actor: Option<&'a str>,
-    pub body: &'a str,
+    pub event_key: String,
+    pub event_type: String,
+    pub msn: Option<String>,
+    pub agreement_id: Option<String>,
+    pub charge_id: Option<String>,
+    pub actor: Option<String>,
+    pub body: String,
 }
 
 /// Stores the event; `None` when it was already stored.
-pub async fn insert(
-    tx: &mut Tx,
-    e: &NewEvent<'_>,
-    now_ms: i64,
-) -> Result<Option<String>, sqlx::Error> {
+pub async fn insert(tx: &mut Tx, e: &NewEvent, now_ms: i64) -> Result<Option<String>, sqlx::Error> {
     let id = ids::new_id("evt");
     let inserted = with_tx!(tx, |p| {
         sqlx::query(
@@ -47,13 +43,13 @@ pub async fn insert(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
-        .bind(e.event_key)
-        .bind(e.event_type)
-        .bind(e.msn)
-        .bind(e.agreement_id)
-        .bind(e.charge_id)
-        .bind(e.actor)
-        .bind(e.body)
+        .bind(&e.event_key)
+        .bind(&e.event_type)
+        .bind(&e.msn)
+        .bind(&e.agreement_id)
+        .bind(&e.charge_id)
+        .bind(&e.actor)
+        .bind(&e.body)
         .bind(now_ms)
         .execute(p)
         .await?

@@ -292,7 +292,7 @@ pub async fn vipps(req: &Request, body: Body, state: Data<&AppState>) -> Respons
         );
     }
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let new = crate::service::ingest::VippsEvent {
+    let new = vipps_events::NewEvent {
         event_key: hash_secret(&text),
         actor: event.actor.as_ref().map(|a| a.as_str().to_owned()),
         event_type: event.event_type,

@@ -48,21 +48,8 @@ pub async fn inbound_sms(
     Ok(stored)
 }
 
-/// A verified Vipps webhook event, as stored.
-#[derive(Debug, Clone)]
-pub struct VippsEvent {
-    /// SHA-256 of the body: Vipps redelivers the same body, which must be stored once.
-    pub event_key: String,
-    pub event_type: String,
-    pub msn: Option<String>,
-    pub agreement_id: Option<String>,
-    pub charge_id: Option<String>,
-    pub actor: Option<String>,
-    pub body: String,
-}
-
 /// Stores a verified Vipps webhook event and enqueues its processing.
-pub async fn vipps_event(state: &AppState, event: VippsEvent) -> ServiceResult<Stored> {
+pub async fn vipps_event(state: &AppState, event: vipps_events::NewEvent) -> ServiceResult<Stored> {
     let work = StoreEvent {
         event,
         now_ms: state.clock.now_ms(),
@@ -90,6 +77,20 @@ pub async fn delivery_report(
     let received = state.group_commit.run(work).await?;
     delivery::log_parked(provider, report, received);
     Ok(received)
+}
+
+/// A new row's job, in the transaction that inserted it (`id`; `None` for a duplicate, which
+/// gets none).
+async fn with_job<J: JobSpec>(
+    tx: &mut Tx,
+    enqueuer: &Enqueuer,
+    id: Option<String>,
+    job: impl FnOnce(String) -> J,
+) -> ServiceResult<Stored> {
+    if let Some(id) = &id {
+        enqueuer.enqueue_tx(tx, &job(id.clone())).await?;
+    }
+    Ok(Stored { id })
 }
 
 struct StoreInbound {
@@ -120,19 +121,16 @@ impl Work for StoreInbound {
                 agreement_id: None,
             };
             let id = messages::insert(tx, &new, self.now_ms).await?;
-            if let Some(id) = &id {
-                let job = HandleInbound {
-                    message_id: id.clone(),
-                };
-                self.enqueuer.enqueue_tx(tx, &job).await?;
-            }
-            Ok(Stored { id })
+            with_job(tx, &self.enqueuer, id, |message_id| HandleInbound {
+                message_id,
+            })
+            .await
         })
     }
 }
 
 struct StoreEvent {
-    event: VippsEvent,
+    event: vipps_events::NewEvent,
     now_ms: i64,
     enqueuer: Enqueuer,
 }
@@ -143,24 +141,8 @@ impl Work for StoreEvent {
 
     fn apply<'a>(&'a self, tx: &'a mut Tx) -> BoxFuture<'a, ServiceResult<Stored>> {
         Box::pin(async move {
-            let e = &self.event;
-            let new = vipps_events::NewEvent {
-                event_key: &e.event_key,
-                event_type: &e.event_type,
-                msn: e.msn.as_deref(),
-                agreement_id: e.agreement_id.as_deref(),
-                charge_id: e.charge_id.as_deref(),
-                actor: e.actor.as_deref(),
-                body: &e.body,
-            };
-            let id = vipps_events::insert(tx, &new, self.now_ms).await?;
-            if let Some(id) = &id {
-                let job = ProcessEvent {
-                    event_id: id.clone(),
-                };
-                self.enqueuer.enqueue_tx(tx, &job).await?;
-            }
-            Ok(Stored { id })
+            let id = vipps_events::insert(tx, &self.event, self.now_ms).await?;
+            with_job(tx, &self.enqueuer, id, |event_id| ProcessEvent { event_id }).await
         })
     }
 }
