@@ -103,12 +103,12 @@ pub struct NewJob {
 
 /// Inserts one job; false when a job of its queue with the same idempotency key exists.
 pub async fn insert(db: &Db, new: &NewJob) -> Result<bool, sqlx::Error> {
-    let sql = statements(db).insert_job;
-    let inserted = with_pool!(db, |p| bind_insert(sql, new)
-        .execute(p)
-        .await?
-        .rows_affected());
-    Ok(inserted > 0)
+    // In a transaction of its own: on SQLite that takes this process's turn to write
+    // (`db::write_gate`) instead of meeting the others at SQLite's busy handler.
+    let mut tx = db.begin().await?;
+    let inserted = insert_in(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 /// [`insert`] inside the caller's transaction: the job exists if and only if it commits.
@@ -125,13 +125,14 @@ pub async fn insert_in(tx: &mut Tx, new: &NewJob) -> Result<bool, sqlx::Error> {
 /// engines' limits).
 pub const MAX_ROWS_PER_INSERT: usize = 500;
 
-/// Inserts many jobs, one multi-row INSERT per [`MAX_ROWS_PER_INSERT`]. Returns how many were
-/// new (duplicates by idempotency key are dropped).
+/// Inserts many jobs in one transaction, one multi-row INSERT per [`MAX_ROWS_PER_INSERT`].
+/// Returns how many were new (duplicates by idempotency key are dropped).
 pub async fn insert_many(db: &Db, rows: &[NewJob]) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
+    let mut tx = db.begin().await?;
     for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
-        let sql = multi_insert_sql(statements(db), chunk.len());
-        inserted += with_pool!(db, |p| {
+        let sql = multi_insert_sql(statements_in(&tx), chunk.len());
+        inserted += with_tx!(&mut tx, |c| {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for new in chunk {
                 query = query
@@ -142,9 +143,10 @@ pub async fn insert_many(db: &Db, rows: &[NewJob]) -> Result<u64, sqlx::Error> {
                     .bind(new.run_at_secs)
                     .bind(new.idempotency_key.clone());
             }
-            query.execute(p).await?.rows_affected()
+            query.execute(c).await?.rows_affected()
         });
     }
+    tx.commit().await?;
     Ok(inserted)
 }
 
