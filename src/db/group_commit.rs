@@ -11,16 +11,13 @@
 //! outcome. An idle system commits every item at once: a batch is what queued up while the
 //! previous commit was on disk, never a wait for more.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use sqlx::sqlite::SqlitePoolOptions;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{Db, Tx, is_busy};
+use super::{Db, Tx};
 
 /// The most items one transaction holds.
 pub const MAX_BATCH: usize = 256;
@@ -136,8 +133,8 @@ enum Failed {
 #[derive(Clone)]
 struct Writer {
     db: Db,
-    /// SQLite: how long to keep trying a busy `BEGIN`.
-    busy_timeout: Option<Duration>,
+    /// SQLite: how long to keep trying a busy `BEGIN` (PostgreSQL never answers busy).
+    busy_timeout: Duration,
 }
 
 impl Writer {
@@ -145,7 +142,7 @@ impl Writer {
         match db {
             Db::Postgres(_) => Self {
                 db: db.clone(),
-                busy_timeout: None,
+                busy_timeout,
             },
             Db::Sqlite(pool) => {
                 let options = (*pool.connect_options()).clone();
@@ -155,17 +152,14 @@ impl Writer {
                     .connect_lazy_with(options.busy_timeout(Duration::ZERO));
                 Self {
                     db: Db::Sqlite(own),
-                    busy_timeout: Some(busy_timeout),
+                    busy_timeout,
                 }
             }
         }
     }
 
     async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self.busy_timeout {
-            Some(timeout) => self.db.begin_first_polling(timeout).await,
-            None => self.db.begin_first().await,
-        }
+        self.db.begin_first_polling(self.busy_timeout).await
     }
 }
 
@@ -209,26 +203,7 @@ impl Failed {
     }
 }
 
-/// [`commit_once`], again while SQLite answers busy (the `BEGIN` waits in [`Writer::begin`];
-/// this is a busy `COMMIT`, which is rare) and the busy timeout allows.
 async fn commit(writer: &Writer, batch: &mut [Box<dyn Queued>]) -> Result<(), Failed> {
-    let started = Instant::now();
-    loop {
-        match commit_once(writer, batch).await {
-            Err(Failed::Db(e))
-                if is_busy(&e)
-                    && writer
-                        .busy_timeout
-                        .is_some_and(|timeout| started.elapsed() < timeout) =>
-            {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-async fn commit_once(writer: &Writer, batch: &mut [Box<dyn Queued>]) -> Result<(), Failed> {
     let mut tx = writer.begin().await.map_err(Failed::Db)?;
     for item in batch.iter_mut() {
         if !item.apply(&mut tx).await {

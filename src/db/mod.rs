@@ -291,13 +291,16 @@ impl Db {
     /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
     /// so that read-then-write checks cannot be overtaken by another writer.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.begin_as(write_gate::Priority::InTurn).await
+        // The pool's own busy timeout waits for the lock; no retries of ours on top.
+        self.begin_as(write_gate::Priority::InTurn, Duration::ZERO)
+            .await
     }
 
     /// [`Db::begin`] for a transaction someone is waiting on (webhook writes): on SQLite it
     /// goes ahead of the background jobs' waiting transactions.
     pub async fn begin_first(&self) -> Result<Tx, sqlx::Error> {
-        self.begin_as(write_gate::Priority::First).await
+        self.begin_as(write_gate::Priority::First, Duration::ZERO)
+            .await
     }
 
     /// [`Db::begin_first`] for a pool whose connections do not wait in SQLite's busy handler
@@ -305,39 +308,35 @@ impl Db {
     /// keeping this process's turn, for up to `timeout`. On PostgreSQL the same as
     /// [`Db::begin_first`].
     pub async fn begin_first_polling(&self, timeout: Duration) -> Result<Tx, sqlx::Error> {
-        let Db::Sqlite(p) = self else {
-            return self.begin_first().await;
+        self.begin_as(write_gate::Priority::First, timeout).await
+    }
+
+    /// A transaction in `priority`'s turn; on SQLite a busy `BEGIN IMMEDIATE` (only a pool
+    /// without a busy timeout answers so) is tried again for up to `busy_retry`.
+    async fn begin_as(
+        &self,
+        priority: write_gate::Priority,
+        busy_retry: Duration,
+    ) -> Result<Tx, sqlx::Error> {
+        let p = match self {
+            Db::Postgres(p) => return Ok(Tx::Postgres(p.begin().await?)),
+            Db::Sqlite(p) => p,
         };
-        let turn = write_gate::for_file(
+        let gate = write_gate::for_file(
             p.connect_options().get_filename().to_owned(),
             DEFAULT_BUSY_TIMEOUT,
-        )
-        .enter(write_gate::Priority::First)
-        .await?;
+        );
+        let turn = gate.enter(priority).await?;
         let started = std::time::Instant::now();
         loop {
             match p.begin_with("BEGIN IMMEDIATE").await {
                 Ok(t) => return Ok(Tx::Sqlite(t, turn)),
-                Err(e) if is_busy(&e) && started.elapsed() < timeout => {
+                Err(e) if is_busy(&e) && started.elapsed() < busy_retry => {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    async fn begin_as(&self, priority: write_gate::Priority) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Db::Sqlite(p) => {
-                let gate = write_gate::for_file(
-                    p.connect_options().get_filename().to_owned(),
-                    DEFAULT_BUSY_TIMEOUT,
-                );
-                let turn = gate.enter(priority).await?;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
-            }
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -354,7 +353,7 @@ impl Db {
 }
 
 /// SQLite's SQLITE_BUSY, with any extended code.
-pub fn is_busy(error: &sqlx::Error) -> bool {
+fn is_busy(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .and_then(|e| e.code())
