@@ -404,9 +404,17 @@ impl SimControl {
     }
 
     /// Puts this process's business clock on a standalone simulator's time (the embedded
-    /// one's drives it already), as a second process talking to it would be.
+    /// one's drives it already), as a second process talking to it would be, and clears the
+    /// faults an earlier run left in it (its rate limits would refuse the seeding's drafts).
     async fn align(&self, state: &AppState) -> anyhow::Result<()> {
         if let Self::Remote { http, base } = self {
+            http.delete(format!("{base}/_sim/faults"))
+                .send()
+                .await?
+                .error_for_status()
+                .with_context(|| {
+                    format!("DELETE /_sim/faults (is {base} a dialogpay vipps-sim?)")
+                })?;
             #[derive(serde::Deserialize)]
             struct SimClock {
                 now: DateTime<Utc>,
@@ -491,11 +499,17 @@ pub async fn seed(
     })?;
     let drafted: Vec<anyhow::Result<(u64, String)>> = futures::stream::iter(0..n)
         .map(|i| {
-            let (client, approver, msn) =
-                (client.clone(), approver.clone(), partner.vipps_msn.clone());
+            let (client, approver, msn, dialogue) = (
+                client.clone(),
+                approver.clone(),
+                partner.vipps_msn.clone(),
+                // The run's own keys (its dialogue's ULID, 26 characters): a second run
+                // against the same standalone simulator drafts anew.
+                dialogue.rsplit('_').next().unwrap_or_default().to_owned(),
+            );
             let request = draft_request(&base, &format!("47{:08}", 90_000_000 + i));
             async move {
-                let key = IdempotencyKey::new(format!("bench-draft-{i}"))?;
+                let key = IdempotencyKey::new(format!("bench-{dialogue}-{i}"))?;
                 let drafted = client.draft_agreement(&msn, &request, key).await?;
                 approver.approve(&drafted.agreement_id).await?;
                 anyhow::Ok((i, drafted.agreement_id))
@@ -507,37 +521,101 @@ pub async fn seed(
     let vipps_ids: Vec<(u64, String)> = drafted.into_iter().collect::<Result<_, _>>()?;
     let anchor = today - Days::new(28);
     let next_due = Period::Month.due_date(anchor, 1);
-    for chunk in vipps_ids.chunks(1000) {
-        let mut tx = state.db.begin().await?;
-        for (i, vipps_id) in chunk {
-            let phone = format!("+47{:08}", 90_000_000 + i);
-            let id = db::agreements::create_pending(
-                &mut tx,
-                &partner.id,
-                &dialogue,
-                &phone,
-                "bench",
-                now,
-            )
-            .await?;
-            crate::with_tx!(&mut tx, |c| {
-                sqlx::query(
-                "UPDATE agreements SET status = 'ACTIVE', vipps_agreement_id = $2, activated_at = $3, anchor_date = $4, \
-                 next_period_index = 1, next_due_date = $5 WHERE id = $1"
-            )
-            .bind(&id)
-            .bind(vipps_id)
-            .bind(now)
-            .bind(anchor)
-            .bind(next_due)
-            .execute(c)
-            .await
-            .map(|_| ())
-            })?;
-        }
-        tx.commit().await?;
+    for chunk in vipps_ids.chunks(5000) {
+        let rows: Vec<SeededAgreement> = chunk
+            .iter()
+            .map(|(i, vipps_id)| SeededAgreement {
+                id: db::ids::new_id("agr"),
+                phone: format!("+47{:08}", 90_000_000 + i),
+                vipps_agreement_id: vipps_id.clone(),
+                manage_token: db::ids::secret_token(24),
+            })
+            .collect();
+        insert_active(
+            &state.db,
+            &partner.id,
+            &dialogue,
+            &rows,
+            now,
+            (anchor, next_due),
+        )
+        .await?;
     }
     Ok(dialogue)
+}
+
+/// One ACTIVE agreement the benchmark seeds.
+struct SeededAgreement {
+    id: String,
+    phone: String,
+    vipps_agreement_id: String,
+    manage_token: String,
+}
+
+/// Inserts the rows as ACTIVE agreements of `dialogue`, activated at `now`, billed from
+/// `anchor` with the next period due `next_due`, in one statement (`unnest` on PostgreSQL,
+/// `json_each` on SQLite): seeding takes one short write instead of two statements per
+/// agreement, which on SQLite held the write lock long enough to starve the workers' fetches.
+async fn insert_active(
+    db: &Db,
+    partner: &str,
+    dialogue: &str,
+    rows: &[SeededAgreement],
+    now: i64,
+    (anchor, next_due): (chrono::NaiveDate, chrono::NaiveDate),
+) -> anyhow::Result<()> {
+    const COLUMNS: &str = "id, partner_id, dialogue_id, phone, status, vipps_agreement_id, inbound_message_id, \
+        manage_token, created_at, updated_at, activated_at, anchor_date, next_period_index, next_due_date";
+    let mut tx = db.begin().await?;
+    match &mut tx {
+        db::Tx::Postgres(c) => {
+            let sql = format!(
+                "INSERT INTO agreements ({COLUMNS}) \
+                 SELECT id, $4, $5, phone, 'ACTIVE', vipps_id, 'bench', token, $6, $6, $6, $7, 1, $8 \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $9::text[]) AS u(id, phone, vipps_id, token)"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.phone.as_str()).collect::<Vec<_>>())
+                .bind(
+                    rows.iter()
+                        .map(|r| r.vipps_agreement_id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(partner)
+                .bind(dialogue)
+                .bind(now)
+                .bind(anchor)
+                .bind(next_due)
+                .bind(
+                    rows.iter()
+                        .map(|r| r.manage_token.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .execute(&mut **c)
+                .await?;
+        }
+        db::Tx::Sqlite(c, _) => {
+            let sql = format!(
+                "INSERT INTO agreements ({COLUMNS}) \
+                 SELECT value ->> 0, $2, $3, value ->> 1, 'ACTIVE', value ->> 2, 'bench', value ->> 3, \
+                   $4, $4, $4, $5, 1, $6 FROM json_each($1)"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(db::bulk::json_rows(rows.iter().map(|r| {
+                    (&r.id, &r.phone, &r.vipps_agreement_id, &r.manage_token)
+                }))?)
+                .bind(partner)
+                .bind(dialogue)
+                .bind(now)
+                .bind(anchor)
+                .bind(next_due)
+                .execute(&mut **c)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// `n` charge rows for one dialogue (statistics benchmark), spread over the last two years.

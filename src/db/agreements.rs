@@ -4,7 +4,7 @@
 //! Status only moves forward ([`AgreementStatus::can_move_to`]).
 
 use crate::{
-    db::{Db, Tx, ids, types::placeholders},
+    db::{Db, Tx, bulk, ids, types::placeholders},
     domain::{
         period::Period,
         status::{AgreementStatus, StopActor},
@@ -327,18 +327,12 @@ pub async fn advance_billing(
 }
 
 /// [`advance_billing`] for many agreements, with the same outcome as one at a time in the
-/// given order (each only moves forward): on PostgreSQL one statement (`unnest`) with the
-/// furthest move of each agreement; on SQLite one statement each (no round trips there).
+/// given order (each only moves forward): one statement with the furthest move of each
+/// agreement (`unnest` on PostgreSQL, `json_each` on SQLite).
 pub async fn advance_billing_many(
     tx: &mut Tx,
     moves: &[(&str, u32, chrono::NaiveDate)],
 ) -> Result<(), sqlx::Error> {
-    let Tx::Postgres(c) = tx else {
-        for (id, next_index, next_due) in moves {
-            advance_billing(tx, id, *next_index, *next_due).await?;
-        }
-        return Ok(());
-    };
     // One row per agreement: the furthest move wins, as it would one at a time.
     let mut furthest: std::collections::BTreeMap<&str, (u32, chrono::NaiveDate)> =
         std::collections::BTreeMap::new();
@@ -351,21 +345,38 @@ pub async fn advance_billing_many(
     if furthest.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE agreements a SET next_period_index = u.next_index, next_due_date = u.next_due \
-         FROM unnest($1::text[], $2::int4[], $3::date[]) AS u(id, next_index, next_due) \
-         WHERE a.id = u.id AND a.next_period_index < u.next_index",
-    )
-    .bind(furthest.keys().copied().collect::<Vec<_>>())
-    .bind(
-        furthest
-            .values()
-            .map(|(k, _)| *k as i32)
-            .collect::<Vec<_>>(),
-    )
-    .bind(furthest.values().map(|(_, d)| *d).collect::<Vec<_>>())
-    .execute(&mut **c)
-    .await?;
+    match tx {
+        Tx::Postgres(c) => {
+            sqlx::query(
+                "UPDATE agreements a SET next_period_index = u.next_index, next_due_date = u.next_due \
+                 FROM unnest($1::text[], $2::int4[], $3::date[]) AS u(id, next_index, next_due) \
+                 WHERE a.id = u.id AND a.next_period_index < u.next_index",
+            )
+            .bind(furthest.keys().copied().collect::<Vec<_>>())
+            .bind(
+                furthest
+                    .values()
+                    .map(|(k, _)| *k as i32)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(furthest.values().map(|(_, d)| *d).collect::<Vec<_>>())
+            .execute(&mut **c)
+            .await?;
+        }
+        Tx::Sqlite(c, _) => {
+            sqlx::query(
+                "UPDATE agreements SET next_period_index = u.next_index, next_due_date = u.next_due \
+                 FROM (SELECT value ->> 0 AS id, value ->> 1 AS next_index, value ->> 2 AS next_due \
+                   FROM json_each($1)) AS u \
+                 WHERE agreements.id = u.id AND agreements.next_period_index < u.next_index",
+            )
+            .bind(bulk::json_rows(
+                furthest.iter().map(|(id, (k, d))| (id, k, d)),
+            )?)
+            .execute(&mut **c)
+            .await?;
+        }
+    }
     Ok(())
 }
 

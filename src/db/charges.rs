@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use crate::{
-    db::{Db, Tx, ids, types::placeholders},
+    db::{Db, Tx, bulk, ids, types::placeholders},
     domain::status::ChargeStatus,
     with_pool, with_tx,
 };
@@ -173,74 +173,19 @@ pub struct NewRecurring<'a> {
 
 /// [`insert_recurring`] for many periods, with the same outcome: the row of each, in `rows`'
 /// order, inserted with its history when new, otherwise the row the unique constraint kept
-/// (`ON CONFLICT DO NOTHING`, as one at a time). On PostgreSQL one statement inserts every new
-/// row and its history (`unnest` over one array per column, in `rows`' order), and a second
-/// reads the rows that existed already, only when there are some: two round trips for a
-/// chunk instead of two per row. SQLite runs in this process, where a statement costs no
-/// round trip: [`insert_recurring`] for each.
+/// (`ON CONFLICT DO NOTHING`, as one at a time). A few statements for the whole chunk instead
+/// of two per row: the new rows with their history, then, only when some periods had a row
+/// already, those rows.
 pub async fn insert_recurring_many(
     tx: &mut Tx,
     rows: &[NewRecurring<'_>],
     now_ms: i64,
 ) -> Result<Vec<Charge>, sqlx::Error> {
-    let Tx::Postgres(c) = tx else {
-        let mut charges = Vec::with_capacity(rows.len());
-        for r in rows {
-            charges.push(
-                insert_recurring(
-                    tx,
-                    r.agreement_id,
-                    r.partner_id,
-                    r.dialogue_id,
-                    r.period_index,
-                    r.due_date,
-                    r.amount_ore,
-                    r.status,
-                    now_ms,
-                )
-                .await?,
-            );
-        }
-        return Ok(charges);
-    };
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<String> = rows.iter().map(|_| ids::new_id("chg")).collect();
-    let agreement_ids: Vec<&str> = rows.iter().map(|r| r.agreement_id).collect();
-    let periods: Vec<i32> = rows.iter().map(|r| r.period_index as i32).collect();
-    let orders: Vec<String> = rows
-        .iter()
-        .map(|r| dialogpay_jobs::billing::order_id(r.agreement_id, r.period_index))
-        .collect();
-    let insert = format!(
-        "WITH input AS ( \
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::date[], \
-             $7::int8[], $8::text[], $9::text[]) WITH ORDINALITY \
-             AS t(id, agreement_id, partner_id, dialogue_id, period_index, due_date, amount_ore, status, order_id, ord)), \
-         inserted AS ( \
-           INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, \
-             amount_ore, status, order_id, created_at, updated_at) \
-           SELECT id, agreement_id, partner_id, dialogue_id, period_index, 'RECURRING', due_date, amount_ore, \
-             status, order_id, $10, $10 FROM input ORDER BY ord \
-           ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
-         history AS ( \
-           INSERT INTO charge_status_history (charge_id, status, at) SELECT id, status, $10 FROM inserted) \
-         SELECT {COLUMNS} FROM inserted"
-    );
-    let inserted: Vec<Charge> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
-        .bind(&ids)
-        .bind(&agreement_ids)
-        .bind(rows.iter().map(|r| r.partner_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.dialogue_id).collect::<Vec<_>>())
-        .bind(&periods)
-        .bind(rows.iter().map(|r| r.due_date).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.amount_ore).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
-        .bind(&orders)
-        .bind(now_ms)
-        .fetch_all(&mut **c)
-        .await?;
+    let inserted = insert_new_periods(tx, rows, &ids, now_ms).await?;
     let mut by_period: std::collections::HashMap<(String, i32), Charge> = inserted
         .into_iter()
         .map(|c| ((c.agreement_id.clone(), c.period_index), c))
@@ -253,17 +198,9 @@ pub async fn insert_recurring_many(
     if !kept.is_empty() {
         // Read after the insert, as one at a time does: a row another transaction committed
         // while this one waited on the constraint is seen.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM charges WHERE (agreement_id, period_index) IN \
-             (SELECT a, k FROM unnest($1::text[], $2::int4[]) AS u(a, k))"
-        );
-        let existing: Vec<Charge> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(kept.iter().map(|(a, _)| *a).collect::<Vec<_>>())
-            .bind(kept.iter().map(|(_, k)| *k).collect::<Vec<_>>())
-            .fetch_all(&mut **c)
-            .await?;
         by_period.extend(
-            existing
+            periods(tx, &kept)
+                .await?
                 .into_iter()
                 .map(|c| ((c.agreement_id.clone(), c.period_index), c)),
         );
@@ -276,6 +213,123 @@ pub async fn insert_recurring_many(
                 .ok_or(sqlx::Error::RowNotFound)
         })
         .collect()
+}
+
+/// Inserts the periods that have no row yet (with ids `ids`, in `rows`' order) and their
+/// history; returns the rows inserted. PostgreSQL: one statement (`unnest` over one array per
+/// column, the history in the same statement). SQLite: two (the rows from `json_each`, then
+/// the history of those inserted).
+async fn insert_new_periods(
+    tx: &mut Tx,
+    rows: &[NewRecurring<'_>],
+    ids: &[String],
+    now_ms: i64,
+) -> Result<Vec<Charge>, sqlx::Error> {
+    let orders = rows
+        .iter()
+        .map(|r| dialogpay_jobs::billing::order_id(r.agreement_id, r.period_index));
+    match tx {
+        Tx::Postgres(c) => {
+            let insert = format!(
+                "WITH input AS ( \
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::date[], \
+                     $7::int8[], $8::text[], $9::text[]) WITH ORDINALITY \
+                     AS t(id, agreement_id, partner_id, dialogue_id, period_index, due_date, amount_ore, status, order_id, ord)), \
+                 inserted AS ( \
+                   INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, \
+                     amount_ore, status, order_id, created_at, updated_at) \
+                   SELECT id, agreement_id, partner_id, dialogue_id, period_index, 'RECURRING', due_date, amount_ore, \
+                     status, order_id, $10, $10 FROM input ORDER BY ord \
+                   ON CONFLICT DO NOTHING RETURNING {COLUMNS}), \
+                 history AS ( \
+                   INSERT INTO charge_status_history (charge_id, status, at) SELECT id, status, $10 FROM inserted) \
+                 SELECT {COLUMNS} FROM inserted"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(insert))
+                .bind(ids)
+                .bind(rows.iter().map(|r| r.agreement_id).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.partner_id).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.dialogue_id).collect::<Vec<_>>())
+                .bind(
+                    rows.iter()
+                        .map(|r| r.period_index as i32)
+                        .collect::<Vec<_>>(),
+                )
+                .bind(rows.iter().map(|r| r.due_date).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.amount_ore).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+                .bind(orders.collect::<Vec<_>>())
+                .bind(now_ms)
+                .fetch_all(&mut **c)
+                .await
+        }
+        Tx::Sqlite(c, _) => {
+            let input =
+                bulk::json_rows(rows.iter().zip(ids).zip(orders).map(|((r, id), order)| {
+                    (
+                        id,
+                        r.agreement_id,
+                        r.partner_id,
+                        r.dialogue_id,
+                        r.period_index,
+                        r.due_date,
+                        r.amount_ore,
+                        r.status.as_str(),
+                        order,
+                    )
+                }))?;
+            // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+            let insert = format!(
+                "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, \
+                   amount_ore, status, order_id, created_at, updated_at) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'RECURRING', value ->> 5, \
+                   value ->> 6, value ->> 7, value ->> 8, $2, $2 FROM json_each($1) WHERE true ORDER BY key \
+                 ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+            );
+            let inserted: Vec<Charge> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+                .bind(input)
+                .bind(now_ms)
+                .fetch_all(&mut **c)
+                .await?;
+            let history = bulk::json_rows(inserted.iter().map(|c| (&c.id, c.status.as_str())))?;
+            sqlx::query(
+                "INSERT INTO charge_status_history (charge_id, status, at) \
+                 SELECT value ->> 0, value ->> 1, $2 FROM json_each($1) ORDER BY key",
+            )
+            .bind(history)
+            .bind(now_ms)
+            .execute(&mut **c)
+            .await?;
+            Ok(inserted)
+        }
+    }
+}
+
+/// The rows of the given (agreement, period) pairs, in no particular order.
+async fn periods(tx: &mut Tx, periods: &[(&str, i32)]) -> Result<Vec<Charge>, sqlx::Error> {
+    match tx {
+        Tx::Postgres(c) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM charges WHERE (agreement_id, period_index) IN \
+                 (SELECT a, k FROM unnest($1::text[], $2::int4[]) AS u(a, k))"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(periods.iter().map(|(a, _)| *a).collect::<Vec<_>>())
+                .bind(periods.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+                .fetch_all(&mut **c)
+                .await
+        }
+        Tx::Sqlite(c, _) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM charges WHERE (agreement_id, period_index) IN \
+                 (SELECT value ->> 0, value ->> 1 FROM json_each($1))"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(bulk::json_rows(periods)?)
+                .fetch_all(&mut **c)
+                .await
+        }
+    }
 }
 
 async fn add_history(
@@ -315,31 +369,39 @@ pub async fn set_vipps_id(
     Ok(())
 }
 
-/// [`set_vipps_id`] for many charges (a batch Vipps accepted): one statement on PostgreSQL
-/// (`unnest`), one per charge on SQLite (no round trips there).
+/// [`set_vipps_id`] for many charges (a batch Vipps accepted), in one statement.
 pub async fn set_vipps_ids(
     tx: &mut Tx,
     charges: &[(&str, &str)],
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let Tx::Postgres(c) = tx else {
-        for (id, vipps_charge_id) in charges {
-            set_vipps_id(tx, id, vipps_charge_id, now_ms).await?;
-        }
-        return Ok(());
-    };
     if charges.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE charges c SET vipps_charge_id = u.vipps_charge_id, updated_at = $3 \
-         FROM unnest($1::text[], $2::text[]) AS u(id, vipps_charge_id) WHERE c.id = u.id",
-    )
-    .bind(charges.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(charges.iter().map(|(_, v)| *v).collect::<Vec<_>>())
-    .bind(now_ms)
-    .execute(&mut **c)
-    .await?;
+    match tx {
+        Tx::Postgres(c) => {
+            sqlx::query(
+                "UPDATE charges c SET vipps_charge_id = u.vipps_charge_id, updated_at = $3 \
+                 FROM unnest($1::text[], $2::text[]) AS u(id, vipps_charge_id) WHERE c.id = u.id",
+            )
+            .bind(charges.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(charges.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+            .bind(now_ms)
+            .execute(&mut **c)
+            .await?;
+        }
+        Tx::Sqlite(c, _) => {
+            sqlx::query(
+                "UPDATE charges SET vipps_charge_id = u.vipps_charge_id, updated_at = $2 \
+                 FROM (SELECT value ->> 0 AS id, value ->> 1 AS vipps_charge_id FROM json_each($1)) AS u \
+                 WHERE charges.id = u.id",
+            )
+            .bind(bulk::json_rows(charges)?)
+            .bind(now_ms)
+            .execute(&mut **c)
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -353,28 +415,72 @@ pub async fn set_create_failed(
     detail: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let to = ChargeStatus::CreateFailed;
-    let (from, sources) = statuses(6, |s| s.can_move_to(ChargeStatus::CreateFailed));
-    let sql = format!(
-        "UPDATE charges SET status = $5, problem_type = $2, failure_description = $3, updated_at = $4 \
-         WHERE id = $1 AND status IN ({from})"
-    );
-    let moved = with_tx!(tx, |c| {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(problem_type)
-            .bind(detail)
-            .bind(now_ms)
-            .bind(to);
-        for s in &sources {
-            q = q.bind(*s);
-        }
-        q.execute(c).await?.rows_affected()
-    });
-    if moved == 0 {
+    set_create_failed_many(tx, &[(id, problem_type, detail)], now_ms).await
+}
+
+/// [`set_create_failed`] for many charges, each `(id, problem type, detail)` (a refused
+/// batch, or a batch's refused items): the moves and their history in one statement on
+/// PostgreSQL, two on SQLite.
+pub async fn set_create_failed_many(
+    tx: &mut Tx,
+    failed: &[(&str, &str, &str)],
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    if failed.is_empty() {
         return Ok(());
     }
-    add_history(tx, id, to, now_ms).await
+    let to = ChargeStatus::CreateFailed;
+    match tx {
+        Tx::Postgres(c) => {
+            let (from, sources) = statuses(6, |s| s.can_move_to(ChargeStatus::CreateFailed));
+            let sql = format!(
+                "WITH moved AS ( \
+                   UPDATE charges c SET status = $4, problem_type = u.problem_type, \
+                     failure_description = u.detail, updated_at = $5 \
+                   FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, problem_type, detail) \
+                   WHERE c.id = u.id AND c.status IN ({from}) RETURNING c.id) \
+                 INSERT INTO charge_status_history (charge_id, status, at) SELECT id, $4, $5 FROM moved"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(failed.iter().map(|f| f.0).collect::<Vec<_>>())
+                .bind(failed.iter().map(|f| f.1).collect::<Vec<_>>())
+                .bind(failed.iter().map(|f| f.2).collect::<Vec<_>>())
+                .bind(to)
+                .bind(now_ms);
+            for s in &sources {
+                q = q.bind(*s);
+            }
+            q.execute(&mut **c).await?;
+        }
+        Tx::Sqlite(c, _) => {
+            let (from, sources) = statuses(4, |s| s.can_move_to(ChargeStatus::CreateFailed));
+            let sql = format!(
+                "UPDATE charges SET status = $2, problem_type = u.problem_type, \
+                   failure_description = u.detail, updated_at = $3 \
+                 FROM (SELECT value ->> 0 AS id, value ->> 1 AS problem_type, value ->> 2 AS detail \
+                   FROM json_each($1)) AS u \
+                 WHERE charges.id = u.id AND charges.status IN ({from}) RETURNING id"
+            );
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(bulk::json_rows(failed)?)
+                .bind(to)
+                .bind(now_ms);
+            for s in &sources {
+                q = q.bind(*s);
+            }
+            let moved: Vec<String> = q.fetch_all(&mut **c).await?;
+            sqlx::query(
+                "INSERT INTO charge_status_history (charge_id, status, at) \
+                 SELECT value, $2, $3 FROM json_each($1) ORDER BY key",
+            )
+            .bind(bulk::json_rows(&moved)?)
+            .bind(to)
+            .bind(now_ms)
+            .execute(&mut **c)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies a status read from Vipps if it moves forward; keeps failure details.

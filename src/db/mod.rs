@@ -9,6 +9,7 @@
 pub mod agreements;
 pub mod audit;
 pub mod billing_runs;
+pub mod bulk;
 pub mod charges;
 pub mod crm;
 pub mod dialogues;

@@ -775,3 +775,126 @@ async fn batch_items_vipps_cannot_create_are_recorded_as_create_failed() {
     assert_eq!(sim_calls(&app, "create_charges_batch"), 1);
     app.stop().await;
 }
+
+/// The bulk charge writes a batch job makes, run again as after a crash: periods that have a
+/// row get that row back (no second row, no second history entry), new ones are inserted; a
+/// refused batch moves only the PENDING charges to CREATE_FAILED, each with one history entry.
+#[tokio::test]
+async fn bulk_charge_writes_run_again_keep_the_rows_they_made() {
+    use dialogpay::{db::charges, domain::status::ChargeStatus};
+    let (app, dialogue) = batch_app(1000, 2000, 3).await;
+    let db = &app.state.db;
+    let agreements: Vec<(String, String)> = dialogpay::with_pool!(db, |p| sqlx::query_as(
+        "SELECT id, partner_id FROM agreements WHERE dialogue_id = $1 ORDER BY id"
+    )
+    .bind(&dialogue)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let due = NaiveDate::from_ymd_opt(2027, 1, 4).unwrap();
+    fn period<'a>(
+        a: &'a (String, String),
+        dialogue: &'a str,
+        due: NaiveDate,
+    ) -> charges::NewRecurring<'a> {
+        charges::NewRecurring {
+            agreement_id: &a.0,
+            partner_id: &a.1,
+            dialogue_id: dialogue,
+            period_index: 7,
+            due_date: due,
+            amount_ore: 10_000,
+            status: ChargeStatus::Pending,
+        }
+    }
+    let first: Vec<_> = agreements[..2]
+        .iter()
+        .map(|a| period(a, &dialogue, due))
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    let made = charges::insert_recurring_many(&mut tx, &first, 1)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(made.len(), 2);
+
+    let all: Vec<_> = agreements
+        .iter()
+        .map(|a| period(a, &dialogue, due))
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    let rows = charges::insert_recurring_many(&mut tx, &all, 2)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ids: Vec<&str> = rows.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        &ids[..2],
+        [made[0].id.as_str(), made[1].id.as_str()],
+        "the rows kept"
+    );
+    assert_eq!(
+        rows.iter().map(|c| c.created_at).collect::<Vec<_>>(),
+        [1, 1, 2]
+    );
+    assert!(
+        rows.iter()
+            .zip(&agreements)
+            .all(|(c, (a, _))| &c.agreement_id == a
+                && c.period_index == 7
+                && c.due_date == due
+                && c.amount_ore == 10_000
+                && c.status == ChargeStatus::Pending),
+        "{rows:?}"
+    );
+
+    let mut tx = db.begin().await.unwrap();
+    charges::apply_status(&mut tx, &rows[0].id, ChargeStatus::Charged, None, None, 3)
+        .await
+        .unwrap();
+    let refused: Vec<(&str, &str, &str)> =
+        ids.iter().map(|id| (*id, "http_400", "refused")).collect();
+    charges::set_create_failed_many(&mut tx, &refused, 4)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let statuses: Vec<ChargeStatus> =
+        futures::future::join_all(ids.iter().map(|id| charges::get(db, id)))
+            .await
+            .into_iter()
+            .map(|c| c.unwrap().unwrap().status)
+            .collect();
+    assert_eq!(
+        statuses,
+        [
+            ChargeStatus::Charged,
+            ChargeStatus::CreateFailed,
+            ChargeStatus::CreateFailed
+        ]
+    );
+    let history: Vec<(String, ChargeStatus)> = dialogpay::with_pool!(db, |p| sqlx::query_as(
+        "SELECT h.charge_id, h.status FROM charge_status_history h JOIN charges c ON c.id = h.charge_id \
+         WHERE c.dialogue_id = $1 AND c.period_index = 7 ORDER BY h.id"
+    )
+    .bind(&dialogue)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let of = |id: &str| -> Vec<ChargeStatus> {
+        history
+            .iter()
+            .filter(|(c, _)| c == id)
+            .map(|(_, s)| *s)
+            .collect()
+    };
+    assert_eq!(of(ids[0]), [ChargeStatus::Pending, ChargeStatus::Charged]);
+    assert_eq!(
+        of(ids[1]),
+        [ChargeStatus::Pending, ChargeStatus::CreateFailed]
+    );
+    assert_eq!(
+        of(ids[2]),
+        [ChargeStatus::Pending, ChargeStatus::CreateFailed]
+    );
+    app.stop().await;
+}

@@ -497,22 +497,20 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
                 })
                 .collect();
             charges::set_vipps_ids(&mut tx, &valid, now).await?;
-            for invalid in &answer.invalid_charges {
-                let order = invalid.charge_batch_item_dto["orderId"]
-                    .as_str()
-                    .unwrap_or("");
-                if let Some(c) = by_order.get(order) {
-                    let detail = invalid.errors.join("; ");
-                    charges::set_create_failed(
-                        &mut tx,
-                        &c.row.id,
-                        "invalid-batch-item",
-                        &detail,
-                        now,
-                    )
-                    .await?;
-                }
-            }
+            let refused: Vec<(&str, String)> = answer
+                .invalid_charges
+                .iter()
+                .filter_map(|invalid| {
+                    let order = invalid.charge_batch_item_dto["orderId"].as_str()?;
+                    let c = by_order.get(order)?;
+                    Some((c.row.id.as_str(), invalid.errors.join("; ")))
+                })
+                .collect();
+            let refused: Vec<(&str, &str, &str)> = refused
+                .iter()
+                .map(|(id, detail)| (*id, "invalid-batch-item", detail.as_str()))
+                .collect();
+            charges::set_create_failed_many(&mut tx, &refused, now).await?;
             tracing::info!(
                 valid = answer.valid_charges.len(),
                 invalid = answer.invalid_charges.len(),
@@ -522,9 +520,11 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
         }
         Err(e) if !e.is_retryable() => {
             let (problem, detail) = (problem_type(&e), e.to_string());
-            for c in &prepared {
-                charges::set_create_failed(&mut tx, &c.row.id, &problem, &detail, now).await?;
-            }
+            let refused: Vec<(&str, &str, &str)> = prepared
+                .iter()
+                .map(|c| (c.row.id.as_str(), problem.as_str(), detail.as_str()))
+                .collect();
+            charges::set_create_failed_many(&mut tx, &refused, now).await?;
             Err(JobError::permanent(e))
         }
         Err(e) => return Err(vipps_failure(e)),
