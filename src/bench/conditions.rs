@@ -87,6 +87,9 @@ pub struct Conditions {
     pub batch_size: usize,
     /// `jobs.concurrency`: jobs one worker runs at once.
     pub concurrency: usize,
+    /// The database-only queues' fetch batch and streams ([`dialogpay_jobs::JobSpec::BATCH`],
+    /// [`crate::worker::runtime::streams`]).
+    pub database_only: (usize, usize),
     pub workers: Workers,
     pub vipps: Vipps,
     /// Settings particular to one benchmark (billing's batch endpoint, rate limits, …).
@@ -104,6 +107,10 @@ impl Conditions {
             database: describe(&state.db).await?,
             batch_size: state.settings.jobs.batch_size,
             concurrency: state.settings.jobs.concurrency,
+            database_only: (
+                dialogpay_jobs::spec::DATABASE_ONLY_BATCH,
+                crate::worker::runtime::database_only_streams(&state.db),
+            ),
             workers,
             vipps,
             extra: Vec::new(),
@@ -121,8 +128,12 @@ impl std::fmt::Display for Conditions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "conditions: {}; jobs batch {}, concurrency {}; workers: ",
-            self.database, self.batch_size, self.concurrency
+            "conditions: {}; jobs batch {}, concurrency {} (database-only queues: batch {}, {} stream(s)); workers: ",
+            self.database,
+            self.batch_size,
+            self.concurrency,
+            self.database_only.0,
+            self.database_only.1
         )?;
         match &self.workers {
             Workers::All => f.write_str("all, as in serve (scheduler off)")?,
@@ -150,6 +161,7 @@ mod tests {
             database: "SQLite 3.46.0, journal_mode wal, synchronous FULL (durable)".into(),
             batch_size: 50,
             concurrency: 8,
+            database_only: (200, 3),
             workers: Workers::All,
             vipps: Vipps::At("http://127.0.0.1:8099".into()),
             extra: vec!["rate limits on".into()],
@@ -157,7 +169,7 @@ mod tests {
         assert_eq!(
             c.to_string(),
             "conditions: SQLite 3.46.0, journal_mode wal, synchronous FULL (durable); jobs batch 50, \
-             concurrency 8; workers: all, as in serve (scheduler off); Vipps simulator at \
+             concurrency 8 (database-only queues: batch 200, 3 stream(s)); workers: all, as in serve (scheduler off); Vipps simulator at \
              http://127.0.0.1:8099 (another process); rate limits on"
         );
         let c = Conditions {

@@ -43,7 +43,8 @@ console.log(
 console.log(`  conditions: PostgreSQL ${v}, fsync ${fsync}, synchronous_commit ${sc} (${durable})`);
 await db.query("DELETE FROM graphile_worker._private_jobs");
 await db.query(
-  "SELECT graphile_worker.add_job('noop', '{}'::json) FROM generate_series(1, $1)",
+  "SELECT graphile_worker.add_jobs(ARRAY(SELECT json_populate_record(NULL::graphile_worker.job_spec, " +
+    "'{\"identifier\": \"noop\", \"payload\": {}}') FROM generate_series(1, $1)))",
   [jobs],
 );
 const left = async () =>

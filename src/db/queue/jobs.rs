@@ -453,6 +453,11 @@ mod tests {
         };
         assert_eq!(row("sms.send@vm:42:ABC123#0").instance(), "vm:42:ABC123");
         assert_eq!(row("billing.sweep@host#12").instance(), "host");
+        assert_eq!(
+            row("sms.inbound@vm:42:ABC123#3.2").instance(),
+            "vm:42:ABC123",
+            "a stream"
+        );
         assert_eq!(row("elsewhere").instance(), "elsewhere");
     }
 }
