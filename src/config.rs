@@ -178,6 +178,8 @@ pub struct JobSettings {
     pub poll_interval_ms: u64,
     pub batch_size: usize,
     pub concurrency: usize,
+    /// On PostgreSQL, the workers (fetch streams) per process of each database-only queue.
+    pub postgres_streams: usize,
     pub heartbeat_interval_secs: u64,
     pub missed_heartbeats: usize,
     pub attempt_timeout_secs: u64,
@@ -377,6 +379,9 @@ impl Settings {
         }
         if self.jobs.concurrency == 0 {
             problems.push("jobs.concurrency: must be at least 1".to_owned());
+        }
+        if self.jobs.postgres_streams == 0 {
+            problems.push("jobs.postgres_streams: must be at least 1".to_owned());
         }
         if self.jobs.heartbeat_interval_secs == 0 || self.jobs.missed_heartbeats == 0 {
             problems.push(

@@ -109,7 +109,7 @@ impl Conditions {
             concurrency: state.settings.jobs.concurrency,
             database_only: (
                 dialogpay_jobs::spec::DATABASE_ONLY_BATCH,
-                crate::worker::runtime::database_only_streams(&state.db),
+                crate::worker::runtime::database_only_streams(&state.db, &state.settings.jobs),
             ),
             workers,
             vipps,

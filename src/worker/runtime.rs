@@ -1,5 +1,5 @@
-//! The job runtime on apalis: one apalis worker per queue (on PostgreSQL three for a queue whose
-//! jobs only touch the database) on apalis-sqlite or apalis-postgres,
+//! The job runtime on apalis: one apalis worker per queue (on PostgreSQL `jobs.postgres_streams`
+//! for a queue whose jobs only touch the database) on apalis-sqlite or apalis-postgres,
 //! wrapped so that it has none of apalis 1.0's reproduced defects (docs/apalis-1.0.md):
 //!
 //! - pickup: every worker polls on a short interval and is woken at once by enqueues from this
@@ -106,7 +106,7 @@ fn register_queue<J: JobSpec>(
     parts: &RuntimeParts,
     handler: Arc<HandlerFn<J>>,
 ) -> Monitor {
-    let streams = streams::<J>(&parts.db);
+    let streams = streams::<J>(&parts.db, &parts.settings);
     (0..streams).fold(monitor, |monitor, stream| {
         register_stream::<J>(
             monitor,
@@ -120,30 +120,24 @@ fn register_queue<J: JobSpec>(
     })
 }
 
-/// On PostgreSQL, the fetch streams of each queue whose jobs only touch the database
-/// ([`JobSpec::BATCH`]): apalis workers of the same queue in one process, each with its own
-/// fetch–lock–acknowledge cycle and a share of the queue's concurrency. One worker's cycle
-/// waits for a commit at each step, and the cores sit idle meanwhile: on durable PostgreSQL,
-/// 100,000 no-op jobs drain at 5,400–7,000 jobs/s with one stream and 15,400–16,000 with three
-/// (2-core machine, `bench queue`). Queues that call Vipps or the SMS gateway wait for those
-/// calls instead, and keep one.
-const POSTGRES_STREAMS: usize = 3;
-
-/// How many workers `J`'s queue runs in this process: [`POSTGRES_STREAMS`] for a
-/// database-only queue on PostgreSQL; otherwise one (on SQLite a second stream's fetch only
-/// waits for the one writer).
-pub fn streams<J: JobSpec>(db: &Db) -> usize {
+/// How many workers `J`'s queue runs in this process: `jobs.postgres_streams` for a queue
+/// whose jobs only touch the database ([`JobSpec::BATCH`]) on PostgreSQL, each with its own
+/// fetch–lock–acknowledge cycle and a share of the queue's concurrency (one worker's cycle waits
+/// for a commit at each step while the cores idle); otherwise one. On SQLite a second stream's
+/// fetch only waits for the one writer; queues that call Vipps or the SMS gateway wait for
+/// those calls instead.
+pub fn streams<J: JobSpec>(db: &Db, settings: &JobSettings) -> usize {
     if J::BATCH.is_some() {
-        database_only_streams(db)
+        database_only_streams(db, settings)
     } else {
         1
     }
 }
 
 /// The streams of a database-only queue on `db`'s engine ([`streams`]).
-pub fn database_only_streams(db: &Db) -> usize {
+pub fn database_only_streams(db: &Db, settings: &JobSettings) -> usize {
     match db {
-        Db::Postgres(_) => POSTGRES_STREAMS,
+        Db::Postgres(_) => settings.postgres_streams.max(1),
         Db::Sqlite(_) => 1,
     }
 }
