@@ -456,3 +456,58 @@ async fn a_drain_that_runs_out_of_time_names_the_open_jobs() {
     );
     app.stop().await;
 }
+
+/// With `jobs.postgres_streams` 3, a database-only queue runs three workers in one process on
+/// PostgreSQL (one on SQLite), each under its own name, and each of its jobs runs once.
+#[tokio::test]
+async fn a_database_only_queue_runs_its_streams_and_each_job_once() {
+    let app = TestApp::spawn_with(Options {
+        overrides: vec![("jobs.postgres_streams", 3.into())],
+        ..Options::manual_billing()
+    })
+    .await;
+    let db = &app.state.db;
+    let jobs: Vec<Noop> = (0..600).map(|n| Noop { n }).collect();
+    app.state.enqueuer.enqueue_many(&jobs).await.unwrap();
+    app.run_pending_jobs().await;
+    let streams = if db.is_postgres() { 3 } else { 1 };
+    let names: Vec<String> = crate::support::eventually(
+        Duration::from_secs(10),
+        "the queue's workers registered",
+        || async {
+            let names: Vec<String> = dialogpay::db::jobs::workers(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|w| w.worker_type == "bench.noop")
+                .map(|w| w.id)
+                .collect();
+            (names.len() == streams).then_some(names)
+        },
+    )
+    .await;
+    let instances: std::collections::BTreeSet<&str> = names
+        .iter()
+        .map(|n| n.split_once('@').unwrap().1.split_once('#').unwrap().0)
+        .collect();
+    assert_eq!(instances.len(), 1, "one process: {names:?}");
+    let attempts: Vec<(String, String, Option<String>)> = dialogpay::with_pool!(db, |p| {
+        sqlx::query_as(
+            "SELECT job_id, outcome, worker FROM job_attempts WHERE queue = 'bench.noop'",
+        )
+        .fetch_all(p)
+        .await
+    })
+    .unwrap();
+    assert_eq!(attempts.len(), 600, "one attempt per job");
+    let ids: std::collections::HashSet<&str> = attempts.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(ids.len(), 600);
+    assert!(attempts.iter().all(|a| a.1 == "done"), "every attempt done");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.2.as_ref().is_some_and(|w| names.contains(w))),
+        "run by the queue's registered workers"
+    );
+    app.stop().await;
+}
