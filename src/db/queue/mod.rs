@@ -341,10 +341,12 @@ async fn run_on_one_connection(db: &Db, sql: &'static [&'static str]) -> Result<
 }
 
 /// The jobs of a queue that have yet to finish: waiting, fetched, running, or failed with
-/// attempts left. Written as ranges of the (queue, status) index, so that finished rows, however
-/// many, are not read.
-const UNFINISHED: &str = "job_type = $1 AND (status IN ('Pending', 'Queued', 'Running') \
-     OR (status = 'Failed' AND attempts < max_attempts))";
+/// attempts left. Written as ranges of the (queue, status) index (`status IN` a list, the
+/// attempts checked on the rows found), so that finished rows, however many, are not read: with
+/// the attempts inside an `OR`, SQLite walked every row of the queue (150 ms over 1,000,000
+/// finished ones, against 3 ms).
+const UNFINISHED: &str = "job_type = $1 AND status IN ('Pending', 'Queued', 'Running', 'Failed') \
+     AND (status <> 'Failed' OR attempts < max_attempts)";
 
 /// How many of `queue`'s jobs have yet to finish ([`UNFINISHED`]).
 pub async fn count_unfinished(db: &Db, queue: &str) -> Result<i64, sqlx::Error> {
