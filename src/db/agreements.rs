@@ -306,29 +306,9 @@ pub async fn start_billing(
     Ok(())
 }
 
-/// Moves the agreement's next billable period forward (never backwards).
-pub async fn advance_billing(
-    tx: &mut Tx,
-    id: &str,
-    next_index: u32,
-    next_due: chrono::NaiveDate,
-) -> Result<(), sqlx::Error> {
-    with_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE agreements SET next_period_index = $2, next_due_date = $3 WHERE id = $1 AND next_period_index < $2",
-        )
-        .bind(id)
-        .bind(next_index as i32)
-        .bind(next_due)
-        .execute(c)
-        .await?.rows_affected()
-    });
-    Ok(())
-}
-
-/// [`advance_billing`] for many agreements, with the same outcome as one at a time in the
-/// given order (each only moves forward): one statement with the furthest move of each
-/// agreement (`unnest` on PostgreSQL, `json_each` on SQLite).
+/// Moves the agreements' billing on to their next periods, each `(id, next index, next due
+/// date)`, only forward: one statement with the furthest move of each agreement (`unnest` on
+/// PostgreSQL, `json_each` on SQLite).
 pub async fn advance_billing_many(
     tx: &mut Tx,
     moves: &[(&str, u32, chrono::NaiveDate)],

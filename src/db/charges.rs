@@ -110,56 +110,7 @@ pub async fn history_for_agreement(
     })
 }
 
-/// A recurring charge row (before or after the Vipps call): inserted with its history when
-/// new, otherwise the row the unique constraint kept (one statement in the common case).
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_recurring(
-    tx: &mut Tx,
-    agreement_id: &str,
-    partner_id: &str,
-    dialogue_id: &str,
-    period_index: u32,
-    due_date: NaiveDate,
-    amount_ore: i64,
-    status: ChargeStatus,
-    now_ms: i64,
-) -> Result<Charge, sqlx::Error> {
-    let id = ids::new_id("chg");
-    let insert = format!(
-        "INSERT INTO charges (id, agreement_id, partner_id, dialogue_id, period_index, charge_type, due_date, amount_ore, \
-           status, order_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'RECURRING', $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-    );
-    let inserted: Option<Charge> = with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(insert))
-        .bind(&id)
-        .bind(agreement_id)
-        .bind(partner_id)
-        .bind(dialogue_id)
-        .bind(period_index as i32)
-        .bind(due_date)
-        .bind(amount_ore)
-        .bind(status)
-        .bind(dialogpay_jobs::billing::order_id(
-            agreement_id,
-            period_index
-        ))
-        .bind(now_ms)
-        .fetch_optional(&mut *c)
-        .await)?;
-    if let Some(row) = inserted {
-        add_history(tx, &id, status, now_ms).await?;
-        return Ok(row);
-    }
-    let sql =
-        format!("SELECT {COLUMNS} FROM charges WHERE agreement_id = $1 AND period_index = $2");
-    with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(agreement_id)
-        .bind(period_index as i32)
-        .fetch_one(c)
-        .await)
-}
-
-/// One period's row for [`insert_recurring_many`]: [`insert_recurring`]'s arguments.
+/// One period's recurring charge row for [`insert_recurring_many`] (before the Vipps call).
 #[derive(Debug, Clone, Copy)]
 pub struct NewRecurring<'a> {
     pub agreement_id: &'a str,
@@ -171,11 +122,10 @@ pub struct NewRecurring<'a> {
     pub status: ChargeStatus,
 }
 
-/// [`insert_recurring`] for many periods, with the same outcome: the row of each, in `rows`'
-/// order, inserted with its history when new, otherwise the row the unique constraint kept
-/// (`ON CONFLICT DO NOTHING`, as one at a time). A few statements for the whole chunk instead
-/// of two per row: the new rows with their history, then, only when some periods had a row
-/// already, those rows.
+/// The recurring charge rows of many periods: the row of each, in `rows`' order, inserted with
+/// its history when new, otherwise the row the unique constraint kept (`ON CONFLICT DO
+/// NOTHING`). A few statements for the whole chunk: the new rows with their history, then,
+/// only when some periods had a row already, those rows.
 pub async fn insert_recurring_many(
     tx: &mut Tx,
     rows: &[NewRecurring<'_>],
