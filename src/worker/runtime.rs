@@ -137,7 +137,8 @@ pub fn streams<J: JobSpec>(db: &Db, settings: &JobSettings) -> usize {
 /// The streams of a database-only queue on `db`'s engine ([`streams`]).
 pub fn database_only_streams(db: &Db, settings: &JobSettings) -> usize {
     match db {
-        Db::Postgres(_) => settings.postgres_streams.max(1),
+        // At least 1: `Settings::validate` refuses 0.
+        Db::Postgres(_) => settings.postgres_streams,
         Db::Sqlite(_) => 1,
     }
 }
@@ -163,8 +164,7 @@ fn register_stream<J: JobSpec>(
     // The queue's concurrency in this process, shared by its streams.
     let concurrency = J::CONCURRENCY
         .unwrap_or(settings.concurrency)
-        .div_ceil(stream.of)
-        .max(1);
+        .div_ceil(stream.of);
     let batch = J::BATCH.unwrap_or(settings.batch_size);
     let poll = Duration::from_millis(settings.poll_interval_ms);
     let heartbeat = Duration::from_secs(settings.heartbeat_interval_secs);
