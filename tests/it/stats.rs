@@ -170,6 +170,20 @@ async fn random_history(db: &Db, rng: &mut Rng, dialogue_id: &str, start: NaiveD
         }
         agreements.push((id, created));
     }
+    // The same agreements again in one multi-row INSERT, every timestamp set at once, as a bulk
+    // insert writes them (PostgreSQL adds an INSERT's contributions once per statement).
+    with_pool!(db, |p| sqlx::query(
+        "INSERT INTO agreements (id, partner_id, dialogue_id, phone, status, stopped_by, \
+         inbound_message_id, manage_token, created_at, activated_at, expired_at, stopped_at, updated_at) \
+         SELECT id || '-copy', partner_id, dialogue_id, phone || '9', status, stopped_by, \
+         inbound_message_id, manage_token || '-copy', created_at, activated_at, expired_at, stopped_at, updated_at \
+         FROM agreements WHERE dialogue_id = $1"
+    )
+    .bind(dialogue_id)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("copies the agreements in one statement");
     // Charges, then status changes (forward and, to prove the counters are exact, backward),
     // stops of active agreements, and a few deletes; refunds of some charges. Refunds draw from
     // their own generator, so the rest of the history is what it was before refunds existed.
