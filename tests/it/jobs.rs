@@ -511,3 +511,79 @@ async fn a_database_only_queue_runs_its_streams_and_each_job_once() {
     );
     app.stop().await;
 }
+
+/// PostgreSQL's fetch (`apalis.get_jobs`, replaced by migration 0015 with one index range per
+/// priority): the due jobs by priority (NULL first, then highest), oldest first within one,
+/// failed jobs with attempts left among them; jobs scheduled for later, failed jobs without
+/// attempts, and finished ones are never taken, however many wait for later. SQLite's fetch is
+/// apalis-sqlite's own statement, compiled into the crate.
+#[tokio::test]
+async fn the_postgres_fetch_takes_due_jobs_by_priority_past_those_scheduled_for_later() {
+    let app = TestApp::spawn_with(Options {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let dialogpay::db::Db::Postgres(pool) = &app.state.db else {
+        app.stop().await;
+        return;
+    };
+    sqlx::query(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen) \
+         VALUES ('fetch-test', 'test.fetch', 'test', '', now())",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority) \
+         SELECT '\\x7b7d', 'later-' || g, 'test.fetch', 'Pending', 0, 3, now() + interval '1 hour', 0 \
+         FROM generate_series(1, 300) AS g",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    for (id, status, attempts, seconds_ago, priority) in [
+        ("null", "Pending", 0, 1, None),
+        ("five", "Pending", 0, 2, Some(5)),
+        ("five-failed", "Failed", 1, 3, Some(5)),
+        ("five-spent", "Failed", 3, 9, Some(5)),
+        ("nine-killed", "Killed", 1, 9, Some(9)),
+        ("zero", "Pending", 0, 5, Some(0)),
+        ("minus-one", "Pending", 0, 9, Some(-1)),
+    ] {
+        sqlx::query(
+            "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority) \
+             VALUES ('\\x7b7d', $1, 'test.fetch', $2, $3, 3, now() - make_interval(secs => $4), $5)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(attempts)
+        .bind(f64::from(seconds_ago))
+        .bind(priority)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let fetch = |n: i32| async move {
+        let mut ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM apalis.get_jobs('fetch-test', 'test.fetch', $1)")
+                .bind(n)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        ids.sort();
+        ids
+    };
+    assert_eq!(fetch(3).await, ["five", "five-failed", "null"]);
+    assert_eq!(fetch(10).await, ["minus-one", "zero"]);
+    assert!(fetch(10).await.is_empty(), "nothing else is due");
+    let later: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'test.fetch' AND status = 'Pending' AND lock_by IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(later, 300, "the jobs scheduled for later were left alone");
+    app.stop().await;
+}
