@@ -75,13 +75,13 @@ pub async fn create_pending(
 }
 
 pub async fn set_vipps_ids(
-    db: &Db,
+    tx: &mut Tx,
     id: &str,
     vipps_id: &str,
     confirmation_url: Option<&str>,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, |p| {
+    with_tx!(tx, |c| {
         sqlx::query(
             "UPDATE agreements SET vipps_agreement_id = $2, confirmation_url = COALESCE($3, confirmation_url), updated_at = $4 WHERE id = $1",
         )
@@ -89,7 +89,7 @@ pub async fn set_vipps_ids(
         .bind(vipps_id)
         .bind(confirmation_url)
         .bind(now_ms)
-        .execute(p)
+        .execute(c)
         .await?.rows_affected()
     });
     Ok(())

@@ -102,7 +102,17 @@ impl Enqueuer {
         tx: &mut Tx,
         job: &J,
     ) -> Result<Option<String>, EnqueueError> {
-        let new = new_job(job, Duration::ZERO)?;
+        self.enqueue_in_tx(tx, job, Duration::ZERO).await
+    }
+
+    /// Enqueues inside the caller's transaction to run after `delay`.
+    pub async fn enqueue_in_tx<J: JobSpec>(
+        &self,
+        tx: &mut Tx,
+        job: &J,
+        delay: Duration,
+    ) -> Result<Option<String>, EnqueueError> {
+        let new = new_job(job, delay)?;
         let inserted = queue::insert_in(tx, &new).await?;
         Ok(inserted.then_some(new.id))
     }

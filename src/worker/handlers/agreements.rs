@@ -11,7 +11,7 @@ use dialogpay_jobs::{
 };
 
 use crate::{
-    db::{agreements, charges, crm, dialogues, messages, partners},
+    db::{Tx, agreements, charges, crm, dialogues, messages, partners},
     domain::{
         confirmation::{ConfirmationUrl, link_reply},
         status::{AgreementStatus, ReplyPurpose, StopActor},
@@ -76,16 +76,24 @@ fn manage_url(ctx: &JobContext, token: &str) -> String {
 /// Longer throttle waits than this snooze the draft job instead of holding a worker slot.
 const SNOOZE_ABOVE: Duration = Duration::from_secs(1);
 
-/// Drafts the agreement in Vipps, stores its ids, and queues the reply with the link. A reply
-/// without a usable link is never queued: the job fails for good instead (the draft, if Vipps
-/// made one, is still polled, so our agreement expires with it).
+/// What a draft call returned, stored with the reply in one transaction.
+struct Drafted {
+    vipps_id: String,
+    confirmation_url: Option<String>,
+}
+
+/// Drafts the agreement in Vipps, then in one transaction stores its ids, queues the reply with
+/// the link, and queues the first poll. A reply without a usable link is never queued: the job
+/// fails for good instead (the draft, if Vipps made one, is still polled, so our agreement
+/// expires with it). A retry after a crash drafts again under the same idempotency key and gets
+/// the same agreement back.
 pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError> {
     let (a, d, p) = load(&ctx, &job.agreement_id).await?;
     if a.status != AgreementStatus::Pending {
         return Ok(());
     }
-    let link = match &a.confirmation_url {
-        Some(url) if a.vipps_agreement_id.is_some() => ConfirmationUrl::parse(Some(url)),
+    let (link, drafted) = match &a.confirmation_url {
+        Some(url) if a.vipps_agreement_id.is_some() => (ConfirmationUrl::parse(Some(url)), None),
         _ => {
             let manage_url = manage_url(&ctx, &a.manage_token);
             let request = DraftAgreementRequest::from(&DraftInput {
@@ -106,78 +114,92 @@ pub async fn draft(job: DraftAgreement, ctx: JobContext) -> Result<(), JobError>
             if wait > SNOOZE_ABOVE {
                 return Err(JobError::Snooze(wait));
             }
-            let drafted = ctx
+            let response = ctx
                 .vipps
                 .draft_agreement(&p.vipps_msn, &request, key(format!("{}-draft", a.id))?)
                 .await
                 .map_err(vipps_failure)?;
             // Every later call names the agreement in its path: an id we cannot use there is
             // never stored (and nothing is sent to the user).
-            if !validate::is_path_id(&drafted.agreement_id) {
+            if !validate::is_path_id(&response.agreement_id) {
                 return Err(JobError::permanent(anyhow::anyhow!(
                     "agreement {}: Vipps drafted it without a usable agreement id ({:?}); no SMS sent",
                     a.id,
-                    drafted.agreement_id
+                    response.agreement_id
                 )));
             }
-            let link = ConfirmationUrl::parse(drafted.vipps_confirmation_url.as_deref());
-            agreements::set_vipps_ids(
-                &ctx.db,
-                &a.id,
-                &drafted.agreement_id,
-                link.as_ref().ok().map(ConfirmationUrl::as_str),
-                ctx.clock.now_ms(),
-            )
-            .await?;
-            link
+            let link = ConfirmationUrl::parse(response.vipps_confirmation_url.as_deref());
+            let confirmation_url = link.as_ref().ok().map(|url| url.as_str().to_owned());
+            let drafted = Drafted {
+                vipps_id: response.agreement_id,
+                confirmation_url,
+            };
+            (link, Some(drafted))
         }
     };
-    let text = match link.and_then(|url| link_reply(&d.reply_message, &url)) {
-        Ok(text) => text,
-        Err(e) => {
-            enqueue_first_poll(&ctx, &a.id).await?;
-            return Err(JobError::permanent(anyhow::anyhow!(
-                "agreement {}: no SMS sent: {e}",
-                a.id
-            )));
-        }
+    let reply = match link.and_then(|url| link_reply(&d.reply_message, &url)) {
+        Ok(text) => inbound_of(&ctx, &a).await?.map(|inbound| (inbound, text)),
+        Err(e) => Err(anyhow::anyhow!("agreement {}: no SMS sent: {e}", a.id)),
     };
+    let mut tx = ctx.db.begin().await?;
+    if let Some(drafted) = &drafted {
+        agreements::set_vipps_ids(
+            &mut tx,
+            &a.id,
+            &drafted.vipps_id,
+            drafted.confirmation_url.as_deref(),
+            ctx.clock.now_ms(),
+        )
+        .await?;
+    }
+    if let Ok((inbound, text)) = &reply {
+        queue_reply(
+            &ctx,
+            &mut tx,
+            inbound,
+            Some(&d.partner_id),
+            Some(&d.id),
+            ReplyPurpose::VippsLink,
+            text,
+            Some(&a.id),
+        )
+        .await?;
+    }
+    enqueue_first_poll(&ctx, &mut tx, &a.id).await?;
+    tx.commit().await?;
+    ctx.enqueuer.wake(dialogpay_jobs::sms::SendSms::QUEUE);
+    reply.map(|_| ()).map_err(JobError::permanent)
+}
+
+/// The inbound message an agreement's link answers, or why there is none.
+async fn inbound_of(
+    ctx: &JobContext,
+    a: &agreements::Agreement,
+) -> Result<Result<messages::Message, anyhow::Error>, JobError> {
     let Some(inbound_id) = &a.inbound_message_id else {
-        return Err(JobError::permanent(anyhow::anyhow!(
+        return Ok(Err(anyhow::anyhow!(
             "agreement {} has no inbound message to reply to",
             a.id
         )));
     };
-    let Some(inbound) = messages::get(&ctx.db, inbound_id).await? else {
-        return Err(JobError::permanent(anyhow::anyhow!(
-            "inbound message {inbound_id} not found"
-        )));
-    };
-    let mut tx = ctx.db.begin().await?;
-    queue_reply(
-        &ctx,
-        &mut tx,
-        &inbound,
-        Some(&d.partner_id),
-        Some(&d.id),
-        ReplyPurpose::VippsLink,
-        &text,
-        Some(&a.id),
-    )
-    .await?;
-    tx.commit().await?;
-    ctx.enqueuer.wake(dialogpay_jobs::sms::SendSms::QUEUE);
-    enqueue_first_poll(&ctx, &a.id).await
+    Ok(messages::get(&ctx.db, inbound_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("inbound message {inbound_id} not found")))
 }
 
 /// The first poll of a drafted agreement (later ones are scheduled by the poll itself).
-async fn enqueue_first_poll(ctx: &JobContext, agreement_id: &str) -> Result<(), JobError> {
+async fn enqueue_first_poll(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    agreement_id: &str,
+) -> Result<(), JobError> {
     let first_poll = PollAgreement {
         agreement_id: agreement_id.to_owned(),
         n: 0,
     };
     ctx.enqueuer
-        .enqueue_in(
+        .enqueue_in_tx(
+            tx,
             &first_poll,
             Duration::from_secs(PollAgreement::delay_secs(0)),
         )
