@@ -1,5 +1,6 @@
 //! Pure types and rules: money, keywords and what a keyword SMS leads to, senders, SMS text
-//! encoding, periods, the dialogue form, and the statuses of agreements and charges with their forward-only rules. No I/O;
+//! encoding, periods, the dialogue form, the events partners' systems subscribe to and how
+//! their webhooks are signed, and the statuses of agreements and charges with their forward-only rules. No I/O;
 //! everything here is unit-tested beside the code.
 
 pub mod confirmation;
@@ -8,9 +9,11 @@ pub mod keyword;
 pub mod keyword_decision;
 pub mod money;
 pub mod msisdn;
+pub mod partner_events;
 pub mod period;
 pub mod replies;
 pub mod sender;
 pub mod sms_text;
+pub mod standard_webhooks;
 pub mod status;
 pub mod text_enum;
