@@ -13,5 +13,6 @@ pub mod sms;
 pub mod spec;
 pub mod testing;
 pub mod vipps;
+pub mod webhooks;
 
 pub use spec::JobSpec;

@@ -216,20 +216,30 @@ pub async fn add_member(
     })
 }
 
-/// The member who joined through `agreement_id` leaves (idempotent).
+/// Who left a CRM group ([`leave_by_agreement`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeftMember {
+    pub crm_group_id: String,
+    pub phone: String,
+}
+
+/// The member who joined through `agreement_id` leaves (idempotent): returns who left now,
+/// `None` when no member of it was still in.
 pub async fn leave_by_agreement(
     tx: &mut Tx,
     agreement_id: &str,
     reason: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<LeftMember>, sqlx::Error> {
     with_tx!(tx, |c| {
-        sqlx::query("UPDATE crm_members SET left_at = $2, left_reason = $3 WHERE agreement_id = $1 AND left_at IS NULL")
-            .bind(agreement_id)
-            .bind(now_ms)
-            .bind(reason)
-            .execute(c)
-            .await?.rows_affected()
-    });
-    Ok(())
+        sqlx::query_as(
+            "UPDATE crm_members SET left_at = $2, left_reason = $3 \
+             WHERE agreement_id = $1 AND left_at IS NULL RETURNING crm_group_id, phone",
+        )
+        .bind(agreement_id)
+        .bind(now_ms)
+        .bind(reason)
+        .fetch_optional(c)
+        .await
+    })
 }

@@ -28,6 +28,7 @@ pub mod stats;
 pub mod types;
 pub mod users;
 pub mod vipps_events;
+pub mod webhooks;
 pub mod write_gate;
 
 /// The operator's job view, at the short path the API and the tests use.

@@ -6,6 +6,7 @@
 use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type, encode::IsNull, error::BoxDynError};
 
 use crate::domain::{
+    partner_events::{DeliveryStatus, EventType},
     period::Period,
     status::{
         AgreementStatus, AttemptOutcome, ChargeStatus, InboundOutcome, RefundStatus, ReplyPurpose,
@@ -59,6 +60,8 @@ text_columns!(
     StopActor,
     InboundOutcome,
     ReplyPurpose,
+    EventType,
+    DeliveryStatus,
 );
 
 /// `$first, $first+1, …`: one placeholder per value of a bound list.

@@ -34,6 +34,9 @@ pub struct JobContext {
     pub vipps: VippsClient,
     pub sms: SmsGateway,
     pub clock: Clock,
+    /// Posts webhooks to partners' endpoints: no redirects followed, an answer within
+    /// [`partner_events::ANSWER_TIMEOUT`](crate::domain::partner_events::ANSWER_TIMEOUT).
+    pub webhook_client: reqwest::Client,
     pub settings: Arc<JobSettingsView>,
     /// The running job's id and attempt (1 for the first run).
     pub job_id: Arc<str>,
@@ -74,6 +77,7 @@ impl JobContext {
             vipps: state.vipps.clone(),
             sms: state.sms.clone(),
             clock: state.clock.clone(),
+            webhook_client: webhook_client(),
             settings: Arc::new(JobSettingsView {
                 jobs: settings.jobs.clone(),
                 billing: settings.billing.clone(),
@@ -93,10 +97,20 @@ impl JobContext {
     }
 }
 
+/// The client partners' webhooks are posted with.
+fn webhook_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(crate::domain::partner_events::ANSWER_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("dialogpay-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client with a timeout and no redirects builds")
+}
+
 /// Every queue this service works on, with its handler. The binary and the tests both start
 /// workers from this list (tests may add test-only queues to the returned set).
 pub fn register_workers() -> WorkerSet {
-    use dialogpay_jobs::{agreements as a, billing as b, refunds as r, sms, vipps};
+    use dialogpay_jobs::{agreements as a, billing as b, refunds as r, sms, vipps, webhooks};
     WorkerSet::default()
         .queue::<Noop, _, _>(handlers::maintenance::noop)
         .queue::<sms::HandleInbound, _, _>(handlers::sms::handle_inbound)
@@ -113,6 +127,7 @@ pub fn register_workers() -> WorkerSet {
         .queue::<b::Reconcile, _, _>(handlers::billing::reconcile)
         .queue::<r::RefundCharge, _, _>(handlers::refunds::refund)
         .queue::<r::CancelCharge, _, _>(handlers::refunds::cancel)
+        .queue::<webhooks::DeliverWebhook, _, _>(handlers::webhooks::deliver)
 }
 
 /// Adds the test-only queues (used by the test suite, and by the binary when

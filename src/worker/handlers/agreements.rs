@@ -9,9 +9,11 @@ use dialogpay_jobs::{
     JobSpec,
     agreements::{DraftAgreement, PollAgreement, StopAgreement},
 };
+use serde_json::json;
 
 use crate::{
     db::{Tx, agreements, charges, crm, dialogues, messages, partners},
+    domain::partner_events::EventType,
     domain::{
         confirmation::{ConfirmationUrl, link_reply},
         status::{AgreementStatus, ReplyPurpose, StopActor},
@@ -20,7 +22,10 @@ use crate::{
         IdempotencyKey, Operation, VippsError, mapping::DraftInput, validate,
         wire::DraftAgreementRequest,
     },
-    worker::{JobContext, JobError, handlers::sms::queue_reply},
+    worker::{
+        JobContext, JobError,
+        handlers::{sms::queue_reply, webhooks},
+    },
 };
 
 /// A Vipps error as a job outcome: snooze on 429 (after its Retry-After), retry what may pass
@@ -259,11 +264,45 @@ pub async fn apply_vipps_state(
             .stop_requested
             .clone()
             .unwrap_or_else(|| "stopped_in_vipps".to_owned());
-        crm::leave_by_agreement(&mut tx, &a.id, &reason, now).await?;
+        stopped(ctx, &mut tx, &a, stopped_by, &reason).await?;
         charges::cancel_open_for_agreement(&mut tx, &a.id, now).await?;
     }
     tx.commit().await?;
+    webhooks::wake(ctx);
     Ok(target)
+}
+
+/// After a move to STOPPED in `tx`: the member leaves the CRM group, and the partner's systems
+/// are told (`agreement.stopped` with who stopped it, `member.left`).
+async fn stopped(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    a: &agreements::Agreement,
+    actor: Option<StopActor>,
+    reason: &str,
+) -> Result<(), JobError> {
+    let now = ctx.clock.now_ms();
+    let left = crm::leave_by_agreement(tx, &a.id, reason, now).await?;
+    let data = json!({
+        "agreement_id": a.id,
+        "dialogue_id": a.dialogue_id,
+        "phone": a.phone,
+        "actor": actor.map(StopActor::as_str),
+        "reason": reason,
+        "stopped_at": webhooks::rfc3339(now),
+    });
+    webhooks::emit(ctx, tx, &a.partner_id, EventType::AgreementStopped, data).await?;
+    if let Some(left) = left {
+        let data = json!({
+            "crm_group_id": left.crm_group_id,
+            "phone": left.phone,
+            "agreement_id": a.id,
+            "reason": reason,
+            "left_at": webhooks::rfc3339(now),
+        });
+        webhooks::emit(ctx, tx, &a.partner_id, EventType::MemberLeft, data).await?;
+    }
+    Ok(())
 }
 
 /// PENDING → ACTIVE: the initial charge was captured; the phone joins the CRM group with the
@@ -291,7 +330,7 @@ async fn activate(
     )
     .await?;
     agreements::start_billing(tx, &a.id, anchor, d.period.due_date(anchor, 1)).await?;
-    crm::add_member(
+    let joined = crm::add_member(
         tx,
         &d.crm_group_id,
         &a.phone,
@@ -300,6 +339,24 @@ async fn activate(
         now,
     )
     .await?;
+    let data = json!({
+        "agreement_id": a.id,
+        "dialogue_id": d.id,
+        "phone": a.phone,
+        "amount_ore": d.amount_ore,
+        "period": d.period.as_str(),
+        "activated_at": webhooks::rfc3339(now),
+    });
+    webhooks::emit(ctx, tx, &a.partner_id, EventType::AgreementActivated, data).await?;
+    if joined {
+        let data = json!({
+            "crm_group_id": d.crm_group_id,
+            "phone": a.phone,
+            "agreement_id": a.id,
+            "joined_at": webhooks::rfc3339(now),
+        });
+        webhooks::emit(ctx, tx, &a.partner_id, EventType::MemberJoined, data).await?;
+    }
     Ok(())
 }
 
@@ -346,16 +403,19 @@ pub async fn stop(job: StopAgreement, ctx: JobContext) -> Result<(), JobError> {
     }
     let Some(vipps_id) = &a.vipps_agreement_id else {
         let mut tx = ctx.db.begin().await?;
-        agreements::transition(
+        if agreements::transition(
             &mut tx,
             &a.id,
             AgreementStatus::Stopped,
             Some(StopActor::Merchant),
             now,
         )
-        .await?;
-        crm::leave_by_agreement(&mut tx, &a.id, &job.reason, now).await?;
+        .await?
+        {
+            stopped(&ctx, &mut tx, &a, Some(StopActor::Merchant), &job.reason).await?;
+        }
         tx.commit().await?;
+        webhooks::wake(&ctx);
         return Ok(());
     };
     match ctx

@@ -19,13 +19,19 @@ use crate::{
         billing_runs::{self, RunKind},
         charges, partners,
     },
-    domain::status::{AgreementStatus, ChargeStatus},
+    domain::{
+        partner_events::EventType,
+        status::{AgreementStatus, ChargeStatus},
+    },
     vipps::{
         IdempotencyKey,
         mapping::ChargeInput,
         wire::{BatchChargeItem, ChargeResponse, CreateChargeRequest},
     },
-    worker::{JobContext, JobError, handlers::agreements::vipps_failure},
+    worker::{
+        JobContext, JobError,
+        handlers::{agreements::vipps_failure, webhooks},
+    },
 };
 
 /// Agreements handled per page of the sweep.
@@ -407,6 +413,7 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
     let result = match created {
         Ok(created) => {
             charges::set_vipps_id(&mut tx, &c.row.id, &created.charge_id, now).await?;
+            webhooks::charge_event(&ctx, &mut tx, &c.row.id, EventType::ChargeCreated).await?;
             Ok(())
         }
         Err(e) if !e.is_retryable() => {
@@ -417,6 +424,7 @@ pub async fn create_charge(job: CreateCharge, ctx: JobContext) -> Result<(), Job
         Err(e) => return Err(vipps_failure(e)),
     };
     tx.commit().await?;
+    webhooks::wake(&ctx);
     result
 }
 
@@ -497,6 +505,7 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
                 })
                 .collect();
             charges::set_vipps_ids(&mut tx, &valid, now).await?;
+            created_events(&ctx, &mut tx, &valid).await?;
             let refused: Vec<(&str, String)> = answer
                 .invalid_charges
                 .iter()
@@ -530,7 +539,33 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
         Err(e) => return Err(vipps_failure(e)),
     };
     tx.commit().await?;
+    webhooks::wake(&ctx);
     result
+}
+
+/// `charge.created` for each charge a batch created, when the partner (one per merchant, so
+/// one per batch) has an endpoint that wants it: asked once, so a partner without endpoints
+/// pays one query per batch, not one per charge.
+async fn created_events(
+    ctx: &JobContext,
+    tx: &mut crate::db::Tx,
+    created: &[(&str, &str)],
+) -> Result<(), JobError> {
+    let Some((first, _)) = created.first() else {
+        return Ok(());
+    };
+    let Some(facts) = crate::db::webhooks::charge_facts(tx, first).await? else {
+        return Ok(());
+    };
+    if !crate::db::webhooks::has_subscribers(tx, &facts.partner_id, EventType::ChargeCreated)
+        .await?
+    {
+        return Ok(());
+    }
+    for (charge_id, _) in created {
+        webhooks::charge_event(ctx, tx, charge_id, EventType::ChargeCreated).await?;
+    }
+    Ok(())
 }
 
 /// Where one of our charges is in Vipps: its merchant, agreement and charge ids.
@@ -579,6 +614,7 @@ pub async fn vipps_agreement(
 
 /// Records the status Vipps reports for charge `id`, forward-only, in `tx`.
 pub async fn apply_remote(
+    ctx: &JobContext,
     tx: &mut crate::db::Tx,
     id: &str,
     remote: &ChargeResponse,
@@ -596,7 +632,7 @@ pub async fn apply_remote(
         .failure_reason
         .as_ref()
         .map(|r| r.as_str().to_owned());
-    charges::apply_status(
+    let moved = charges::apply_status(
         tx,
         id,
         status,
@@ -605,6 +641,15 @@ pub async fn apply_remote(
         now_ms,
     )
     .await?;
+    let event = match status {
+        ChargeStatus::Charged => Some(EventType::ChargeCharged),
+        ChargeStatus::Failed => Some(EventType::ChargeFailed),
+        // `charge.refunded` is sent per refund, by the refund job.
+        _ => None,
+    };
+    if let Some(event) = event.filter(|_| moved) {
+        webhooks::charge_event(ctx, tx, id, event).await?;
+    }
     Ok(())
 }
 
@@ -625,8 +670,9 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
         .await
         .map_err(vipps_failure)?;
     let mut tx = ctx.db.begin().await?;
-    apply_remote(&mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
+    apply_remote(&ctx, &mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
     tx.commit().await?;
+    webhooks::wake(&ctx);
     Ok(())
 }
 

@@ -7,3 +7,4 @@ pub mod refunds;
 pub mod sms;
 pub mod testing;
 pub mod vipps;
+pub mod webhooks;

@@ -18,7 +18,7 @@ use crate::{
         charges::{self, Charge},
         refunds::{self, Refund},
     },
-    domain::status::RefundStatus,
+    domain::{partner_events::EventType, status::RefundStatus},
     vipps::{
         IdempotencyKey,
         client::Applied,
@@ -29,6 +29,7 @@ use crate::{
         handlers::{
             agreements::vipps_failure,
             billing::{VippsCharge, apply_remote, vipps_agreement, vipps_charge},
+            webhooks,
         },
     },
 };
@@ -162,8 +163,10 @@ async fn read_back(ctx: &JobContext, r: &Refund, v: &VippsCharge) -> Result<(), 
     let now = ctx.clock.now_ms();
     let mut tx = ctx.db.begin().await?;
     refunds::finish(&mut tx, &r.id, RefundStatus::Done, None, now).await?;
-    apply_remote(&mut tx, &r.charge_id, &remote, now).await?;
+    apply_remote(ctx, &mut tx, &r.charge_id, &remote, now).await?;
+    webhooks::charge_event(ctx, &mut tx, &r.charge_id, EventType::ChargeRefunded).await?;
     tx.commit().await?;
+    webhooks::wake(ctx);
     Ok(())
 }
 
@@ -213,7 +216,7 @@ pub async fn cancel(job: CancelCharge, ctx: JobContext) -> Result<(), JobError> 
         ));
     }
     let mut tx = ctx.db.begin().await?;
-    apply_remote(&mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
+    apply_remote(&ctx, &mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use dialogpay_jobs::{
 use crate::{
     db::{Tx, agreements, crm, dialogues, messages, partners},
     delivery,
+    domain::partner_events::EventType,
     domain::{
         keyword::{InboundCommand, parse_inbound},
         keyword_decision::{self, KeywordDecision, KeywordDialogue, KeywordFacts, OpenAgreement},
@@ -18,8 +19,9 @@ use crate::{
     },
     monitoring::{self, SmsEvent},
     sms::{OutboundSms, SmsError},
-    worker::{JobContext, JobError},
+    worker::{JobContext, JobError, handlers::webhooks},
 };
+use serde_json::json;
 
 /// Queues a reply to `inbound` (stored once per inbound message and purpose).
 #[allow(clippy::too_many_arguments)]
@@ -82,6 +84,7 @@ pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), J
     }
     ctx.enqueuer.wake(SendSms::QUEUE);
     ctx.enqueuer.wake(DraftAgreement::QUEUE);
+    webhooks::wake(&ctx);
     Ok(())
 }
 
@@ -130,6 +133,25 @@ async fn handle_keyword(
     };
     let decision = keyword_decision::decide(&facts);
     apply_keyword_decision(ctx, &mut tx, msg, dialogue.as_ref(), &decision, now).await?;
+    if let Some(d) = &dialogue {
+        let data = json!({
+            "message_id": msg.id,
+            "dialogue_id": d.id,
+            "keyword": d.keyword,
+            "phone": msg.from_addr,
+            "to": msg.to_addr,
+            "text": msg.text,
+            "received_at": webhooks::rfc3339(msg.created_at),
+        });
+        webhooks::emit(
+            ctx,
+            &mut tx,
+            &d.partner_id,
+            EventType::MessageReceived,
+            data,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -231,7 +253,16 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
     let mut tx = ctx.db.begin().await?;
     for a in &open {
         agreements::mark_stop_requested(&mut tx, &a.id, "sms_stop", now).await?;
-        crm::leave_by_agreement(&mut tx, &a.id, "sms_stop", now).await?;
+        if let Some(left) = crm::leave_by_agreement(&mut tx, &a.id, "sms_stop", now).await? {
+            let data = json!({
+                "crm_group_id": left.crm_group_id,
+                "phone": left.phone,
+                "agreement_id": a.id,
+                "reason": "sms_stop",
+                "left_at": webhooks::rfc3339(now),
+            });
+            webhooks::emit(ctx, &mut tx, &a.partner_id, EventType::MemberLeft, data).await?;
+        }
         ctx.enqueuer
             .enqueue_tx(
                 &mut tx,
