@@ -61,6 +61,8 @@ pub enum ApiTags {
     Crm,
     /// Keyword dialogues.
     Dialogues,
+    /// Webhooks to the partner's own systems: endpoints, deliveries.
+    Webhooks,
     /// Operator: partners.
     AdminPartners,
     /// Operator: background jobs.

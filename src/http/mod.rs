@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ops;
 pub mod text;
 pub mod time;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub fn openapi(public_base_url: &str) -> OpenApiService<impl poem_openapi::OpenA
             messages::MessagesApi,
             agreements::AgreementsApi,
             charges::ChargesApi,
+            webhook_endpoints::WebhookEndpointsApi,
             admin::partners::PartnersAdminApi,
             admin::users::UsersAdminApi,
             admin::jobs::JobsAdminApi,

@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod stats;
 pub mod try_it;
 pub mod users;
+pub mod webhooks;
 
 use crate::db::partners::Partner;
 
