@@ -19,6 +19,7 @@ mod journey;
 mod logs;
 mod metrics;
 mod openapi;
+mod partner_webhooks;
 mod partners;
 mod portal;
 mod portal_crm;

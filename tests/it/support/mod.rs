@@ -11,6 +11,7 @@ pub mod drain;
 pub mod jobs;
 pub mod portal;
 pub mod process;
+pub mod receiver;
 
 use std::time::Duration;
 
