@@ -25,6 +25,20 @@ fn oslo(ms: i64, pattern: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A `datetime-local` input's `YYYY-MM-DDTHH:MM` (seconds optional) read as Oslo time, as epoch
+/// milliseconds; `None` for anything else (or a time the clock change skips).
+pub fn parse_oslo_datetime_local(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+        .ok()?;
+    naive
+        .and_local_timezone(chrono_tz::Europe::Oslo)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+}
+
 /// `49,90 kr`, with a no-break space between thousands.
 pub fn nok(ore: i64) -> String {
     let plain = AmountOre(ore).to_string();
@@ -94,6 +108,15 @@ mod tests {
         assert_eq!(nok(4990), "49,90\u{a0}kr");
         assert_eq!(nok(12_345_678), "123\u{a0}456,78\u{a0}kr");
         // 2026-07-01 10:00 UTC is noon in Oslo (summer time).
+        assert_eq!(
+            parse_oslo_datetime_local("2026-07-01T12:00"),
+            Some(1_782_900_000_000)
+        );
+        assert_eq!(
+            parse_oslo_datetime_local("2026-07-01 12:00"),
+            Some(1_782_900_000_000)
+        );
+        assert_eq!(parse_oslo_datetime_local("yesterday"), None);
         assert_eq!(datetime(1_782_900_000_000), "01.07.2026 12:00:00");
         assert_eq!(
             date(NaiveDate::from_ymd_opt(2026, 2, 3).unwrap()),

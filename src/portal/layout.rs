@@ -30,16 +30,18 @@ pub enum Nav {
     Dialogues,
     Messages,
     CrmGroups,
+    Webhooks,
 }
 
 impl Nav {
-    const ALL: [Nav; 3] = [Nav::Dialogues, Nav::Messages, Nav::CrmGroups];
+    const ALL: [Nav; 4] = [Nav::Dialogues, Nav::Messages, Nav::CrmGroups, Nav::Webhooks];
 
     pub fn label(self) -> &'static str {
         match self {
             Nav::Dialogues => "Dialogues",
             Nav::Messages => "Messages",
             Nav::CrmGroups => "CRM groups",
+            Nav::Webhooks => "Webhooks",
         }
     }
 
@@ -48,6 +50,7 @@ impl Nav {
             Nav::Dialogues => "/portal/",
             Nav::Messages => "/portal/messages",
             Nav::CrmGroups => "/portal/crm-groups",
+            Nav::Webhooks => "/portal/webhooks",
         }
     }
 }
@@ -93,10 +96,12 @@ pub enum Flash {
     TermsAdded,
     RefundRequested,
     CancelRequested,
+    EndpointRemoved,
+    ResendQueued,
 }
 
 impl Flash {
-    const ALL: [Flash; 9] = [
+    const ALL: [Flash; 11] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
@@ -106,6 +111,8 @@ impl Flash {
         Flash::TermsAdded,
         Flash::RefundRequested,
         Flash::CancelRequested,
+        Flash::EndpointRemoved,
+        Flash::ResendQueued,
     ];
 
     fn code(self) -> &'static str {
@@ -119,6 +126,8 @@ impl Flash {
             Flash::TermsAdded => "terms_added",
             Flash::RefundRequested => "refund_requested",
             Flash::CancelRequested => "cancel_requested",
+            Flash::EndpointRemoved => "endpoint_removed",
+            Flash::ResendQueued => "resend_queued",
         }
     }
 
@@ -144,6 +153,10 @@ impl Flash {
             Flash::CancelRequested => {
                 "Cancel requested. The payment is cancelled in Vipps in a moment and is not taken."
             }
+            Flash::EndpointRemoved => "The endpoint is removed. Events are no longer sent to it.",
+            Flash::ResendQueued => {
+                "Sent again: the delivery log shows the new attempts in a moment."
+            }
         }
     }
 
@@ -156,7 +169,9 @@ impl Flash {
             | Flash::GroupCreated
             | Flash::TermsAdded
             | Flash::RefundRequested
-            | Flash::CancelRequested => "success",
+            | Flash::CancelRequested
+            | Flash::EndpointRemoved
+            | Flash::ResendQueued => "success",
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }

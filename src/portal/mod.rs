@@ -29,6 +29,7 @@ pub mod messages;
 pub mod session;
 pub mod site;
 pub mod try_it;
+pub mod webhooks;
 
 use poem::{Endpoint, EndpointExt, Route, endpoint::BoxEndpoint, middleware::CookieJarManager};
 
@@ -45,6 +46,7 @@ const SCREENS: &[fn(Route) -> Route] = &[
     messages::routes,
     crm_groups::routes,
     try_it::routes,
+    webhooks::routes,
 ];
 
 /// `screens`' routes inside the pages' middleware (the console's too).
