@@ -79,7 +79,15 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     println!(
         "   (or sweep now: curl -s -X POST {base}/api/v1/admin/billing/sweep -H 'Authorization: Bearer {operator}')"
     );
-    println!("   curl -s {base}/api/v1/messages -H 'Authorization: Bearer {key}'\n");
+    println!("   curl -s {base}/api/v1/messages -H 'Authorization: Bearer {key}'");
+    println!(
+        "4. Keep your own systems in step: in the portal's Webhooks page (or the API) register an \
+         endpoint for the events you want; each is posted signed (Standard Webhooks), e.g. to a \
+         local receiver:"
+    );
+    println!(
+        "   curl -s -X POST {base}/api/v1/webhook-endpoints -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n     -d '{{\"url\":\"http://127.0.0.1:9999/hook\",\"event_types\":[\"message.received\",\"agreement.activated\",\"charge.charged\"]}}'\n"
+    );
     let watcher = tokio::spawn(watch(state.db.clone()));
     let result = app.run_until_stopped(app::shutdown_signal()).await;
     watcher.abort();
