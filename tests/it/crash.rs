@@ -1,5 +1,6 @@
 //! Crash tests with the real binary: `kill -9` while a job runs, in the middle of a billing run,
-//! in the middle of a keyword burst and between a Vipps refund and its record; restart at once;
+//! in the middle of a keyword burst, between a Vipps refund and its record, and while a
+//! partner's webhooks are being delivered; restart at once;
 //! everything completes exactly once.
 //!
 //! The billing and keyword tests run the Vipps simulator as its own process (`dialogpay
@@ -623,5 +624,101 @@ async fn kill_minus_nine_between_the_vipps_refund_and_its_record_refunds_once() 
         calls >= 2,
         "the call was made again after the restart ({calls})"
     );
+    checks::assert_no_failed_jobs(&db).await;
+}
+
+/// Outgoing webhooks through a crash: the service is killed while the events of a keyword
+/// burst are being delivered to a partner's receiver, restarted, and the gateway posts every
+/// keyword again. Every message's event arrives, each under one `webhook-id` (a delivery the
+/// crash interrupted may arrive twice, with the same id and body), every request signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_mid_webhook_deliveries_loses_no_event_and_keeps_each_webhook_id() {
+    let n = count_from_env("CRASH_WEBHOOK_MESSAGES", 300);
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create().await;
+    let (_sim_proc, sim) =
+        start_simulator(&dir.path().join("sim.json"), &dir.path().join("sim.log"));
+    let fake = FakeGateway::spawn().await;
+    let receiver = support::receiver::Receiver::start().await;
+    let mut env = live_vipps_env(&sim);
+    for (k, v) in [
+        ("SMS__PROVIDER", "http".to_owned()),
+        ("SMS__HTTP__URL", fake.http_url()),
+        ("SMS__HTTP__TOKEN", FAKE_TOKEN.to_owned()),
+        ("SMS__INBOUND_TOKEN", INBOUND_TOKEN.to_owned()),
+    ] {
+        env.push((format!("DIALOGPAY__{k}"), v));
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let log = |i: u32| dir.path().join(format!("service-{i}.log"));
+    let port = process::free_port();
+    let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
+    let (key, _dialogue) = support::keyword_partner(&http, &base).await;
+    let endpoint: Value = http
+        .post(format!("{base}/api/v1/webhook-endpoints"))
+        .bearer_auth(&key)
+        .json(&json!({ "url": receiver.url, "event_types": ["message.received"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = endpoint["secret"].as_str().expect("the secret").to_owned();
+
+    let phones: Vec<String> = (0..n).map(|i| format!("+4792{i:06}")).collect();
+    let poster = {
+        let (http, base, phones) = (http.clone(), base.clone(), phones.clone());
+        tokio::spawn(post_keywords(http, base, phones))
+    };
+    eventually(budget(n), "a third of the events delivered", || async {
+        (receiver.got().len() >= n / 3).then_some(())
+    })
+    .await;
+    first.kill9();
+    let accepted = poster.await.unwrap();
+    eprintln!(
+        "kill -9 with {accepted} of {n} keywords accepted, {} events delivered",
+        receiver.got().len()
+    );
+
+    let (_second, base) = start_service_on(port, &test_db, &env, Some(&log(2)));
+    assert_eq!(
+        post_keywords(http.clone(), base, phones.clone()).await,
+        n,
+        "redeliveries accepted"
+    );
+    let by_message = |got: &[support::receiver::Received]| {
+        let mut ids: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+        for r in got {
+            let message = r.json()["data"]["message_id"].as_str().unwrap().to_owned();
+            ids.entry(message).or_default().insert(r.id.clone());
+        }
+        ids
+    };
+    let ids = eventually(budget(n), "every message's event", || async {
+        let ids = by_message(&receiver.got());
+        (ids.len() >= n).then_some(ids)
+    })
+    .await;
+    let got = receiver.verified(&secret);
+    assert_eq!(ids.len(), n, "one event per message");
+    for (message, webhook_ids) in &ids {
+        assert_eq!(webhook_ids.len(), 1, "message {message}: {webhook_ids:?}");
+    }
+    let phones_seen: BTreeSet<String> = got
+        .iter()
+        .map(|r| r.json()["data"]["phone"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(phones_seen, phones.iter().cloned().collect::<BTreeSet<_>>());
+    eprintln!(
+        "{} requests for {n} events ({} repeats after the crash)",
+        got.len(),
+        got.len() - n
+    );
+    let db = test_db.connect().await;
     checks::assert_no_failed_jobs(&db).await;
 }

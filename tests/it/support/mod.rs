@@ -297,6 +297,11 @@ pub async fn seeder_for(db: &db::TestDb, sim: &str, public: &str) -> AppState {
 /// A partner with a live `GIVE` dialogue on 2160, created through the API of the server at
 /// `base` (a child process; [`TestApp`] has its own helpers); returns the dialogue id.
 pub async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
+    keyword_partner(http, base).await.1
+}
+
+/// [`keyword_dialogue`], returning the partner's API key too: (key, dialogue id).
+pub async fn keyword_partner(http: &reqwest::Client, base: &str) -> (String, String) {
     let call = |path: &str, key: &str, body: Value| {
         http.post(format!("{base}{path}"))
             .bearer_auth(key)
@@ -347,10 +352,11 @@ pub async fn keyword_dialogue(http: &reqwest::Client, base: &str) -> String {
     .json()
     .await
     .unwrap();
-    dialogue["id"]
+    let dialogue = dialogue["id"]
         .as_str()
         .expect("dialogue created")
-        .to_owned()
+        .to_owned();
+    (key, dialogue)
 }
 
 /// Polls `check` until it returns `Some`, or panics after `within`.
