@@ -363,3 +363,56 @@ async fn an_event_exists_only_if_the_change_that_caused_it_commits() {
     assert!(receiver.got().is_empty());
     p.app.stop().await;
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_every_delivery_for_five_days_is_disabled_until_enabled_again() {
+    let p = partner_with_dialogue().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    let (endpoint, _) = p.endpoint(&receiver.url, &["message.received"]).await;
+    p.text("gw-1", "GIVE").await;
+    eventually(Duration::from_secs(20), "the first attempt", || async {
+        let d = p.deliveries(&endpoint).await;
+        (d.len() == 1 && d[0]["attempts"] == 1).then_some(())
+    })
+    .await;
+    let path = format!("/api/v1/webhook-endpoints/{endpoint}");
+    let (_, e) = p.app.get(&path, &p.key).await;
+    assert_eq!(e["enabled"], true, "one failure does not disable: {e}");
+
+    // Six days pass on the business clock (the simulator's) before the retry (5 s later).
+    p.app
+        .simulator
+        .as_ref()
+        .unwrap()
+        .advance_by(chrono::Duration::days(6));
+    let e = eventually(Duration::from_secs(30), "the endpoint disabled", || async {
+        let (_, e) = p.app.get(&path, &p.key).await;
+        (e["enabled"] == false).then_some(e)
+    })
+    .await;
+    assert!(
+        e["disabled_reason"].as_str().unwrap().contains("five days"),
+        "{e}"
+    );
+    assert_eq!(receiver.got().len(), 2, "two attempts, both answered 500");
+    let d = &p.deliveries(&endpoint).await[0];
+    assert_eq!(d["attempts"], 2);
+    assert_eq!(d["last_status_code"], 500);
+
+    // Enabled again by the partner: the warning is gone.
+    let (status, e) = p
+        .app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&p.key),
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    assert_eq!(e["enabled"], true);
+    assert!(e["disabled_reason"].is_null(), "{e}");
+    assert!(e["failing_since"].is_null(), "{e}");
+    p.app.stop().await;
+}
