@@ -141,6 +141,16 @@ pub async fn get_endpoint_any(db: &Db, id: &str) -> Result<Option<Endpoint>, sql
         .await)
 }
 
+/// How many endpoints the partner has.
+pub async fn count_endpoints(db: &Db, partner_id: &str) -> Result<i64, sqlx::Error> {
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE partner_id = $1"
+    )
+    .bind(partner_id)
+    .fetch_one(p)
+    .await)
+}
+
 /// The partner's endpoints, newest first, after `cursor` (an id).
 pub async fn list_endpoints(
     db: &Db,
@@ -227,6 +237,24 @@ pub async fn delete_endpoint(tx: &mut Tx, partner_id: &str, id: &str) -> Result<
     Ok(deleted > 0)
 }
 
+/// The partner's enabled endpoints subscribed to `event_type`, in the caller's transaction.
+pub async fn subscribers(
+    tx: &mut Tx,
+    partner_id: &str,
+    event_type: EventType,
+) -> Result<Vec<String>, sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT id FROM webhook_endpoints WHERE partner_id = $1 AND enabled \
+             AND (' ' || event_types || ' ') LIKE $2 ORDER BY id",
+        )
+        .bind(partner_id)
+        .bind(format!("% {} %", event_type.as_str()))
+        .fetch_all(c)
+        .await
+    })
+}
+
 /// Records an event in the caller's transaction, with a delivery and a `webhooks.deliver` job
 /// for every enabled endpoint of the partner subscribed to its type: they exist if and only
 /// if the change that caused them commits. Returns how many deliveries were made (the caller
@@ -239,18 +267,27 @@ pub async fn emit(
     body: &serde_json::Value,
     now_ms: i64,
 ) -> Result<usize, EmitError> {
-    let endpoints: Vec<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "SELECT id FROM webhook_endpoints WHERE partner_id = $1 AND enabled \
-             AND (' ' || event_types || ' ') LIKE $2 ORDER BY id",
-        )
-        .bind(partner_id)
-        .bind(format!("% {} %", event_type.as_str()))
-        .fetch_all(c)
-        .await?
-    });
+    let endpoints = subscribers(tx, partner_id, event_type).await?;
+    record(
+        tx, enqueuer, partner_id, &endpoints, event_type, body, now_ms,
+    )
+    .await?;
+    Ok(endpoints.len())
+}
+
+/// [`emit`] to `endpoints` found by [`subscribers`] (a bulk writer asks once for many events
+/// of one partner and type); nothing is written when there are none.
+pub async fn record(
+    tx: &mut Tx,
+    enqueuer: &Enqueuer,
+    partner_id: &str,
+    endpoints: &[String],
+    event_type: EventType,
+    body: &serde_json::Value,
+    now_ms: i64,
+) -> Result<(), EmitError> {
     if endpoints.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let event_id = ids::new_id("msg");
     let body = serde_json::to_string(body).map_err(|e| EmitError::Body(e.to_string()))?;
@@ -268,7 +305,7 @@ pub async fn emit(
         .await?
         .rows_affected()
     });
-    for endpoint_id in &endpoints {
+    for endpoint_id in endpoints {
         let delivery_id = ids::new_id("whd");
         with_tx!(tx, |c| {
             sqlx::query(
@@ -293,7 +330,7 @@ pub async fn emit(
             .await
             .map_err(|e| EmitError::Enqueue(e.to_string()))?;
     }
-    Ok(endpoints.len())
+    Ok(())
 }
 
 /// Why an event could not be recorded.
@@ -510,26 +547,6 @@ pub async fn failed_since(
     .bind(limit)
     .fetch_all(p)
     .await)
-}
-
-/// Whether any enabled endpoint of the partner subscribes to `event_type` (a bulk writer asks
-/// once before recording an event per row).
-pub async fn has_subscribers(
-    tx: &mut Tx,
-    partner_id: &str,
-    event_type: EventType,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<String> = with_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "SELECT id FROM webhook_endpoints WHERE partner_id = $1 AND enabled \
-             AND (' ' || event_types || ' ') LIKE $2 LIMIT 1",
-        )
-        .bind(partner_id)
-        .bind(format!("% {} %", event_type.as_str()))
-        .fetch_optional(c)
-        .await?
-    });
-    Ok(found.is_some())
 }
 
 /// What a charge event says about the charge, read in the transaction that changed it.

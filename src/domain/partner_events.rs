@@ -75,13 +75,20 @@ pub fn retry_after(attempt: u32) -> Option<Duration> {
 }
 
 /// The body sent for an event: `{"type", "timestamp", "data"}`, as the Standard Webhooks
-/// specification suggests. `timestamp` is when it happened (RFC 3339, UTC).
-pub fn body(event_type: EventType, at: chrono::DateTime<chrono::Utc>, data: Value) -> Value {
+/// specification suggests. `timestamp` is when it happened (`at_ms`, as [`rfc3339`]).
+pub fn body(event_type: EventType, at_ms: i64, data: Value) -> Value {
     json!({
         "type": event_type.as_str(),
-        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "timestamp": rfc3339(at_ms),
         "data": data,
     })
+}
+
+/// Epoch milliseconds as event bodies write times: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// An endpoint's subscriptions as stored: the event types, space-separated, in [`EventType::ALL`]'s
@@ -143,8 +150,11 @@ mod tests {
 
     #[test]
     fn a_body_names_its_type_and_time() {
-        let at = chrono::DateTime::from_timestamp_millis(1_764_000_000_123).unwrap();
-        let b = body(EventType::ChargeCharged, at, json!({"charge_id": "chg_1"}));
+        let b = body(
+            EventType::ChargeCharged,
+            1_764_000_000_123,
+            json!({"charge_id": "chg_1"}),
+        );
         assert_eq!(b["type"], "charge.charged");
         assert_eq!(b["timestamp"], "2025-11-24T16:00:00.123Z");
         assert_eq!(b["data"]["charge_id"], "chg_1");

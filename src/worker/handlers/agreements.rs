@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     db::{Tx, agreements, charges, crm, dialogues, messages, partners},
-    domain::partner_events::EventType,
+    domain::partner_events::{self, EventType},
     domain::{
         confirmation::{ConfirmationUrl, link_reply},
         status::{AgreementStatus, ReplyPurpose, StopActor},
@@ -289,7 +289,7 @@ async fn stopped(
         "phone": a.phone,
         "actor": actor.map(StopActor::as_str),
         "reason": reason,
-        "stopped_at": webhooks::rfc3339(now),
+        "stopped_at": partner_events::rfc3339(now),
     });
     webhooks::emit(ctx, tx, &a.partner_id, EventType::AgreementStopped, data).await?;
     if let Some(left) = left {
@@ -298,7 +298,7 @@ async fn stopped(
             "phone": left.phone,
             "agreement_id": a.id,
             "reason": reason,
-            "left_at": webhooks::rfc3339(now),
+            "left_at": partner_events::rfc3339(now),
         });
         webhooks::emit(ctx, tx, &a.partner_id, EventType::MemberLeft, data).await?;
     }
@@ -345,7 +345,7 @@ async fn activate(
         "phone": a.phone,
         "amount_ore": d.amount_ore,
         "period": d.period.as_str(),
-        "activated_at": webhooks::rfc3339(now),
+        "activated_at": partner_events::rfc3339(now),
     });
     webhooks::emit(ctx, tx, &a.partner_id, EventType::AgreementActivated, data).await?;
     if joined {
@@ -353,7 +353,7 @@ async fn activate(
             "crm_group_id": d.crm_group_id,
             "phone": a.phone,
             "agreement_id": a.id,
-            "joined_at": webhooks::rfc3339(now),
+            "joined_at": partner_events::rfc3339(now),
         });
         webhooks::emit(ctx, tx, &a.partner_id, EventType::MemberJoined, data).await?;
     }

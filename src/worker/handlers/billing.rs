@@ -505,7 +505,8 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
                 })
                 .collect();
             charges::set_vipps_ids(&mut tx, &valid, now).await?;
-            created_events(&ctx, &mut tx, &valid).await?;
+            let created: Vec<&str> = valid.iter().map(|(id, _)| *id).collect();
+            webhooks::charges_created(&ctx, &mut tx, &created).await?;
             let refused: Vec<(&str, String)> = answer
                 .invalid_charges
                 .iter()
@@ -541,31 +542,6 @@ pub async fn create_charge_batch(job: CreateChargeBatch, ctx: JobContext) -> Res
     tx.commit().await?;
     webhooks::wake(&ctx);
     result
-}
-
-/// `charge.created` for each charge a batch created, when the partner (one per merchant, so
-/// one per batch) has an endpoint that wants it: asked once, so a partner without endpoints
-/// pays one query per batch, not one per charge.
-async fn created_events(
-    ctx: &JobContext,
-    tx: &mut crate::db::Tx,
-    created: &[(&str, &str)],
-) -> Result<(), JobError> {
-    let Some((first, _)) = created.first() else {
-        return Ok(());
-    };
-    let Some(facts) = crate::db::webhooks::charge_facts(tx, first).await? else {
-        return Ok(());
-    };
-    if !crate::db::webhooks::has_subscribers(tx, &facts.partner_id, EventType::ChargeCreated)
-        .await?
-    {
-        return Ok(());
-    }
-    for (charge_id, _) in created {
-        webhooks::charge_event(ctx, tx, charge_id, EventType::ChargeCreated).await?;
-    }
-    Ok(())
 }
 
 /// Where one of our charges is in Vipps: its merchant, agreement and charge ids.

@@ -9,7 +9,7 @@ use dialogpay_jobs::{
 use crate::{
     db::{Tx, agreements, crm, dialogues, messages, partners},
     delivery,
-    domain::partner_events::EventType,
+    domain::partner_events::{self, EventType},
     domain::{
         keyword::{InboundCommand, parse_inbound},
         keyword_decision::{self, KeywordDecision, KeywordDialogue, KeywordFacts, OpenAgreement},
@@ -141,7 +141,7 @@ async fn handle_keyword(
             "phone": msg.from_addr,
             "to": msg.to_addr,
             "text": msg.text,
-            "received_at": webhooks::rfc3339(msg.created_at),
+            "received_at": partner_events::rfc3339(msg.created_at),
         });
         webhooks::emit(
             ctx,
@@ -259,7 +259,7 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
                 "phone": left.phone,
                 "agreement_id": a.id,
                 "reason": "sms_stop",
-                "left_at": webhooks::rfc3339(now),
+                "left_at": partner_events::rfc3339(now),
             });
             webhooks::emit(ctx, &mut tx, &a.partner_id, EventType::MemberLeft, data).await?;
         }
