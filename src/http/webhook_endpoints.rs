@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, param::Query, payl
 
 use crate::{
     db::webhooks::{Attempt, Delivery, Endpoint},
-    domain::partner_events::{DeliveryStatus, EventType, parse_subscriptions},
+    domain::partner_events::{EventType, parse_subscriptions},
     http::{
         auth::PartnerAuth,
         error::{ApiError, ApiResult},
@@ -17,7 +17,7 @@ use crate::{
         time::{ts, ts_opt},
     },
     service::{
-        self, ServiceError,
+        self,
         page::PageRequest,
         webhooks::{CreatedEndpoint, EndpointInput},
     },
@@ -346,12 +346,7 @@ impl WebhookEndpointsApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<DeliveryPage>> {
-        let status = status
-            .0
-            .as_deref()
-            .map(DeliveryStatus::try_from)
-            .transpose()
-            .map_err(|e| ServiceError::BadInput(format!("status: {e}")))?;
+        let status = service::webhooks::status_filter(status.0.as_deref())?;
         let page = PageRequest::new(limit.0, cursor.0)?;
         let deliveries = service::webhooks::deliveries(&state, &auth.actor(), &id, status, &page)
             .await?

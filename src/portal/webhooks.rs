@@ -328,13 +328,9 @@ async fn endpoint_page(
     errors: FieldErrors,
 ) -> Result<EndpointPage, PortalError> {
     let e = service::webhooks::get(state, &user.actor(), id).await?;
-    let status = at
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(DeliveryStatus::try_from)
-        .transpose()
-        .map_err(|e| ServiceError::BadInput(format!("status: {e}")))?;
+    // The form's "All" sends an empty status.
+    let chosen = at.status.as_deref().filter(|s| !s.is_empty());
+    let status = service::webhooks::status_filter(chosen)?;
     let cursor = at.cursor.clone().filter(|c| !c.trim().is_empty());
     let page = PageRequest::new(Some(PAGE_ROWS), cursor)?;
     let log = service::webhooks::deliveries(state, &user.actor(), id, status, &page).await?;

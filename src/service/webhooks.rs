@@ -168,14 +168,7 @@ pub async fn create(
         }
         return Err(ServiceError::Invalid(problems));
     };
-    let existing = webhooks::list_endpoints(
-        &state.db,
-        actor.partner_id(),
-        None,
-        MAX_ENDPOINTS as i64 + 1,
-    )
-    .await?;
-    if existing.len() >= MAX_ENDPOINTS {
+    if webhooks::count_endpoints(&state.db, actor.partner_id()).await? >= MAX_ENDPOINTS as i64 {
         return Err(ServiceError::conflict(
             "too_many_endpoints",
             format!("a partner has at most {MAX_ENDPOINTS} webhook endpoints"),
@@ -272,6 +265,14 @@ pub async fn delete(state: &AppState, actor: &PartnerActor, id: &str) -> Service
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A delivery log's status filter as given: `PENDING`, `DELIVERED` or `FAILED`; absent is every
+/// status, anything else a bad request.
+pub fn status_filter(text: Option<&str>) -> ServiceResult<Option<DeliveryStatus>> {
+    text.map(DeliveryStatus::try_from)
+        .transpose()
+        .map_err(|e| ServiceError::BadInput(format!("status: {e}")))
 }
 
 /// An endpoint's deliveries, newest first, optionally of one status.
