@@ -299,28 +299,57 @@ pub(crate) async fn post_keywords(
         .await
 }
 
+/// What the keyword crash tests run the service against: the Vipps simulator as its own
+/// process (it outlives the killed service), the fake SMS gateway, the service's settings for
+/// both (live Vipps mode, the `http` gateway, the inbound token), and a patient HTTP client.
+struct Journey {
+    sim_proc: ChildGuard,
+    sim: String,
+    fake: FakeGateway,
+    env: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+impl Journey {
+    async fn start(dir: &Path) -> Journey {
+        let (sim_proc, sim) = start_simulator(&dir.join("sim.json"), &dir.join("sim.log"));
+        let fake = FakeGateway::spawn().await;
+        let mut env = live_vipps_env(&sim);
+        for (k, v) in [
+            ("SMS__PROVIDER", "http".to_owned()),
+            ("SMS__HTTP__URL", fake.http_url()),
+            ("SMS__HTTP__TOKEN", FAKE_TOKEN.to_owned()),
+            ("SMS__INBOUND_TOKEN", INBOUND_TOKEN.to_owned()),
+        ] {
+            env.push((format!("DIALOGPAY__{k}"), v));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        Journey {
+            sim_proc,
+            sim,
+            fake,
+            env,
+            http,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_minus_nine_mid_keyword_burst_answers_every_message_exactly_once() {
     let n = count_from_env("CRASH_MESSAGES", 1_000);
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::create().await;
-    let (_sim_proc, sim) =
-        start_simulator(&dir.path().join("sim.json"), &dir.path().join("sim.log"));
-    let fake = FakeGateway::spawn().await;
-    let mut env = live_vipps_env(&sim);
-    for (k, v) in [
-        ("SMS__PROVIDER", "http".to_owned()),
-        ("SMS__HTTP__URL", fake.http_url()),
-        ("SMS__HTTP__TOKEN", FAKE_TOKEN.to_owned()),
-        ("SMS__INBOUND_TOKEN", INBOUND_TOKEN.to_owned()),
-    ] {
-        env.push((format!("DIALOGPAY__{k}"), v));
-    }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let Journey {
+        sim_proc: _sim_proc,
+        sim,
+        fake,
+        env,
+        http,
+    } = Journey::start(dir.path()).await;
     let log = |i: u32| dir.path().join(format!("service-{i}.log"));
     let port = process::free_port();
     let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
@@ -636,23 +665,14 @@ async fn kill_minus_nine_mid_webhook_deliveries_loses_no_event_and_keeps_each_we
     let n = count_from_env("CRASH_WEBHOOK_MESSAGES", 300);
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::create().await;
-    let (_sim_proc, sim) =
-        start_simulator(&dir.path().join("sim.json"), &dir.path().join("sim.log"));
-    let fake = FakeGateway::spawn().await;
+    let Journey {
+        sim_proc: _sim_proc,
+        sim: _sim,
+        fake: _fake,
+        env,
+        http,
+    } = Journey::start(dir.path()).await;
     let receiver = support::receiver::Receiver::start().await;
-    let mut env = live_vipps_env(&sim);
-    for (k, v) in [
-        ("SMS__PROVIDER", "http".to_owned()),
-        ("SMS__HTTP__URL", fake.http_url()),
-        ("SMS__HTTP__TOKEN", FAKE_TOKEN.to_owned()),
-        ("SMS__INBOUND_TOKEN", INBOUND_TOKEN.to_owned()),
-    ] {
-        env.push((format!("DIALOGPAY__{k}"), v));
-    }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
     let log = |i: u32| dir.path().join(format!("service-{i}.log"));
     let port = process::free_port();
     let (mut first, base) = start_service_on(port, &test_db, &env, Some(&log(1)));
