@@ -12,6 +12,7 @@ use crate::{
     app::{self, AppState, Application, Roles},
     config::Settings,
     db::{self, Db, crm, partners},
+    domain::notices::NoticeKind,
     service::{
         OperatorActor, ServiceError,
         users::{self, UserContext},
@@ -43,6 +44,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     if !settings.origin.is_explicit("billing.sweep_cron") {
         // A demo month passes in one request: let the scheduler notice within seconds.
         settings.billing.sweep_cron = DEMO_SWEEP_CRON.to_owned();
+    }
+    if !settings.origin.is_explicit("sms.quiet_hours") {
+        // Demo months pass in minutes while the wall clock's night lasts: send at once.
+        settings.sms.quiet_hours = crate::sms::QuietHoursSetting::OFF;
     }
     std::fs::create_dir_all("data").context("creating ./data")?;
     let db = db::Db::connect(&settings.database).await?;
@@ -156,6 +161,8 @@ async fn ensure_demo_data(state: &AppState) -> anyhow::Result<String> {
             reply_message:
                 "Takk! Bli fast giver her: {vipps_link} Send STOPP til 2160 for å avslutte.".into(),
             keyword: "GIVE".into(),
+            receipt_message: Some(NoticeKind::Receipt.suggested_text().into()),
+            failure_message: Some(NoticeKind::PaymentFailed.suggested_text().into()),
         };
         let mut tx = state.db.begin().await?;
         db::dialogues::insert(&mut tx, &partner.id, &fields, state.clock.now_ms()).await?;

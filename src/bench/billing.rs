@@ -471,6 +471,8 @@ pub async fn seed_dialogue(
         sender: "2160".into(),
         reply_message: "{vipps_link}".into(),
         keyword: keyword.into(),
+        receipt_message: None,
+        failure_message: None,
     };
     let dialogue = db::dialogues::insert(&mut tx, &partner.id, &fields, now).await?;
     tx.commit().await?;

@@ -74,6 +74,8 @@ pub async fn seed(state: &AppState, dialogues: u64, messages: u64) -> anyhow::Re
             sender: "2160".into(),
             reply_message: "Thank you! Become a monthly giver: {vipps_link}".into(),
             keyword: format!("K{i}"),
+            receipt_message: None,
+            failure_message: None,
         };
         dialogue_ids.push(db::dialogues::insert(&mut tx, &partner.id, &fields, now).await?);
     }

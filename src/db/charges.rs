@@ -48,6 +48,7 @@ fn statuses(first: usize, keep: fn(ChargeStatus) -> bool) -> (String, Vec<Charge
 
 /// The initial charge (period 0), recorded when the agreement is seen ACTIVE: Vipps captured it
 /// when the user confirmed. Idempotent: a second call finds the row and changes nothing.
+/// Returns the new charge's id, `None` when it was recorded before.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_initial(
     tx: &mut Tx,
@@ -58,7 +59,7 @@ pub async fn record_initial(
     amount_ore: i64,
     vipps_charge_id: Option<&str>,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<String>, sqlx::Error> {
     let id = ids::new_id("chg");
     let inserted = with_tx!(tx, |c| {
         sqlx::query(
@@ -80,10 +81,11 @@ pub async fn record_initial(
         .await?
         .rows_affected()
     });
-    if inserted == 1 {
-        add_history(tx, &id, ChargeStatus::Charged, now_ms).await?;
+    if inserted == 0 {
+        return Ok(None);
     }
-    Ok(inserted == 1)
+    add_history(tx, &id, ChargeStatus::Charged, now_ms).await?;
+    Ok(Some(id))
 }
 
 pub async fn for_agreement(db: &Db, agreement_id: &str) -> Result<Vec<Charge>, sqlx::Error> {
@@ -600,5 +602,39 @@ pub async fn list(
             .bind(f.limit)
             .fetch_all(p)
             .await
+    })
+}
+
+/// What a receipt or failed-payment notice about a charge is made of: the charge, its
+/// agreement's phone and manage token, and its dialogue's sender, product and texts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChargeNotice {
+    pub charge_id: String,
+    pub agreement_id: String,
+    pub partner_id: String,
+    pub dialogue_id: String,
+    pub amount_ore: i64,
+    pub due_date: NaiveDate,
+    pub failure_reason: Option<String>,
+    pub phone: String,
+    pub manage_token: String,
+    pub sender: String,
+    pub product_name: String,
+    pub receipt_message: Option<String>,
+    pub failure_message: Option<String>,
+}
+
+/// [`ChargeNotice`] of charge `id`, read in the transaction that moved its status.
+pub async fn notice(tx: &mut Tx, id: &str) -> Result<Option<ChargeNotice>, sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT c.id AS charge_id, c.agreement_id, c.partner_id, c.dialogue_id, c.amount_ore, c.due_date, \
+               c.failure_reason, a.phone, a.manage_token, d.sender, d.product_name, d.receipt_message, d.failure_message \
+             FROM charges c JOIN agreements a ON a.id = c.agreement_id JOIN dialogues d ON d.id = c.dialogue_id \
+             WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await
     })
 }

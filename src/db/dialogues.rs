@@ -25,6 +25,10 @@ pub struct Dialogue {
     pub sender: String,
     pub reply_message: String,
     pub keyword: String,
+    /// The SMS sent when a charge is CHARGED (`domain::notices`); `None`: none.
+    pub receipt_message: Option<String>,
+    /// The SMS sent when a charge FAILED; `None`: none.
+    pub failure_message: Option<String>,
     pub archived_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -46,10 +50,12 @@ pub struct DialogueFields {
     pub sender: String,
     pub reply_message: String,
     pub keyword: String,
+    pub receipt_message: Option<String>,
+    pub failure_message: Option<String>,
 }
 
 const COLUMNS: &str = "id, partner_id, name, crm_group_id, start_date, end_date, module_type, recurring, period, \
-     product_name, product_description, amount_ore, sender, reply_message, keyword, archived_at, created_at, updated_at";
+     product_name, product_description, amount_ore, sender, reply_message, keyword, receipt_message, failure_message, archived_at, created_at, updated_at";
 
 pub async fn insert(
     tx: &mut Tx,
@@ -61,8 +67,9 @@ pub async fn insert(
     with_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO dialogues (id, partner_id, name, crm_group_id, start_date, end_date, module_type, recurring, period, \
-               product_name, product_description, amount_ore, sender, reply_message, keyword, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+               product_name, product_description, amount_ore, sender, reply_message, keyword, receipt_message, failure_message, \
+               created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
         )
         .bind(&id)
         .bind(partner_id)
@@ -79,6 +86,8 @@ pub async fn insert(
         .bind(&f.sender)
         .bind(&f.reply_message)
         .bind(&f.keyword)
+        .bind(&f.receipt_message)
+        .bind(&f.failure_message)
         .bind(now_ms)
         .execute(c)
         .await?.rows_affected()
@@ -96,7 +105,8 @@ pub async fn update(
         sqlx::query(
             "UPDATE dialogues SET name = $2, crm_group_id = $3, start_date = $4, end_date = $5, module_type = $6, \
                recurring = $7, period = $8, product_name = $9, product_description = $10, amount_ore = $11, \
-               sender = $12, reply_message = $13, keyword = $14, updated_at = $15 WHERE id = $1",
+               sender = $12, reply_message = $13, keyword = $14, receipt_message = $15, failure_message = $16, \
+               updated_at = $17 WHERE id = $1",
         )
         .bind(id)
         .bind(&f.name)
@@ -112,6 +122,8 @@ pub async fn update(
         .bind(&f.sender)
         .bind(&f.reply_message)
         .bind(&f.keyword)
+        .bind(&f.receipt_message)
+        .bind(&f.failure_message)
         .bind(now_ms)
         .execute(c)
         .await?.rows_affected()

@@ -30,6 +30,8 @@ pub struct Message {
     pub encoding: String,
     pub in_reply_to: Option<String>,
     pub agreement_id: Option<String>,
+    /// The charge a receipt or failed-payment notice is about.
+    pub charge_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -44,7 +46,7 @@ pub struct StatusEntry {
 const COLUMNS: &str = "id, partner_id, dialogue_id, direction, provider, gateway_message_id, from_addr, to_addr, text, \
      status, CASE WHEN direction = 'in' THEN outcome END AS inbound_outcome, \
      CASE WHEN direction = 'out' THEN outcome END AS reply_purpose, \
-     error, segments, encoding, in_reply_to, agreement_id, created_at, updated_at";
+     error, segments, encoding, in_reply_to, agreement_id, charge_id, created_at, updated_at";
 
 /// A message to insert.
 #[derive(Debug, Clone)]
@@ -63,11 +65,13 @@ pub struct NewMessage<'a> {
     pub purpose: Option<ReplyPurpose>,
     pub in_reply_to: Option<&'a str>,
     pub agreement_id: Option<&'a str>,
+    /// The charge a receipt or failed-payment notice is about.
+    pub charge_id: Option<&'a str>,
 }
 
 /// Inserts a message and its first status. Returns `None` when a row with the same
-/// (provider, direction, gateway id) or the same (in_reply_to, purpose) exists: gateways retry
-/// and jobs run twice, the message is stored once.
+/// (provider, direction, gateway id), the same (in_reply_to, purpose) or the same (charge_id,
+/// purpose) exists: gateways retry and jobs run twice, the message is stored once.
 pub async fn insert(
     tx: &mut Tx,
     m: &NewMessage<'_>,
@@ -78,8 +82,8 @@ pub async fn insert(
     let inserted = with_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO messages (id, partner_id, dialogue_id, direction, provider, gateway_message_id, from_addr, to_addr, text, \
-               status, outcome, segments, encoding, in_reply_to, agreement_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) ON CONFLICT DO NOTHING",
+               status, outcome, segments, encoding, in_reply_to, agreement_id, charge_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(m.partner_id)
@@ -96,6 +100,7 @@ pub async fn insert(
         .bind(info.encoding.as_str())
         .bind(m.in_reply_to)
         .bind(m.agreement_id)
+        .bind(m.charge_id)
         .bind(now_ms)
         .execute(&mut *c)
         .await?
@@ -145,6 +150,18 @@ pub async fn set_status(
             .await?.rows_affected()
     });
     add_history(tx, id, status, detail, now_ms).await
+}
+
+/// Adds a history entry without changing the message's status (a notice held back for quiet
+/// hours: entry `held`, with until when).
+pub async fn note(
+    tx: &mut Tx,
+    id: &str,
+    entry: &str,
+    detail: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    add_history(tx, id, entry, Some(detail), now_ms).await
 }
 
 /// Classifies an inbound message after matching (partner, dialogue, outcome, agreement).

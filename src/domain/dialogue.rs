@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use super::{
     keyword::Keyword,
     money::{AmountOre, parse_nok},
+    notices::{self, NoticeKind},
     period::Period,
     sender::Sender,
     sms_text::{MessageInfo, VIPPS_LINK_PLACEHOLDER, reply_info},
@@ -37,6 +38,10 @@ pub struct DialogueForm<'a> {
     pub sender: &'a str,
     pub reply_message: &'a str,
     pub keyword: &'a str,
+    /// Empty: no receipt by SMS.
+    pub receipt_message: &'a str,
+    /// Empty: no failed-payment notice by SMS.
+    pub failure_message: &'a str,
 }
 
 /// A form that passed every rule, with typed values.
@@ -55,6 +60,8 @@ pub struct ValidDialogue {
     pub reply_message: String,
     pub reply_info: MessageInfo,
     pub keyword: Keyword,
+    pub receipt_message: Option<String>,
+    pub failure_message: Option<String>,
 }
 
 /// One broken rule.
@@ -153,6 +160,19 @@ pub fn validate(
     let keyword = Keyword::parse(form.keyword)
         .map_err(|e| errors.push(err("keyword", e.to_string())))
         .ok();
+    let mut notice = |field: &'static str, kind: NoticeKind, text: &str| {
+        notices::check(kind, text)
+            .map_err(|e| errors.push(err(field, e.to_string())))
+            .ok()
+            .flatten()
+            .map(|(text, _)| text)
+    };
+    let receipt_message = notice("receipt_message", NoticeKind::Receipt, form.receipt_message);
+    let failure_message = notice(
+        "failure_message",
+        NoticeKind::PaymentFailed,
+        form.failure_message,
+    );
     match (amount, sender, keyword) {
         (Some(amount), Some(sender), Some(keyword)) if errors.is_empty() => Ok(ValidDialogue {
             name,
@@ -168,6 +188,8 @@ pub fn validate(
             reply_message,
             reply_info: reply,
             keyword,
+            receipt_message,
+            failure_message,
         }),
         _ => Err(errors),
     }
@@ -191,6 +213,8 @@ mod tests {
             sender: "2160",
             reply_message: "Takk! {vipps_link}",
             keyword: "give",
+            receipt_message: "",
+            failure_message: "",
         }
     }
 
@@ -209,6 +233,7 @@ mod tests {
         f.amount = "0.99";
         f.keyword = "HELP";
         f.reply_message = "no link";
+        f.failure_message = "Betalingen feilet.";
         f.end_date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let fields: Vec<&str> = validate(&f, None)
             .unwrap_err()
@@ -217,7 +242,14 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            ["name", "end_date", "amount", "reply_message", "keyword"]
+            [
+                "name",
+                "end_date",
+                "amount",
+                "reply_message",
+                "keyword",
+                "failure_message"
+            ]
         );
     }
 

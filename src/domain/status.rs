@@ -183,10 +183,19 @@ text_enum! {
         AlreadyMember => "already_member",
         StopConfirmation => "stop_confirmation",
         Help => "help",
+        /// A receipt for a CHARGED charge (the dialogue's receipt text).
+        Receipt => "receipt",
+        /// A notice that a charge FAILED (the dialogue's failed-payment text).
+        PaymentFailed => "payment_failed",
     }
 }
 
 impl ReplyPurpose {
+    /// Sent on our own, not in answer to the user's message: held back in quiet hours.
+    pub fn is_notice(self) -> bool {
+        matches!(self, ReplyPurpose::Receipt | ReplyPurpose::PaymentFailed)
+    }
+
     /// The reply is worthless without a link (it must not be sent without one).
     pub fn carries_link(self) -> bool {
         self == ReplyPurpose::VippsLink

@@ -7,7 +7,12 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, param::Query
 
 use crate::{
     db::stats::{DayRange, DialogueStats},
-    domain::{money::AmountOre, period::Period, sms_text::reply_info},
+    domain::{
+        money::AmountOre,
+        notices,
+        period::Period,
+        sms_text::{MessageInfo, reply_info},
+    },
     http::{
         auth::PartnerAuth,
         error::ApiResult,
@@ -44,7 +49,8 @@ impl From<PeriodParam> for Period {
     }
 }
 
-/// The dialogue form. Every field is required; PUT replaces them all.
+/// The dialogue form. Every field but the two notice texts is required; PUT replaces them all
+/// (a notice text left out is switched off).
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct DialogueBody {
@@ -73,15 +79,29 @@ struct DialogueBody {
     reply_message: Text,
     /// 3–30 letters or digits, unique among live dialogues on the sender; STOPP, STOP, HJELP, HELP, START are reserved.
     keyword: Text,
+    /// The SMS sent when a charge is CHARGED (the first payment included); absent, null or empty: none. Placeholders: `{amount}`, `{date}` (the charge's due date), `{product}`, `{manage_link}`; at most 3 SMS parts with each at its longest. Held back in quiet hours.
+    receipt_message: Option<Text>,
+    /// The SMS sent once when a charge FAILED; absent, null or empty: none. Must contain `{reason}` (Vipps's failure reason in the user's words) and `{manage_link}`; may use `{amount}`, `{date}`, `{product}`; at most 3 SMS parts. Held back in quiet hours.
+    failure_message: Option<Text>,
 }
 
 #[derive(Object)]
 struct ReplyMessageInfo {
-    /// Characters as the encoding counts them (GSM-7 septets or UCS-2 units), with `{vipps_link}` at a real link's length.
+    /// Characters as the encoding counts them (GSM-7 septets or UCS-2 units), with each placeholder at its length: `{vipps_link}` at a real link's, a notice's placeholders at their longest.
     length: i64,
     /// `GSM-7` or `UCS-2`.
     encoding: String,
     segments: i64,
+}
+
+impl From<MessageInfo> for ReplyMessageInfo {
+    fn from(info: MessageInfo) -> Self {
+        Self {
+            length: info.length as i64,
+            encoding: info.encoding.as_str().to_owned(),
+            segments: info.segments as i64,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -103,6 +123,14 @@ struct DialogueView {
     reply_message: String,
     reply_message_info: ReplyMessageInfo,
     keyword: String,
+    #[oai(nullable)]
+    receipt_message: Option<String>,
+    #[oai(nullable)]
+    receipt_message_info: Option<ReplyMessageInfo>,
+    #[oai(nullable)]
+    failure_message: Option<String>,
+    #[oai(nullable)]
+    failure_message_info: Option<ReplyMessageInfo>,
     /// `draft` (not recurring), `scheduled`, `live`, `ended` (by date) or `archived`.
     status: String,
     created_at: DateTime<Utc>,
@@ -202,14 +230,20 @@ impl DialogueView {
         let DialogueWithState { dialogue: d, state } = d;
         let info = reply_info(&d.reply_message);
         Ok(DialogueView {
+            receipt_message_info: d
+                .receipt_message
+                .as_deref()
+                .map(|t| notices::info(t).into()),
+            failure_message_info: d
+                .failure_message
+                .as_deref()
+                .map(|t| notices::info(t).into()),
+            receipt_message: d.receipt_message,
+            failure_message: d.failure_message,
             status: state.as_str().to_owned(),
             amount: AmountOre(d.amount_ore).to_string(),
             amount_ore: d.amount_ore,
-            reply_message_info: ReplyMessageInfo {
-                length: info.length as i64,
-                encoding: info.encoding.as_str().to_owned(),
-                segments: info.segments as i64,
-            },
+            reply_message_info: info.into(),
             id: d.id,
             name: d.name,
             crm_group_id: d.crm_group_id,
@@ -247,8 +281,14 @@ impl From<&DialogueBody> for DialogueInput {
             sender: b.sender.0.clone(),
             reply_message: b.reply_message.0.clone(),
             keyword: b.keyword.0.clone(),
+            receipt_message: text_or_empty(&b.receipt_message),
+            failure_message: text_or_empty(&b.failure_message),
         }
     }
+}
+
+fn text_or_empty(text: &Option<Text>) -> String {
+    text.as_ref().map(|t| t.0.clone()).unwrap_or_default()
 }
 
 #[derive(Object)]

@@ -53,7 +53,8 @@ struct MessageView {
     /// In: `received`, `processed`. Out: `pending`, `queued`, `sent`, `delivered`, `failed`, `expired`.
     status: String,
     /// In: what the keyword led to (`agreement_drafted`, `link_resent`, `already_member`,
-    /// `not_live`, `unknown_keyword`, `stop`, `help`). Out: what the reply is for.
+    /// `not_live`, `unknown_keyword`, `stop`, `help`). Out: why it is sent (`vipps_link`,
+    /// `not_live`, `already_member`, `stop_confirmation`, `help`, `receipt`, `payment_failed`).
     #[oai(nullable)]
     outcome: Option<String>,
     #[oai(nullable)]
@@ -105,9 +106,12 @@ struct MessageDetails {
     message: MessageView,
     /// Every status with its date, oldest first.
     history: Vec<StatusView>,
-    /// The agreement this message started or carries the link of.
+    /// The agreement this message started, carries the link of, or is a receipt or notice for.
     #[oai(nullable)]
     agreement_id: Option<String>,
+    /// For a receipt or a failed-payment notice: the charge it is about.
+    #[oai(nullable)]
+    charge_id: Option<String>,
     /// For a reply: the inbound message it answers.
     #[oai(nullable)]
     in_reply_to: Option<String>,
@@ -180,6 +184,7 @@ impl MessagesApi {
             .collect::<ApiResult<_>>()?;
         Ok(Json(MessageDetails {
             agreement_id: m.agreement_id.clone(),
+            charge_id: m.charge_id.clone(),
             in_reply_to: m.in_reply_to.clone(),
             message: m.try_into()?,
             history,

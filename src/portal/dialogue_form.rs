@@ -1,7 +1,8 @@
 //! The Create / edit Dialogue form: `GET/POST /portal/dialogues/new`,
 //! `GET/POST /portal/dialogues/{id}/edit`, and the two htmx fragments it uses while typing:
 //! `POST /portal/dialogue-form/reply-info` (the reply's characters, encoding and SMS parts, by
-//! [`reply_info`]) and `POST /portal/dialogue-form/keyword` (the keyword's availability, by
+//! [`reply_info`]; `…/receipt-info` and `…/failure-info` count the notice texts the same way,
+//! by [`notices::info`]) and `POST /portal/dialogue-form/keyword` (the keyword's availability, by
 //! [`service::dialogues::keyword_availability`]).
 //!
 //! The portal only parses what was typed: an amount's decimal comma becomes a point and dates
@@ -23,6 +24,7 @@ use crate::{
     domain::{
         dialogue::MODULE_VIPPS_PAYMENTS,
         money::AmountOre,
+        notices::{self, NoticeKind},
         period::Period,
         sms_text::{MessageInfo, VIPPS_LINK_PLACEHOLDER, reply_info},
     },
@@ -46,6 +48,14 @@ pub fn routes(route: Route) -> Route {
         .at("/dialogues/new", poem::get(new_page).post(create))
         .at("/dialogues/:id/edit", poem::get(edit_page).post(update))
         .at("/dialogue-form/reply-info", poem::post(reply_info_fragment))
+        .at(
+            "/dialogue-form/receipt-info",
+            poem::post(receipt_info_fragment),
+        )
+        .at(
+            "/dialogue-form/failure-info",
+            poem::post(failure_info_fragment),
+        )
         .at("/dialogue-form/keyword", poem::post(keyword_fragment))
 }
 
@@ -67,6 +77,8 @@ struct DialogueFormData {
     sender: String,
     reply_message: String,
     keyword: String,
+    receipt_message: String,
+    failure_message: String,
     /// The dialogue being edited (for the keyword check, which must not find it).
     dialogue_id: String,
 }
@@ -87,6 +99,8 @@ impl DialogueFormData {
             sender: d.sender.clone(),
             reply_message: d.reply_message.clone(),
             keyword: d.keyword.clone(),
+            receipt_message: d.receipt_message.clone().unwrap_or_default(),
+            failure_message: d.failure_message.clone().unwrap_or_default(),
             dialogue_id: d.id.clone(),
         }
     }
@@ -135,6 +149,8 @@ impl DialogueFormData {
             sender: self.sender.clone(),
             reply_message: self.reply_message.clone(),
             keyword: self.keyword.clone(),
+            receipt_message: self.receipt_message.clone(),
+            failure_message: self.failure_message.clone(),
         };
         (input, problems)
     }
@@ -180,6 +196,8 @@ struct FormPage {
     /// A refusal that belongs to no single field (an archived dialogue).
     form_error: Option<String>,
     reply: ReplyInfo,
+    receipt: ReplyInfo,
+    failure: ReplyInfo,
     periods: [(&'static str, &'static str); 3],
     placeholder: &'static str,
 }
@@ -215,6 +233,30 @@ impl FormPage {
         crate::portal::assets::SCRIPT
     }
 
+    /// The two optional texts sent after sign-up, as the form shows them.
+    fn notice_fields(&self) -> [NoticeField<'_>; 2] {
+        [
+            NoticeField {
+                field: "receipt_message",
+                label: "Receipt by SMS",
+                hint: "Sent when a payment is taken, the first one included.",
+                suggested: NoticeKind::Receipt.suggested_text(),
+                info_path: "receipt-info",
+                value: &self.values.receipt_message,
+                info: &self.receipt,
+            },
+            NoticeField {
+                field: "failure_message",
+                label: "Failed-payment notice by SMS",
+                hint: "Sent once when a payment fails. Must contain {reason} (why, in words the user understands) and {manage_link}.",
+                suggested: NoticeKind::PaymentFailed.suggested_text(),
+                info_path: "failure-info",
+                value: &self.values.failure_message,
+                info: &self.failure,
+            },
+        ]
+    }
+
     fn fixed(&self) -> bool {
         self.editing
             .as_ref()
@@ -234,10 +276,24 @@ impl FormPage {
     }
 }
 
-/// The counter under the reply message.
+/// One of the notice texts on the form.
+struct NoticeField<'a> {
+    field: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    suggested: &'static str,
+    /// Its counter's fragment, under `/portal/dialogue-form/`.
+    info_path: &'static str,
+    value: &'a str,
+    info: &'a ReplyInfo,
+}
+
+/// The counter under the reply message and under each notice text.
 struct ReplyInfo {
     characters: usize,
     info: MessageInfo,
+    /// What the length counts the placeholders as.
+    counted_as: &'static str,
 }
 
 impl ReplyInfo {
@@ -245,6 +301,16 @@ impl ReplyInfo {
         Self {
             characters: text.chars().count(),
             info: reply_info(text),
+            counted_as: "with the Vipps link",
+        }
+    }
+
+    /// A receipt's or failed-payment notice's counter (nothing typed: nothing is sent).
+    fn notice(text: &str) -> Self {
+        Self {
+            characters: text.chars().count(),
+            info: notices::info(text.trim()),
+            counted_as: "with every placeholder at its longest",
         }
     }
 
@@ -309,6 +375,8 @@ async fn form_page(
         layout: parts.for_user(user, Nav::Dialogues),
         editing,
         reply: ReplyInfo::of(&values.reply_message),
+        receipt: ReplyInfo::notice(&values.receipt_message),
+        failure: ReplyInfo::notice(&values.failure_message),
         values,
         groups: groups(state, &actor).await?,
         errors,
@@ -479,7 +547,7 @@ async fn saved_or_again(
 
 /// The form's fields in the seed's order, with their labels (the error summary's order and
 /// words).
-const FIELDS: [(&str, &str); 13] = [
+const FIELDS: [(&str, &str); 15] = [
     ("name", "Name"),
     ("crm_group_id", "CRM Group"),
     ("start_date", "Start Date"),
@@ -493,6 +561,8 @@ const FIELDS: [(&str, &str); 13] = [
     ("sender", "Sender"),
     ("reply_message", "Reply message"),
     ("keyword", "Keyword"),
+    ("receipt_message", "Receipt by SMS"),
+    ("failure_message", "Failed-payment notice by SMS"),
 ];
 
 fn field_order(field: &str) -> usize {
@@ -512,6 +582,27 @@ struct ReplyInfoForm {
 fn reply_info_fragment(_user: PortalUser, Form(form): Form<ReplyInfoForm>) -> ReplyInfoPartial {
     ReplyInfoPartial {
         reply: ReplyInfo::of(&form.reply_message),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NoticeInfoForm {
+    receipt_message: String,
+    failure_message: String,
+}
+
+#[handler]
+fn receipt_info_fragment(_user: PortalUser, Form(form): Form<NoticeInfoForm>) -> ReplyInfoPartial {
+    ReplyInfoPartial {
+        reply: ReplyInfo::notice(&form.receipt_message),
+    }
+}
+
+#[handler]
+fn failure_info_fragment(_user: PortalUser, Form(form): Form<NoticeInfoForm>) -> ReplyInfoPartial {
+    ReplyInfoPartial {
+        reply: ReplyInfo::notice(&form.failure_message),
     }
 }
 

@@ -38,6 +38,10 @@ pub struct DialogueInput {
     pub sender: String,
     pub reply_message: String,
     pub keyword: String,
+    /// The receipt SMS (`domain::notices`); empty: none.
+    pub receipt_message: String,
+    /// The failed-payment SMS; empty: none.
+    pub failure_message: String,
 }
 
 /// A dialogue with where it is in its life today.
@@ -252,6 +256,8 @@ async fn check(
         sender: &input.sender,
         reply_message: &input.reply_message,
         keyword: &input.keyword,
+        receipt_message: &input.receipt_message,
+        failure_message: &input.failure_message,
     };
     let mut errors = Vec::new();
     let valid = validate(&form, not_ending_before)
@@ -409,5 +415,7 @@ fn fields_of(v: &ValidDialogue, crm_group_id: &str) -> DialogueFields {
         sender: v.sender.as_str().to_owned(),
         reply_message: v.reply_message.clone(),
         keyword: v.keyword.as_str().to_owned(),
+        receipt_message: v.receipt_message.clone(),
+        failure_message: v.failure_message.clone(),
     }
 }

@@ -119,6 +119,7 @@ impl Work for StoreInbound {
                 purpose: None,
                 in_reply_to: None,
                 agreement_id: None,
+                charge_id: None,
             };
             let id = messages::insert(tx, &new, self.now_ms).await?;
             with_job(tx, &self.enqueuer, id, |message_id| HandleInbound {

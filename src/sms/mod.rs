@@ -50,5 +50,7 @@ pub use inbound::{
     parse_generic_status,
 };
 pub use link::{parse_link_dlr, parse_link_mo, parse_link_mo_at};
-pub use settings::{HttpGatewaySettings, LinkSettings, SmsProvider, SmsSettings};
+pub use settings::{
+    HttpGatewaySettings, LinkSettings, QuietHoursSetting, SmsProvider, SmsSettings,
+};
 pub use status::{DeliveryStatus, combine_parts};

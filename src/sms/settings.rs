@@ -5,6 +5,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::quiet_hours::QuietHours;
+
 /// Which gateway sends our SMS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -44,6 +46,27 @@ pub struct SmsSettings {
     /// Delivery reports that arrive before their send is recorded are parked; those that never
     /// find their message are deleted after this many hours (gateways retry for about 48).
     pub unmatched_report_retention_hours: u64,
+    /// When the SMS we send on our own (receipts, failed-payment notices) wait for the
+    /// morning: `HH:MM-HH:MM` in Europe/Oslo, or `off`. Replies are never held.
+    pub quiet_hours: QuietHoursSetting,
+}
+
+/// `sms.quiet_hours`, parsed when the configuration is read: a value that does not parse
+/// stops the start with a message saying how to write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct QuietHoursSetting(pub Option<QuietHours>);
+
+impl QuietHoursSetting {
+    pub const OFF: Self = Self(None);
+}
+
+impl TryFrom<String> for QuietHoursSetting {
+    type Error = crate::domain::quiet_hours::QuietHoursError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        crate::domain::quiet_hours::parse_setting(&value).map(Self)
+    }
 }
 
 impl Default for SmsSettings {
@@ -54,6 +77,7 @@ impl Default for SmsSettings {
             http: HttpGatewaySettings::default(),
             link: LinkSettings::default(),
             unmatched_report_retention_hours: 72,
+            quiet_hours: QuietHoursSetting(Some(QuietHours::evening_to_morning())),
         }
     }
 }

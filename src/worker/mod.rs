@@ -54,6 +54,8 @@ pub struct JobSettingsView {
     pub vipps_retry_days: u32,
     /// Where links in SMS and Vipps's `merchantAgreementUrl` point; no trailing `/`.
     pub public_base_url: Arc<str>,
+    /// `sms.quiet_hours`: when receipts and failed-payment notices wait for the morning.
+    pub quiet_hours: Option<crate::domain::quiet_hours::QuietHours>,
 }
 
 impl JobSettingsView {
@@ -84,6 +86,7 @@ impl JobContext {
                 vipps_min_lead_days: settings.vipps.min_lead_days,
                 vipps_retry_days: settings.vipps.retry_days,
                 public_base_url: state.public_base_url.clone(),
+                quiet_hours: settings.sms.quiet_hours.0,
             }),
             job_id: Arc::from(""),
             attempt: 0,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::{INBOUND_TOKEN, OPERATOR_KEY, Options, TestApp, eventually};
 
-const PHONE: &str = "+4798765432";
+pub(crate) const PHONE: &str = "+4798765432";
 
 pub(crate) struct Billing {
     pub(crate) app: TestApp,
@@ -36,8 +36,21 @@ pub(crate) async fn active_agreement_with(
     end_days: u64,
     options: Options,
 ) -> Billing {
+    active_agreement_where(period, start, end_days, options, json!({}), 9).await
+}
+
+/// [`active_agreement_with`] on a dialogue with `more` fields (e.g. its notice texts), the
+/// keyword sent at `hour` o'clock UTC of `start`.
+pub(crate) async fn active_agreement_where(
+    period: &str,
+    start: NaiveDate,
+    end_days: u64,
+    options: Options,
+    more: Value,
+    hour: u32,
+) -> Billing {
     let app = TestApp::spawn_with(options).await;
-    sim(&app).set_now(Utc.from_utc_datetime(&start.and_hms_opt(9, 0, 0).unwrap()));
+    sim(&app).set_now(Utc.from_utc_datetime(&start.and_hms_opt(hour, 0, 0).unwrap()));
     let (_, key) = app.partner("Charity").await;
     let group = app.crm_group_with_terms(&key, "Donors").await;
     let body = json!({
@@ -46,6 +59,10 @@ pub(crate) async fn active_agreement_with(
         "recurring": true, "period": period, "product_name": "Fast giver", "product_description": "Support",
         "amount": "50", "sender": "2160", "reply_message": "{vipps_link}", "keyword": "GIVE"
     });
+    let mut body = body;
+    for (field, value) in more.as_object().into_iter().flatten() {
+        body[field] = value.clone();
+    }
     let (status, d) = app.post("/api/v1/dialogues", &key, body).await;
     assert_eq!(status, StatusCode::CREATED, "{d}");
     let sms = json!({ "message_id": "gw-1", "from": PHONE, "to": "2160", "text": "GIVE" });
@@ -117,7 +134,7 @@ impl Billing {
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     }
 
-    async fn reconcile(&self) {
+    pub(crate) async fn reconcile(&self) {
         let (status, body) = self
             .app
             .post("/api/v1/admin/reconcile", OPERATOR_KEY, json!({}))

@@ -442,6 +442,7 @@ async fn reports_racing_the_send_record_are_never_lost() {
             purpose: None,
             in_reply_to: None,
             agreement_id: None,
+            charge_id: None,
         };
         ids.push((
             messages::insert(&mut tx, &new, i).await.unwrap().unwrap(),

@@ -18,6 +18,7 @@ mod jobs;
 mod journey;
 mod logs;
 mod metrics;
+mod notices;
 mod openapi;
 mod partner_webhooks;
 mod partners;

@@ -125,6 +125,7 @@ impl Fixture {
             purpose: None,
             in_reply_to: None,
             agreement_id: None,
+            charge_id: None,
         };
         let id = messages::insert(&mut tx, &new, self.app.state.clock.now_ms())
             .await

@@ -553,6 +553,7 @@ async fn outbound(app: &TestApp, provider: &str, gateway_id: &str) -> String {
             purpose: None,
             in_reply_to: None,
             agreement_id: None,
+            charge_id: None,
         },
         app.state.clock.now_ms(),
     )

@@ -16,6 +16,7 @@ use crate::{
     domain::partner_events::{self, EventType},
     domain::{
         confirmation::{ConfirmationUrl, link_reply},
+        notices::NoticeKind,
         status::{AgreementStatus, ReplyPurpose, StopActor},
     },
     vipps::{
@@ -24,7 +25,10 @@ use crate::{
     },
     worker::{
         JobContext, JobError,
-        handlers::{sms::queue_reply, webhooks},
+        handlers::{
+            sms::{self, queue_reply},
+            webhooks,
+        },
     },
 };
 
@@ -268,7 +272,7 @@ pub async fn apply_vipps_state(
         charges::cancel_open_for_agreement(&mut tx, &a.id, now).await?;
     }
     tx.commit().await?;
-    webhooks::wake(ctx);
+    super::wake_followers(ctx);
     Ok(target)
 }
 
@@ -318,7 +322,7 @@ async fn activate(
         return Ok(());
     }
     let anchor = ctx.clock.today_oslo();
-    charges::record_initial(
+    let initial = charges::record_initial(
         tx,
         &a.id,
         &a.partner_id,
@@ -329,6 +333,9 @@ async fn activate(
         now,
     )
     .await?;
+    if let Some(charge_id) = initial {
+        sms::queue_charge_notice(ctx, tx, &charge_id, NoticeKind::Receipt).await?;
+    }
     agreements::start_billing(tx, &a.id, anchor, d.period.due_date(anchor, 1)).await?;
     let joined = crm::add_member(
         tx,

@@ -20,6 +20,7 @@ use crate::{
         charges, partners,
     },
     domain::{
+        notices::NoticeKind,
         partner_events::EventType,
         status::{AgreementStatus, ChargeStatus},
     },
@@ -30,7 +31,7 @@ use crate::{
     },
     worker::{
         JobContext, JobError,
-        handlers::{agreements::vipps_failure, webhooks},
+        handlers::{agreements::vipps_failure, sms, webhooks},
     },
 };
 
@@ -588,7 +589,9 @@ pub async fn vipps_agreement(
     Ok((p.vipps_msn, vipps_agreement))
 }
 
-/// Records the status Vipps reports for charge `id`, forward-only, in `tx`.
+/// Records the status Vipps reports for charge `id`, forward-only, in `tx`; a move to CHARGED or
+/// FAILED also records its partner event and queues the dialogue's receipt or failed-payment
+/// SMS (the caller wakes their queues after the commit, [`super::wake_followers`]).
 pub async fn apply_remote(
     ctx: &JobContext,
     tx: &mut crate::db::Tx,
@@ -617,16 +620,17 @@ pub async fn apply_remote(
         now_ms,
     )
     .await?;
-    let event = match status {
-        ChargeStatus::Charged => Some(EventType::ChargeCharged),
-        ChargeStatus::Failed => Some(EventType::ChargeFailed),
-        // `charge.refunded` is sent per refund, by the refund job.
-        _ => None,
-    };
-    if let Some(event) = event.filter(|_| moved) {
-        webhooks::charge_event(ctx, tx, id, event).await?;
+    if !moved {
+        return Ok(());
     }
-    Ok(())
+    let (event, notice) = match status {
+        ChargeStatus::Charged => (EventType::ChargeCharged, NoticeKind::Receipt),
+        ChargeStatus::Failed => (EventType::ChargeFailed, NoticeKind::PaymentFailed),
+        // `charge.refunded` is sent per refund, by the refund job.
+        _ => return Ok(()),
+    };
+    webhooks::charge_event(ctx, tx, id, event).await?;
+    sms::queue_charge_notice(ctx, tx, id, notice).await
 }
 
 /// Re-reads one charge from Vipps and records its status forward-only.
@@ -648,7 +652,7 @@ pub async fn sync_charge(job: SyncCharge, ctx: JobContext) -> Result<(), JobErro
     let mut tx = ctx.db.begin().await?;
     apply_remote(&ctx, &mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
     tx.commit().await?;
-    webhooks::wake(&ctx);
+    super::wake_followers(&ctx);
     Ok(())
 }
 

@@ -166,7 +166,7 @@ async fn read_back(ctx: &JobContext, r: &Refund, v: &VippsCharge) -> Result<(), 
     apply_remote(ctx, &mut tx, &r.charge_id, &remote, now).await?;
     webhooks::charge_event(ctx, &mut tx, &r.charge_id, EventType::ChargeRefunded).await?;
     tx.commit().await?;
-    webhooks::wake(ctx);
+    super::wake_followers(ctx);
     Ok(())
 }
 
@@ -218,6 +218,7 @@ pub async fn cancel(job: CancelCharge, ctx: JobContext) -> Result<(), JobError> 
     let mut tx = ctx.db.begin().await?;
     apply_remote(&ctx, &mut tx, &c.id, &remote, ctx.clock.now_ms()).await?;
     tx.commit().await?;
+    super::wake_followers(&ctx);
     Ok(())
 }
 

@@ -7,13 +7,15 @@ use dialogpay_jobs::{
 };
 
 use crate::{
-    db::{Tx, agreements, crm, dialogues, messages, partners},
+    db::{Tx, agreements, charges, crm, dialogues, messages, partners},
     delivery,
     domain::partner_events::{self, EventType},
     domain::{
         keyword::{InboundCommand, parse_inbound},
         keyword_decision::{self, KeywordDecision, KeywordDialogue, KeywordFacts, OpenAgreement},
+        money::AmountOre,
         msisdn::Msisdn,
+        notices::{self, NoticeFacts, NoticeKind},
         replies,
         status::{InboundOutcome, ReplyPurpose},
     },
@@ -21,6 +23,8 @@ use crate::{
     sms::{OutboundSms, SmsError},
     worker::{JobContext, JobError, handlers::webhooks},
 };
+use chrono::{DateTime, Utc};
+use chrono_tz::Europe::Oslo;
 use serde_json::json;
 
 /// Queues a reply to `inbound` (stored once per inbound message and purpose).
@@ -48,20 +52,106 @@ pub async fn queue_reply(
         purpose: Some(purpose),
         in_reply_to: Some(&inbound.id),
         agreement_id,
+        charge_id: None,
     };
-    let id = messages::insert(tx, &reply, ctx.clock.now_ms()).await?;
-    if let Some(id) = &id {
-        ctx.enqueuer
-            .enqueue_tx(
-                tx,
-                &SendSms {
-                    message_id: id.clone(),
-                },
-            )
-            .await
-            .map_err(JobError::retry)?;
+    queue_outbound(ctx, tx, &reply).await
+}
+
+/// Queues the dialogue's receipt or failed-payment notice about charge `charge_id`, in the
+/// transaction that moved the charge; nothing when the dialogue has no such text. Stored once
+/// per charge and kind, sent from the dialogue's sender (held back in quiet hours by
+/// [`send_sms`]). The caller wakes [`SendSms::QUEUE`] after its commit.
+pub async fn queue_charge_notice(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    charge_id: &str,
+    kind: NoticeKind,
+) -> Result<(), JobError> {
+    let Some(n) = charges::notice(tx, charge_id).await? else {
+        return Ok(());
+    };
+    let template = match kind {
+        NoticeKind::Receipt => n.receipt_message.as_deref(),
+        NoticeKind::PaymentFailed => n.failure_message.as_deref(),
+    };
+    let Some(template) = template else {
+        return Ok(());
+    };
+    let manage_link = ctx.settings.manage_url(&n.manage_token);
+    let facts = NoticeFacts {
+        amount: AmountOre(n.amount_ore),
+        date: n.due_date,
+        product: &n.product_name,
+        manage_link: &manage_link,
+        failure_reason: n.failure_reason.as_deref(),
+    };
+    let text = notices::render(template, &facts);
+    let notice = messages::NewMessage {
+        partner_id: Some(&n.partner_id),
+        dialogue_id: Some(&n.dialogue_id),
+        direction: "out",
+        provider: ctx.sms.provider(),
+        gateway_message_id: None,
+        from_addr: &n.sender,
+        to_addr: &n.phone,
+        text: &text,
+        status: "pending",
+        purpose: Some(kind.purpose()),
+        in_reply_to: None,
+        agreement_id: Some(&n.agreement_id),
+        charge_id: Some(&n.charge_id),
+    };
+    queue_outbound(ctx, tx, &notice).await?;
+    Ok(())
+}
+
+/// Stores an outbound message and its send job in `tx` (nothing when it is stored already). A
+/// notice queued in quiet hours is held: its job waits until they end, and its history says so.
+async fn queue_outbound(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    message: &messages::NewMessage<'_>,
+) -> Result<Option<String>, JobError> {
+    let now = ctx.clock.now_ms();
+    let Some(id) = messages::insert(tx, message, now).await? else {
+        return Ok(None);
+    };
+    let wait = match quiet_until(ctx, message.purpose) {
+        Some(until) => Some(hold(ctx, tx, &id, until).await?),
+        None => None,
+    };
+    let job = SendSms {
+        message_id: id.clone(),
+    };
+    ctx.enqueuer
+        .enqueue_in_tx(tx, &job, wait.unwrap_or_default())
+        .await
+        .map_err(JobError::retry)?;
+    Ok(Some(id))
+}
+
+/// When quiet hours end, if it is quiet hours and the message is a notice.
+fn quiet_until(ctx: &JobContext, purpose: Option<ReplyPurpose>) -> Option<DateTime<Utc>> {
+    if !purpose.is_some_and(|p| p.is_notice()) {
+        return None;
     }
-    Ok(id)
+    ctx.settings.quiet_hours?.held_until(ctx.clock.now())
+}
+
+/// Records in notice `id`'s history that it is `held` until `until`; returns the wait.
+async fn hold(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    id: &str,
+    until: DateTime<Utc>,
+) -> Result<std::time::Duration, JobError> {
+    let now = ctx.clock.now();
+    let detail = format!(
+        "quiet hours: held until {}",
+        until.with_timezone(&Oslo).format("%d.%m.%Y %H:%M")
+    );
+    messages::note(tx, id, "held", &detail, now.timestamp_millis()).await?;
+    Ok((until - now).to_std().unwrap_or_default())
 }
 
 /// Matches an inbound message to a dialogue and acts: draft, re-send the link, say "already a
@@ -348,6 +438,13 @@ pub async fn send_sms(job: SendSms, ctx: JobContext) -> Result<(), JobError> {
     };
     if msg.direction != "out" || msg.status != "pending" {
         return Ok(()); // sent already (a duplicate or a retry after the send was recorded)
+    }
+    if let Some(until) = quiet_until(&ctx, msg.reply_purpose) {
+        // A retry may come due in quiet hours: it waits them out too.
+        let mut tx = ctx.db.begin().await?;
+        let wait = hold(&ctx, &mut tx, &msg.id, until).await?;
+        tx.commit().await?;
+        return Err(JobError::Snooze(wait));
     }
     let to = Msisdn::parse(&msg.to_addr)
         .map_err(|e| JobError::permanent(anyhow::anyhow!("recipient: {e}")))?;
