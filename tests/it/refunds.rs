@@ -638,6 +638,22 @@ async fn a_payments_rows_are_re_read_while_its_refund_is_in_progress_and_then_no
         pending.html
     );
 
+    // The clock moves past the delay only once Vipps has accepted the refund (its job's first
+    // attempt ended waiting for it): a 202 coming after the move would wait a delay more.
+    crate::support::eventually(
+        std::time::Duration::from_secs(30),
+        "the refund accepted at Vipps",
+        || async {
+            let waited: i64 = dialogpay::with_pool!(&app.state.db, |p| sqlx::query_scalar(
+                "SELECT COUNT(*) FROM job_attempts WHERE queue = 'billing.refund' AND outcome = 'retry'"
+            )
+            .fetch_one(p)
+            .await)
+            .unwrap();
+            (waited > 0).then_some(())
+        },
+    )
+    .await;
     vipps.advance_by(dialogpay::vipps::sim::accepted::APPLY_DELAY + chrono::Duration::seconds(1));
     app.run_pending_jobs().await;
     let settled = portal.get_htmx(&rows).await;
