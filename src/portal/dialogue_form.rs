@@ -200,6 +200,8 @@ struct FormPage {
     failure: ReplyInfo,
     periods: [(&'static str, &'static str); 3],
     placeholder: &'static str,
+    /// `sms.quiet_hours`, e.g. `21:00-08:00` (`None`: off).
+    quiet_hours: Option<String>,
 }
 
 /// The dialogue being edited.
@@ -383,6 +385,7 @@ async fn form_page(
         form_error,
         periods: PERIODS,
         placeholder: VIPPS_LINK_PLACEHOLDER,
+        quiet_hours: state.settings.sms.quiet_hours.0.map(|q| q.to_string()),
     })
 }
 
