@@ -3,11 +3,14 @@
 //! The row exists before Vipps is called; the Vipps ids are stored right after the draft.
 //! Status only moves forward ([`AgreementStatus::can_move_to`]).
 
+use chrono::NaiveDate;
+
 use crate::{
     db::{Db, Tx, bulk, ids, types::placeholders},
     domain::{
+        pause,
         period::Period,
-        status::{AgreementStatus, StopActor},
+        status::{AgreementStatus, PauseActor, StopActor},
     },
     with_pool, with_tx,
 };
@@ -31,10 +34,32 @@ pub struct Agreement {
     pub stopped_at: Option<i64>,
     pub expired_at: Option<i64>,
     pub updated_at: i64,
+    /// Billing: the activation date the periods are counted from (`None` until ACTIVE).
+    pub anchor_date: Option<NaiveDate>,
+    /// The first period without a charge or a skip yet.
+    pub next_period_index: Option<i32>,
+    /// The first period charged again after a pause ([`crate::domain::pause`]).
+    pub paused_until_period: Option<i32>,
+    pub paused_at: Option<i64>,
+    pub paused_by: Option<PauseActor>,
+}
+
+impl Agreement {
+    /// Its billing as the pause rules see it (`None` before it is ACTIVE and billed).
+    pub fn billing(&self, period: Period, end_date: NaiveDate) -> Option<pause::Billing> {
+        Some(pause::Billing {
+            anchor: self.anchor_date?,
+            period,
+            next_period: u32::try_from(self.next_period_index?).ok()?,
+            paused_until: self.paused_until_period.and_then(|u| u32::try_from(u).ok()),
+            end_date,
+        })
+    }
 }
 
 const COLUMNS: &str = "id, partner_id, dialogue_id, phone, status, stopped_by, vipps_agreement_id, confirmation_url, \
-     inbound_message_id, manage_token, stop_requested, created_at, activated_at, stopped_at, expired_at, updated_at";
+     inbound_message_id, manage_token, stop_requested, created_at, activated_at, stopped_at, expired_at, updated_at, \
+     anchor_date, next_period_index, paused_until_period, paused_at, paused_by";
 
 /// The open statuses (PENDING, ACTIVE), for `status IN (…)` from parameter `$first` on.
 fn open_statuses(first: usize) -> (String, Vec<AgreementStatus>) {
@@ -393,6 +418,8 @@ pub struct ChargeBasis {
     pub amount_ore: i64,
     pub product_name: String,
     pub msn: String,
+    /// The first period charged again after a pause; the periods below it are skipped.
+    pub paused_until_period: Option<i32>,
 }
 
 /// Ids per query of [`charge_bases`] (well under both engines' bind-parameter limits).
@@ -406,7 +433,7 @@ pub async fn charge_bases(db: &Db, ids: &[String]) -> Result<Vec<ChargeBasis>, s
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT a.id, a.partner_id, a.dialogue_id, a.status, a.vipps_agreement_id, a.anchor_date, \
-               d.period, d.end_date, d.amount_ore, d.product_name, p.vipps_msn AS msn \
+               d.period, d.end_date, d.amount_ore, d.product_name, p.vipps_msn AS msn, a.paused_until_period \
              FROM agreements a JOIN dialogues d ON d.id = a.dialogue_id JOIN partners p ON p.id = a.partner_id \
              WHERE a.id IN ({})",
             placeholders.join(", ")
@@ -498,4 +525,90 @@ pub async fn ended_and_run_out(
         .fetch_all(p)
         .await
     })
+}
+
+/// Pauses an ACTIVE agreement until period `until` (the first charged again). Returns whether
+/// it was ACTIVE (and so is paused now).
+pub async fn pause(
+    tx: &mut Tx,
+    id: &str,
+    until: u32,
+    by: PauseActor,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE agreements SET paused_until_period = $2, paused_at = $3, paused_by = $4, updated_at = $3 \
+             WHERE id = $1 AND status = $5 AND next_period_index IS NOT NULL",
+        )
+        .bind(id)
+        .bind(i32::try_from(until).unwrap_or(i32::MAX))
+        .bind(now_ms)
+        .bind(by)
+        .bind(AgreementStatus::Active)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// Ends a pause that still has periods ahead of it. Returns whether there was one.
+pub async fn resume(tx: &mut Tx, id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let changed = with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE agreements SET paused_until_period = NULL, paused_at = NULL, paused_by = NULL, updated_at = $2 \
+             WHERE id = $1 AND paused_until_period > next_period_index",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// A period a pause skipped.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SkippedPeriod {
+    pub agreement_id: String,
+    pub period_index: i32,
+    pub due_date: NaiveDate,
+    pub created_at: i64,
+}
+
+/// Records skipped periods `(agreement, period, due date)` (once each).
+pub async fn record_skipped(
+    tx: &mut Tx,
+    periods: &[(&str, u32, NaiveDate)],
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    for (id, k, due) in periods {
+        with_tx!(tx, |c| {
+            sqlx::query(
+                "INSERT INTO skipped_periods (agreement_id, period_index, due_date, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(*id)
+            .bind(i32::try_from(*k).unwrap_or(i32::MAX))
+            .bind(*due)
+            .bind(now_ms)
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// The periods a pause skipped, in order.
+pub async fn skipped_for_agreement(db: &Db, id: &str) -> Result<Vec<SkippedPeriod>, sqlx::Error> {
+    with_pool!(db, |p| sqlx::query_as(
+        "SELECT agreement_id, period_index, due_date, created_at FROM skipped_periods \
+         WHERE agreement_id = $1 ORDER BY period_index"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)
 }

@@ -9,8 +9,8 @@ use crate::domain::{
     partner_events::{DeliveryStatus, EventType},
     period::Period,
     status::{
-        AgreementStatus, AttemptOutcome, ChargeStatus, InboundOutcome, RefundStatus, ReplyPurpose,
-        StopActor,
+        AgreementStatus, AttemptOutcome, ChargeStatus, InboundOutcome, PauseActor, RefundStatus,
+        ReplyPurpose, StopActor,
     },
 };
 
@@ -58,6 +58,7 @@ text_columns!(
     ChargeStatus,
     RefundStatus,
     StopActor,
+    PauseActor,
     InboundOutcome,
     ReplyPurpose,
     EventType,

@@ -1,7 +1,7 @@
 //! Keywords: what a mobile user texts to a short number.
 
 /// Words with a fixed meaning on every short number; no dialogue may use them.
-pub const RESERVED: [&str; 5] = ["STOPP", "STOP", "HJELP", "HELP", "START"];
+pub const RESERVED: [&str; 6] = ["STOPP", "STOP", "HJELP", "HELP", "START", "PAUSE"];
 
 /// A valid keyword, stored uppercase (matching is case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,7 +54,7 @@ mod tests {
         assert_eq!(Keyword::parse(&"K".repeat(31)), Err(KeywordError::Length));
         assert_eq!(Keyword::parse("GI VE"), Err(KeywordError::Charset));
         assert_eq!(Keyword::parse("GIVE!"), Err(KeywordError::Charset));
-        for word in ["stopp", "Stop", "HJELP", "help", "start"] {
+        for word in ["stopp", "Stop", "HJELP", "help", "start", "Pause"] {
             assert!(
                 matches!(Keyword::parse(word), Err(KeywordError::Reserved(_))),
                 "{word}"
@@ -70,6 +70,10 @@ pub enum InboundCommand {
     Stop,
     /// `HJELP`/`HELP`.
     Help,
+    /// `PAUSE`, optionally followed by how many periods (1 when none is given).
+    Pause(PausePeriods),
+    /// `START`: an early end to a pause.
+    Start,
     /// A dialogue keyword (uppercased), possibly unknown.
     Keyword(String),
     /// Nothing but whitespace.
@@ -77,8 +81,7 @@ pub enum InboundCommand {
 }
 
 /// Trims, turns control characters and no-break spaces into spaces, collapses runs of spaces,
-/// and classifies the first word. `START` is treated as a keyword lookup (it is reserved, so it
-/// matches no dialogue).
+/// and classifies the first word.
 pub fn parse_inbound(text: &str) -> InboundCommand {
     let normalised: String = text
         .chars()
@@ -90,14 +93,39 @@ pub fn parse_inbound(text: &str) -> InboundCommand {
             }
         })
         .collect();
-    let Some(first) = normalised.split_whitespace().next() else {
+    let mut words = normalised.split_whitespace();
+    let Some(first) = words.next() else {
         return InboundCommand::Empty;
     };
     let word = first.to_uppercase();
     match word.as_str() {
         "STOPP" | "STOP" => InboundCommand::Stop,
         "HJELP" | "HELP" => InboundCommand::Help,
+        "PAUSE" => InboundCommand::Pause(PausePeriods::of(words.next())),
+        "START" => InboundCommand::Start,
         _ => InboundCommand::Keyword(word),
+    }
+}
+
+/// A pause asks for at most this many periods.
+pub const MAX_PAUSE_PERIODS: u32 = 12;
+
+/// How many periods `PAUSE` asks to skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PausePeriods {
+    /// 1 to [`MAX_PAUSE_PERIODS`].
+    Periods(u32),
+    /// Not a number in that range (`PAUSE 0`, `PAUSE 99`, `PAUSE mai`): nothing is paused.
+    OutOfRange,
+}
+
+impl PausePeriods {
+    fn of(word: Option<&str>) -> Self {
+        match word.map(str::parse::<u32>) {
+            None => Self::Periods(1),
+            Some(Ok(n)) if (1..=MAX_PAUSE_PERIODS).contains(&n) => Self::Periods(n),
+            Some(_) => Self::OutOfRange,
+        }
     }
 }
 
@@ -123,5 +151,21 @@ mod inbound_tests {
             parse_inbound("støtte"),
             InboundCommand::Keyword("STØTTE".into())
         );
+        assert_eq!(parse_inbound("start"), InboundCommand::Start);
+    }
+
+    #[test]
+    fn pause_takes_an_optional_number_of_periods() {
+        let pause = |n| InboundCommand::Pause(PausePeriods::Periods(n));
+        assert_eq!(parse_inbound("pause"), pause(1));
+        assert_eq!(parse_inbound("Pause 3 takk"), pause(3));
+        assert_eq!(parse_inbound("PAUSE 12"), pause(12));
+        for text in ["pause 0", "pause 13", "pause mai", "pause -1"] {
+            assert_eq!(
+                parse_inbound(text),
+                InboundCommand::Pause(PausePeriods::OutOfRange),
+                "{text}"
+            );
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Pure types and rules: money, keywords and what a keyword SMS leads to, senders, SMS text
 //! encoding, periods, the dialogue form, the receipts and failed-payment notices it may send and
-//! the quiet hours they wait out, the events partners' systems subscribe to and how
+//! the quiet hours they wait out, pauses, the events partners' systems subscribe to and how
 //! their webhooks are signed, and the statuses of agreements and charges with their forward-only rules. No I/O;
 //! everything here is unit-tested beside the code.
 
@@ -12,6 +12,7 @@ pub mod money;
 pub mod msisdn;
 pub mod notices;
 pub mod partner_events;
+pub mod pause;
 pub mod period;
 pub mod quiet_hours;
 pub mod replies;

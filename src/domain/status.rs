@@ -170,6 +170,10 @@ text_enum! {
         Stop => "stop",
         /// HJELP: the partner's contact text was sent.
         Help => "help",
+        /// PAUSE: the phone's active agreements on this number skip their next periods.
+        Pause => "pause",
+        /// START: their pause ended early.
+        Resume => "resume",
     }
 }
 
@@ -187,6 +191,20 @@ text_enum! {
         Receipt => "receipt",
         /// A notice that a charge FAILED (the dialogue's failed-payment text).
         PaymentFailed => "payment_failed",
+        /// The answer to PAUSE.
+        PauseConfirmation => "pause_confirmation",
+        /// The answer to START.
+        ResumeConfirmation => "resume_confirmation",
+    }
+}
+
+text_enum! {
+    /// Who paused an agreement (`agreements.paused_by`).
+    pub enum PauseActor as "pause actor" {
+        /// The user, by texting PAUSE.
+        User => "user",
+        /// The partner, in the portal or the API.
+        Partner => "partner",
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/api/v1/agreements/{id}` and `/api/v1/dialogues/{id}/agreements`: agreements with their
-//! payments; `POST …/stop` stops one in Vipps (idempotent, through a job). The use cases are in
+//! payments; `POST …/stop` stops one in Vipps (idempotent, through a job); `POST …/pause` and
+//! `…/resume` skip its next periods or end that early. The use cases are in
 //! [`service::agreements`](crate::service::agreements).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -81,6 +82,31 @@ pub struct AgreementView {
     #[oai(nullable)]
     expired_at: Option<DateTime<Utc>>,
     charges: Vec<ChargeView>,
+    /// ACTIVE at Vipps, and skipping periods: no charge is created for them (Vipps has no pause of its own).
+    paused: bool,
+    /// While paused: the due dates still to be skipped.
+    skips_ahead: Vec<NaiveDate>,
+    /// The due date of the next period that will be charged (after a pause, the first after it); null when none will be.
+    #[oai(nullable)]
+    next_charge_date: Option<NaiveDate>,
+    /// Periods a pause skipped (no charge was created for them), oldest first.
+    skipped_periods: Vec<SkippedPeriodView>,
+}
+
+#[derive(Object)]
+pub struct SkippedPeriodView {
+    period_index: i32,
+    due_date: NaiveDate,
+    /// When the sweep recorded it.
+    skipped_at: DateTime<Utc>,
+}
+
+/// `POST /agreements/{id}/pause`.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct PauseBody {
+    /// How many of the next periods not yet created to skip, 1 to 12.
+    periods: u32,
 }
 
 #[derive(Object)]
@@ -151,10 +177,25 @@ pub(crate) fn charge_view(
 
 /// An agreement with its charges and their history.
 fn view(d: AgreementDetail) -> ApiResult<AgreementView> {
+    let paused = d.is_paused();
+    let skips_ahead = d.dates_to_skip();
+    let next_charge_date = d.next_charge_date();
     let AgreementDetail {
         agreement: a,
         charges,
+        skipped,
+        ..
     } = d;
+    let skipped_periods = skipped
+        .into_iter()
+        .map(|s| {
+            Ok(SkippedPeriodView {
+                period_index: s.period_index,
+                due_date: s.due_date,
+                skipped_at: ts(s.created_at)?,
+            })
+        })
+        .collect::<ApiResult<_>>()?;
     let charges = charges
         .into_iter()
         .map(|c| charge_view(c.charge, &c.history))
@@ -171,6 +212,10 @@ fn view(d: AgreementDetail) -> ApiResult<AgreementView> {
         stopped_at: ts_opt(a.stopped_at)?,
         expired_at: ts_opt(a.expired_at)?,
         charges,
+        paused,
+        skips_ahead,
+        next_charge_date,
+        skipped_periods,
     })
 }
 
@@ -256,5 +301,30 @@ impl AgreementsApi {
     ) -> ApiResult<StopResponse> {
         let d = service::agreements::stop(&state, &auth.actor(), &id).await?;
         Ok(StopResponse::Accepted(Json(view(d)?)))
+    }
+
+    /// Pause the agreement: its next `periods` periods not yet created are skipped (no charge; a charge already created ahead of its due date is still taken). It stays ACTIVE at Vipps. Pausing again counts from the next period.
+    #[oai(path = "/agreements/:id/pause", method = "post")]
+    async fn pause(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+        body: Json<PauseBody>,
+    ) -> ApiResult<Json<AgreementView>> {
+        let d = service::agreements::pause(&state, &auth.actor(), &id, body.periods).await?;
+        Ok(Json(view(d)?))
+    }
+
+    /// End the agreement's pause early (nothing happens when it is not paused).
+    #[oai(path = "/agreements/:id/resume", method = "post")]
+    async fn resume(
+        &self,
+        state: Data<&AppState>,
+        auth: PartnerAuth,
+        id: Path<String>,
+    ) -> ApiResult<Json<AgreementView>> {
+        let d = service::agreements::resume(&state, &auth.actor(), &id).await?;
+        Ok(Json(view(d)?))
     }
 }

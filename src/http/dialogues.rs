@@ -77,11 +77,13 @@ struct DialogueBody {
     sender: Text,
     /// The SMS reply; must contain `{vipps_link}` exactly once.
     reply_message: Text,
-    /// 3–30 letters or digits, unique among live dialogues on the sender; STOPP, STOP, HJELP, HELP, START are reserved.
+    /// 3–30 letters or digits, unique among live dialogues on the sender; STOPP, STOP, HJELP, HELP, START, PAUSE are reserved.
     keyword: Text,
     /// The SMS sent when a charge is CHARGED (the first payment included); absent, null or empty: none. Placeholders: `{amount}`, `{date}` (the charge's due date), `{product}`, `{manage_link}`; at most 3 SMS parts with each at its longest. Held back in quiet hours.
+    #[oai(nullable)]
     receipt_message: Option<Text>,
     /// The SMS sent once when a charge FAILED; absent, null or empty: none. Must contain `{reason}` (Vipps's failure reason in the user's words) and `{manage_link}`; may use `{amount}`, `{date}`, `{product}`; at most 3 SMS parts. Held back in quiet hours.
+    #[oai(nullable)]
     failure_message: Option<Text>,
 }
 

@@ -11,7 +11,7 @@ use poem::{
 
 use crate::{
     db::{agreements, charges, dialogues},
-    domain::money::AmountOre,
+    domain::{money::AmountOre, status::AgreementStatus},
     state::AppState,
 };
 
@@ -56,7 +56,11 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
         (Err(e), _) | (_, Err(e)) => return failed(e),
         (Ok(None), _) => return not_found(),
     };
-    let rows: String = list
+    let skipped = match agreements::skipped_for_agreement(&state.db, &a.id).await {
+        Ok(skipped) => skipped,
+        Err(e) => return failed(e),
+    };
+    let mut rows: String = list
         .iter()
         .map(|c| {
             format!(
@@ -67,6 +71,13 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
             )
         })
         .collect();
+    for s in &skipped {
+        rows.push_str(&format!(
+            "<tr data-skipped><td>{}</td><td>–</td><td>hoppet over (pause)</td></tr>",
+            s.due_date
+        ));
+    }
+    let pause = pause_text(&a, &d);
     let stop_form = if a.status.is_open() {
         format!(
             "<form method=post action=\"/my/agreements/{}/stop\"><button type=submit>Stop this agreement</button></form>",
@@ -78,7 +89,7 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
     let body = format!(
         "<!doctype html><html lang=no><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
          <title>{product}</title><body style=\"font-family:sans-serif;max-width:32rem;margin:2rem auto\">\
-         <h1>{product}</h1><p>{description}</p><p><b>{amount} kr</b> per {period} · status <b id=status>{status}</b></p>\
+         <h1>{product}</h1><p>{description}</p><p><b>{amount} kr</b> per {period} · status <b id=status>{status}</b></p>{pause}\
          <h2>Payments</h2><table><tr><th>Date</th><th>Amount</th><th>Status</th></tr>{rows}</table>{stop_form}</body></html>",
         product = escape(&d.product_name),
         description = escape(&d.product_description),
@@ -87,6 +98,32 @@ pub async fn page(Path(token): Path<String>, state: Data<&AppState>) -> Response
         status = escape(a.status.as_str()),
     );
     Html(body).into_response()
+}
+
+/// What a pause means for the user, with how to pause or go on by SMS (ACTIVE agreements).
+fn pause_text(a: &agreements::Agreement, d: &dialogues::Dialogue) -> String {
+    let Some(b) = a
+        .billing(d.period, d.end_date)
+        .filter(|_| a.status == AgreementStatus::Active)
+    else {
+        return String::new();
+    };
+    let day = |d: chrono::NaiveDate| d.format("%d.%m.%Y").to_string();
+    let next = b
+        .next_charge_date()
+        .map_or_else(|| "ingen før avtalen slutter".to_owned(), day);
+    let sender = escape(&d.sender);
+    if b.is_paused() {
+        let dates: Vec<String> = b.skipped_dates().into_iter().map(day).collect();
+        format!(
+            "<p id=paused>På pause: trekkene {} hoppes over. Neste trekk: {next}. Send START til {sender} for å fortsette før.</p>",
+            dates.join(", ")
+        )
+    } else {
+        format!(
+            "<p id=next>Neste trekk: {next}. Send PAUSE til {sender} for å hoppe over neste trekk (PAUSE 3 for tre).</p>"
+        )
+    }
 }
 
 /// `POST /my/agreements/{token}/stop`: queues the stop in Vipps and shows the page again.

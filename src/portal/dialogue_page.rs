@@ -10,13 +10,16 @@ use askama::Template;
 use askama_web::WebTemplate;
 use poem::{
     IntoResponse, Response, Route, handler,
-    web::{Data, Path, Query, Redirect, cookie::CookieJar},
+    web::{Data, Form, Path, Query, Redirect, cookie::CookieJar},
 };
 use serde::Deserialize;
 
 use crate::{
     db::{refunds::Refund, stats::DialogueStats},
-    domain::{dialogue::DialogueState, status::RefundStatus},
+    domain::{
+        dialogue::DialogueState,
+        status::{AgreementStatus, RefundStatus},
+    },
     portal::{
         cookies::CookiePolicy,
         dialogues::{ListParams, chosen, date, nok, url_encode},
@@ -46,6 +49,14 @@ pub fn routes(route: Route) -> Route {
         .at(
             "/dialogues/:id/agreements/:agreement/stop",
             poem::get(confirm_stop).post(stop),
+        )
+        .at(
+            "/dialogues/:id/agreements/:agreement/pause",
+            poem::post(pause),
+        )
+        .at(
+            "/dialogues/:id/agreements/:agreement/resume",
+            poem::post(resume),
         )
 }
 
@@ -175,21 +186,38 @@ struct AgreementRow {
     next_charge: String,
     total_paid: String,
     charges: Vec<ChargeRow>,
+    /// Can be paused: ACTIVE and billed.
+    pausable: bool,
+    /// While paused: the due dates it still skips, `10.06.2027, 10.07.2027`.
+    paused: Option<String>,
+    /// Due dates a pause skipped (no payment was created).
+    skipped: Vec<String>,
 }
 
 impl AgreementRow {
     fn new(d: &AgreementDetail) -> Self {
         let a = &d.agreement;
+        let next_charge = match (d.next_charge(), d.next_charge_date()) {
+            (Some(c), _) => format!("{} · {}", date(c.due_date), nok(c.amount_ore)),
+            (None, Some(day)) => date(day),
+            (None, None) => "–".into(),
+        };
         Self {
+            pausable: a.status == AgreementStatus::Active && d.billing.is_some(),
+            paused: d.is_paused().then(|| {
+                d.dates_to_skip()
+                    .into_iter()
+                    .map(date)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            skipped: d.skipped.iter().map(|s| date(s.due_date)).collect(),
             id: a.id.clone(),
             status: a.status.as_str(),
             open: a.status.is_open(),
             phone: a.phone.clone(),
             started: a.activated_at.map(ms_date).unwrap_or_else(|| "–".into()),
-            next_charge: d.next_charge().map_or_else(
-                || "–".into(),
-                |c| format!("{} · {}", date(c.due_date), nok(c.amount_ore)),
-            ),
+            next_charge,
             total_paid: nok(d.total_paid_ore()),
             charges: d.charges.iter().map(ChargeRow::new).collect(),
         }
@@ -336,6 +364,46 @@ async fn stop(
     service::agreements::stop(&state, &user.actor(), &agreement).await?;
     Flash::StopRequested.set(jar, CookiePolicy::of(&state));
     Ok(Redirect::see_other(format!("/portal/dialogues/{id}")).into_response())
+}
+
+/// The pause form: how many periods, as sent (one that is not a number is refused by the
+/// service's range check).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PauseForm {
+    periods: String,
+}
+
+#[handler]
+async fn pause(
+    state: Data<&AppState>,
+    user: PortalUser,
+    jar: &CookieJar,
+    Path((id, agreement)): Path<(String, String)>,
+    Form(form): Form<PauseForm>,
+) -> Result<Response, PortalError> {
+    agreement_of(&state, &user, &id, &agreement).await?;
+    let periods = form.periods.trim().parse().unwrap_or(0);
+    service::agreements::pause(&state, &user.actor(), &agreement, periods).await?;
+    Flash::Paused.set(jar, CookiePolicy::of(&state));
+    Ok(back_to_agreement(&id, &agreement))
+}
+
+#[handler]
+async fn resume(
+    state: Data<&AppState>,
+    user: PortalUser,
+    jar: &CookieJar,
+    Path((id, agreement)): Path<(String, String)>,
+) -> Result<Response, PortalError> {
+    agreement_of(&state, &user, &id, &agreement).await?;
+    service::agreements::resume(&state, &user.actor(), &agreement).await?;
+    Flash::Resumed.set(jar, CookiePolicy::of(&state));
+    Ok(back_to_agreement(&id, &agreement))
+}
+
+fn back_to_agreement(id: &str, agreement: &str) -> Response {
+    Redirect::see_other(format!("/portal/dialogues/{id}#agreement-{agreement}")).into_response()
 }
 
 /// `GET /portal/dialogues/{id}/agreements.csv`: every agreement of the dialogue, streamed.

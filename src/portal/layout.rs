@@ -98,10 +98,12 @@ pub enum Flash {
     CancelRequested,
     EndpointRemoved,
     ResendQueued,
+    Paused,
+    Resumed,
 }
 
 impl Flash {
-    const ALL: [Flash; 11] = [
+    const ALL: [Flash; 13] = [
         Flash::LoggedOut,
         Flash::PasswordSet,
         Flash::SessionEnded,
@@ -113,6 +115,8 @@ impl Flash {
         Flash::CancelRequested,
         Flash::EndpointRemoved,
         Flash::ResendQueued,
+        Flash::Paused,
+        Flash::Resumed,
     ];
 
     fn code(self) -> &'static str {
@@ -128,6 +132,8 @@ impl Flash {
             Flash::CancelRequested => "cancel_requested",
             Flash::EndpointRemoved => "endpoint_removed",
             Flash::ResendQueued => "resend_queued",
+            Flash::Paused => "paused",
+            Flash::Resumed => "resumed",
         }
     }
 
@@ -157,6 +163,10 @@ impl Flash {
             Flash::ResendQueued => {
                 "Sent again: the delivery log shows the new attempts in a moment."
             }
+            Flash::Paused => {
+                "Paused. No payment is created for the skipped periods; the agreement stays active in Vipps."
+            }
+            Flash::Resumed => "Resumed. The next period is charged as usual.",
         }
     }
 
@@ -171,7 +181,9 @@ impl Flash {
             | Flash::RefundRequested
             | Flash::CancelRequested
             | Flash::EndpointRemoved
-            | Flash::ResendQueued => "success",
+            | Flash::ResendQueued
+            | Flash::Paused
+            | Flash::Resumed => "success",
             Flash::LoggedOut | Flash::SessionEnded => "info",
         }
     }

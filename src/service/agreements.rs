@@ -6,28 +6,56 @@ use dialogpay_jobs::{JobSpec, agreements::StopAgreement};
 
 use crate::{
     db::{
-        agreements::{self, Agreement},
+        agreements::{self, Agreement, SkippedPeriod},
         audit,
         charges::{self, Charge, StatusEntry},
         dialogues,
         refunds::{self, Refund},
     },
-    domain::status::{AgreementStatus, ChargeStatus, RefundStatus},
+    domain::{
+        keyword::MAX_PAUSE_PERIODS,
+        pause,
+        status::{AgreementStatus, ChargeStatus, PauseActor, RefundStatus},
+    },
     service::{
-        PartnerActor, ServiceError, ServiceResult,
+        FieldProblem, PartnerActor, ServiceError, ServiceResult,
         page::{Page, PageRequest},
     },
     state::AppState,
 };
 
-/// An agreement with every charge, each with its status history (oldest first).
+/// An agreement with every charge, each with its status history (oldest first), and the
+/// periods a pause skipped.
 #[derive(Debug, Clone)]
 pub struct AgreementDetail {
     pub agreement: Agreement,
     pub charges: Vec<ChargeWithHistory>,
+    pub skipped: Vec<SkippedPeriod>,
+    /// Its billing as the pause rules see it (`None` before it is billed).
+    pub billing: Option<pause::Billing>,
 }
 
 impl AgreementDetail {
+    /// ACTIVE and skipping periods.
+    pub fn is_paused(&self) -> bool {
+        self.agreement.status == AgreementStatus::Active
+            && self.billing.is_some_and(|b| b.is_paused())
+    }
+
+    /// The due date of the next period that will be charged while ACTIVE (after a pause, the
+    /// first one after it).
+    pub fn next_charge_date(&self) -> Option<NaiveDate> {
+        (self.agreement.status == AgreementStatus::Active)
+            .then_some(self.billing?.next_charge_date()?)
+    }
+
+    /// The due dates a pause will still skip.
+    pub fn dates_to_skip(&self) -> Vec<NaiveDate> {
+        match self.billing {
+            Some(b) if self.is_paused() => b.skipped_dates(),
+            _ => Vec::new(),
+        }
+    }
     /// Øre taken, net of refunds: every charge Vipps reports as charged (refunded in part or
     /// in full included) less its DONE refunds.
     pub fn total_paid_ore(&self) -> i64 {
@@ -120,7 +148,16 @@ async fn detail(state: &AppState, agreement: Agreement) -> ServiceResult<Agreeme
             }
         })
         .collect();
-    Ok(AgreementDetail { agreement, charges })
+    let skipped = agreements::skipped_for_agreement(&state.db, &agreement.id).await?;
+    let billing = dialogues::get_any(&state.db, &agreement.dialogue_id)
+        .await?
+        .and_then(|d| agreement.billing(d.period, d.end_date));
+    Ok(AgreementDetail {
+        agreement,
+        charges,
+        skipped,
+        billing,
+    })
 }
 
 async fn agreement_of(
@@ -273,4 +310,66 @@ pub async fn stop(
         state.enqueuer.wake(StopAgreement::QUEUE);
     }
     detail(state, a).await
+}
+
+/// Pauses one of the partner's ACTIVE agreements: its next `periods` periods not yet created
+/// (1 to [`MAX_PAUSE_PERIODS`]) are skipped, no charge is created for them. Pausing a paused
+/// agreement starts the count again from its next period.
+pub async fn pause(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+    periods: u32,
+) -> ServiceResult<AgreementDetail> {
+    if !(1..=MAX_PAUSE_PERIODS).contains(&periods) {
+        return Err(ServiceError::Invalid(vec![FieldProblem::new(
+            "periods",
+            format!("must be 1 to {MAX_PAUSE_PERIODS}"),
+        )]));
+    }
+    let a = agreement_of(state, actor, id).await?;
+    let current = detail(state, a).await?;
+    let billing = current
+        .billing
+        .filter(|_| current.agreement.status == AgreementStatus::Active)
+        .ok_or_else(not_pausable)?;
+    let until = billing.pause_until(periods);
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    if !agreements::pause(&mut tx, id, until, PauseActor::Partner, now).await? {
+        return Err(not_pausable());
+    }
+    let mut entry = actor.audit("agreement.pause", "agreement", id);
+    entry.details = Some(serde_json::json!({ "periods": periods, "until_period": until }));
+    audit::record_tx(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    get(state, actor, id).await
+}
+
+/// Ends the pause of one of the partner's agreements (nothing when it is not paused).
+pub async fn resume(
+    state: &AppState,
+    actor: &PartnerActor,
+    id: &str,
+) -> ServiceResult<AgreementDetail> {
+    let a = agreement_of(state, actor, id).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    if agreements::resume(&mut tx, &a.id, now).await? {
+        audit::record_tx(
+            &mut tx,
+            &actor.audit("agreement.resume", "agreement", &a.id),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    get(state, actor, id).await
+}
+
+fn not_pausable() -> ServiceError {
+    ServiceError::conflict(
+        "agreement_not_active",
+        "only an ACTIVE agreement that has started billing can be paused".to_owned(),
+    )
 }

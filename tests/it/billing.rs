@@ -147,7 +147,7 @@ impl Billing {
     }
 
     /// The agreement's RECURRING charges in the simulator.
-    fn recurring_in_vipps(&self) -> usize {
+    pub(crate) fn recurring_in_vipps(&self) -> usize {
         self.sim_charges()
             .iter()
             .filter(|c| c.charge_type.as_str() == "RECURRING")

@@ -22,6 +22,7 @@ mod notices;
 mod openapi;
 mod partner_webhooks;
 mod partners;
+mod pauses;
 mod portal;
 mod portal_crm;
 mod portal_dialogue_page;

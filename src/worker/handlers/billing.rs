@@ -22,6 +22,7 @@ use crate::{
     domain::{
         notices::NoticeKind,
         partner_events::EventType,
+        pause,
         status::{AgreementStatus, ChargeStatus},
     },
     vipps::{
@@ -225,6 +226,8 @@ struct Plan<'a> {
     /// The due date sent to Vipps (a late period is charged at the earliest allowed date).
     send_due: NaiveDate,
     status: ChargeStatus,
+    /// A pause skips the period: no charge, a skipped period in the agreement's history.
+    skipped: bool,
 }
 
 /// An ACTIVE agreement without a Vipps agreement id: nothing can be charged for it.
@@ -257,6 +260,12 @@ fn plan(
     if due > basis.end_date {
         return Ok(None);
     }
+    let skipped = pause::skips(
+        basis
+            .paused_until_period
+            .and_then(|u| u32::try_from(u).ok()),
+        k,
+    );
     let (status, send_due) = if due >= earliest {
         (ChargeStatus::Pending, due)
     } else if earliest < next_due {
@@ -273,6 +282,7 @@ fn plan(
         next_due,
         send_due,
         status,
+        skipped,
     }))
 }
 
@@ -313,7 +323,14 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
         let mut agreement_ids: Vec<&str> = chunk.iter().map(|p| p.basis.id.as_str()).collect();
         agreement_ids.dedup();
         agreements::lock_for_billing(&mut tx, &agreement_ids).await?;
-        let new_rows: Vec<charges::NewRecurring<'_>> = chunk
+        let (skips, charged): (Vec<&Plan<'_>>, Vec<&Plan<'_>>) =
+            chunk.iter().partition(|p| p.skipped);
+        let skipped: Vec<(&str, u32, NaiveDate)> = skips
+            .iter()
+            .map(|p| (p.basis.id.as_str(), p.period_index, p.due))
+            .collect();
+        agreements::record_skipped(&mut tx, &skipped, now).await?;
+        let new_rows: Vec<charges::NewRecurring<'_>> = charged
             .iter()
             .map(|p| charges::NewRecurring {
                 agreement_id: &p.basis.id,
@@ -332,7 +349,7 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
             .collect();
         agreements::advance_billing_many(&mut tx, &moves).await?;
         tx.commit().await?;
-        for (p, row) in chunk.iter().zip(rows) {
+        for (p, row) in charged.iter().zip(rows) {
             if row.status == ChargeStatus::Pending && row.vipps_charge_id.is_none() {
                 ready.push(ready_for_vipps(ctx, p, row));
             }
@@ -729,7 +746,19 @@ mod tests {
             amount_ore: 10_000,
             product_name: "Fast giver".into(),
             msn: "123456".into(),
+            paused_until_period: None,
         }
+    }
+
+    #[test]
+    fn a_paused_period_is_planned_as_skipped() {
+        let mut b = basis(AgreementStatus::Active, Some("agr_v"));
+        b.paused_until_period = Some(3);
+        let earliest = d(2027, 1, 1);
+        let skipped = |k| plan(&b, k, earliest).unwrap().unwrap().skipped;
+        assert!(skipped(1));
+        assert!(skipped(2));
+        assert!(!skipped(3));
     }
 
     #[test]

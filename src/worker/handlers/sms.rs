@@ -11,13 +11,13 @@ use crate::{
     delivery,
     domain::partner_events::{self, EventType},
     domain::{
-        keyword::{InboundCommand, parse_inbound},
+        keyword::{InboundCommand, PausePeriods, parse_inbound},
         keyword_decision::{self, KeywordDecision, KeywordDialogue, KeywordFacts, OpenAgreement},
         money::AmountOre,
         msisdn::Msisdn,
         notices::{self, NoticeFacts, NoticeKind},
-        replies,
-        status::{InboundOutcome, ReplyPurpose},
+        pause, replies,
+        status::{AgreementStatus, InboundOutcome, PauseActor, ReplyPurpose},
     },
     monitoring::{self, SmsEvent},
     sms::{OutboundSms, SmsError},
@@ -169,6 +169,8 @@ pub async fn handle_inbound(job: HandleInbound, ctx: JobContext) -> Result<(), J
     match parse_inbound(&msg.text) {
         InboundCommand::Stop => handle_stop(&ctx, &msg).await?,
         InboundCommand::Help => handle_help(&ctx, &msg).await?,
+        InboundCommand::Pause(periods) => handle_pause(&ctx, &msg, periods).await?,
+        InboundCommand::Start => handle_resume(&ctx, &msg).await?,
         InboundCommand::Empty => record_only(&ctx, &msg, InboundOutcome::Empty).await?,
         InboundCommand::Keyword(keyword) => handle_keyword(&ctx, &msg, &keyword).await?,
     }
@@ -388,6 +390,155 @@ async fn handle_stop(ctx: &JobContext, msg: &messages::Message) -> Result<(), Jo
     .await?;
     tx.commit().await?;
     ctx.enqueuer.wake(StopAgreement::QUEUE);
+    Ok(())
+}
+
+/// The phone's ACTIVE agreements on the number it texted, each with its billing (those billed).
+async fn billed_on_sender(
+    ctx: &JobContext,
+    msg: &messages::Message,
+) -> Result<Vec<(agreements::Agreement, pause::Billing)>, JobError> {
+    let mut billed = Vec::new();
+    for a in agreements::active_for_phone_on_sender(&ctx.db, &msg.from_addr, &msg.to_addr).await? {
+        let Some(d) = dialogues::get_any(&ctx.db, &a.dialogue_id).await? else {
+            continue;
+        };
+        if let Some(b) = a
+            .billing(d.period, d.end_date)
+            .filter(|_| a.status == AgreementStatus::Active)
+        {
+            billed.push((a, b));
+        }
+    }
+    Ok(billed)
+}
+
+/// PAUSE [n]: every ACTIVE agreement of the phone on this number skips its next `n` periods not
+/// yet created; the answer names the dates (one agreement) or the count (several).
+async fn handle_pause(
+    ctx: &JobContext,
+    msg: &messages::Message,
+    periods: PausePeriods,
+) -> Result<(), JobError> {
+    let now = ctx.clock.now_ms();
+    let billed = match periods {
+        PausePeriods::Periods(_) => billed_on_sender(ctx, msg).await?,
+        PausePeriods::OutOfRange => Vec::new(),
+    };
+    let partner_id = command_partner(ctx, msg, &billed).await?;
+    let first = billed.first().map(|(a, _)| a.id.as_str());
+    let mut tx = ctx.db.begin().await?;
+    let mut paused = Vec::new();
+    if let PausePeriods::Periods(n) = periods {
+        for (a, b) in &billed {
+            let until = b.pause_until(n);
+            if agreements::pause(&mut tx, &a.id, until, PauseActor::User, now).await? {
+                paused.push(pause::Billing {
+                    paused_until: Some(until),
+                    ..*b
+                });
+            }
+        }
+    }
+    let text = match (periods, paused.as_slice()) {
+        (PausePeriods::OutOfRange, _) => replies::pause_how(&msg.to_addr),
+        (_, []) => replies::pause_nothing(&msg.to_addr),
+        (_, [one]) => {
+            replies::pause_confirmation(&one.skipped_dates(), one.next_charge_date(), &msg.to_addr)
+        }
+        (PausePeriods::Periods(n), several) => {
+            replies::pause_several(several.len(), n, &msg.to_addr)
+        }
+    };
+    answer_command(
+        ctx,
+        &mut tx,
+        msg,
+        partner_id.as_deref(),
+        first,
+        InboundOutcome::Pause,
+        ReplyPurpose::PauseConfirmation,
+        &text,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// START: ends the pause of every paused agreement of the phone on this number.
+async fn handle_resume(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
+    let now = ctx.clock.now_ms();
+    let billed = billed_on_sender(ctx, msg).await?;
+    let partner_id = command_partner(ctx, msg, &billed).await?;
+    let first = billed.first().map(|(a, _)| a.id.as_str());
+    let mut tx = ctx.db.begin().await?;
+    let mut resumed = Vec::new();
+    for (a, b) in &billed {
+        if b.is_paused() && agreements::resume(&mut tx, &a.id, now).await? {
+            resumed.push(pause::Billing {
+                paused_until: None,
+                ..*b
+            });
+        }
+    }
+    let text = match resumed.first() {
+        Some(b) => replies::resume_confirmation(b.next_charge_date(), &msg.to_addr),
+        None => replies::resume_nothing(&msg.to_addr),
+    };
+    answer_command(
+        ctx,
+        &mut tx,
+        msg,
+        partner_id.as_deref(),
+        first,
+        InboundOutcome::Resume,
+        ReplyPurpose::ResumeConfirmation,
+        &text,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whose number it is, for recording PAUSE or START: the first agreement's partner, or the
+/// number's. Read before the write transaction (a pool read inside it could wait on the workers
+/// that wait on its lock).
+async fn command_partner(
+    ctx: &JobContext,
+    msg: &messages::Message,
+    billed: &[(agreements::Agreement, pause::Billing)],
+) -> Result<Option<String>, JobError> {
+    Ok(match billed.first() {
+        Some((a, _)) => Some(a.partner_id.clone()),
+        None => dialogues::any_on_sender(&ctx.db, &msg.to_addr)
+            .await?
+            .map(|d| d.partner_id),
+    })
+}
+
+/// Records what PAUSE or START led to and queues its answer, in `tx`.
+#[allow(clippy::too_many_arguments)]
+async fn answer_command(
+    ctx: &JobContext,
+    tx: &mut Tx,
+    msg: &messages::Message,
+    partner_id: Option<&str>,
+    agreement_id: Option<&str>,
+    outcome: InboundOutcome,
+    purpose: ReplyPurpose,
+    text: &str,
+) -> Result<(), JobError> {
+    messages::set_inbound_outcome(
+        tx,
+        &msg.id,
+        partner_id,
+        None,
+        outcome,
+        agreement_id,
+        ctx.clock.now_ms(),
+    )
+    .await?;
+    queue_reply(ctx, tx, msg, partner_id, None, purpose, text, agreement_id).await?;
     Ok(())
 }
 

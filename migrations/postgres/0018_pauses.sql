@@ -1,0 +1,16 @@
+-- Pause and resume (issue 16, part 4). Vipps has no pause of its own: the agreement stays
+-- ACTIVE at Vipps, and the sweep records each of its periods below `paused_until_period` as
+-- skipped instead of creating a charge (the period moves on as after a charge, in the same
+-- transaction, so a skipped period is never charged later). START or the partner's resume
+-- clears the pause; skipped periods stay in the agreement's history.
+ALTER TABLE agreements ADD COLUMN paused_until_period INTEGER;
+ALTER TABLE agreements ADD COLUMN paused_at BIGINT;
+-- `domain::status::PauseActor`: user (PAUSE by SMS) or partner (portal, API).
+ALTER TABLE agreements ADD COLUMN paused_by TEXT CHECK (paused_by IN ('user', 'partner'));
+CREATE TABLE skipped_periods (
+    agreement_id  TEXT NOT NULL REFERENCES agreements(id),
+    period_index  INTEGER NOT NULL,
+    due_date      DATE NOT NULL,
+    created_at    BIGINT NOT NULL,
+    PRIMARY KEY (agreement_id, period_index)
+);
