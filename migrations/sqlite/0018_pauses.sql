@@ -9,8 +9,13 @@ ALTER TABLE agreements ADD COLUMN paused_at BIGINT;
 ALTER TABLE agreements ADD COLUMN paused_by TEXT CHECK (paused_by IN ('user', 'partner'));
 CREATE TABLE skipped_periods (
     agreement_id  TEXT NOT NULL REFERENCES agreements(id),
+    dialogue_id   TEXT NOT NULL REFERENCES dialogues(id),
     period_index  INTEGER NOT NULL,
     due_date      TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     PRIMARY KEY (agreement_id, period_index)
 );
+-- A dialogue's skipped periods by due date (its figures for a period).
+CREATE INDEX skipped_periods_dialogue ON skipped_periods (dialogue_id, due_date);
+-- A dialogue's paused agreements (its figures: paused now).
+CREATE INDEX agreements_paused ON agreements (dialogue_id) WHERE paused_until_period IS NOT NULL;

@@ -578,21 +578,31 @@ pub struct SkippedPeriod {
     pub created_at: i64,
 }
 
-/// Records skipped periods `(agreement, period, due date)` (once each).
+/// A period to record as skipped.
+#[derive(Debug, Clone, Copy)]
+pub struct Skip<'a> {
+    pub agreement_id: &'a str,
+    pub dialogue_id: &'a str,
+    pub period_index: u32,
+    pub due_date: NaiveDate,
+}
+
+/// Records skipped periods (once each).
 pub async fn record_skipped(
     tx: &mut Tx,
-    periods: &[(&str, u32, NaiveDate)],
+    periods: &[Skip<'_>],
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    for (id, k, due) in periods {
+    for s in periods {
         with_tx!(tx, |c| {
             sqlx::query(
-                "INSERT INTO skipped_periods (agreement_id, period_index, due_date, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                "INSERT INTO skipped_periods (agreement_id, dialogue_id, period_index, due_date, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
-            .bind(*id)
-            .bind(i32::try_from(*k).unwrap_or(i32::MAX))
-            .bind(*due)
+            .bind(s.agreement_id)
+            .bind(s.dialogue_id)
+            .bind(i32::try_from(s.period_index).unwrap_or(i32::MAX))
+            .bind(s.due_date)
             .bind(now_ms)
             .execute(c)
             .await?

@@ -351,3 +351,35 @@ mod tests {
         assert_eq!(a.amount_charged_ore, 150);
     }
 }
+
+/// A dialogue's pauses: how many of its agreements are paused now, and how many periods were
+/// skipped with a due date in `period`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PauseFigures {
+    pub paused_now: i64,
+    pub periods_skipped: i64,
+}
+
+pub async fn pauses(
+    db: &Db,
+    dialogue_id: &str,
+    period: DayRange,
+) -> Result<PauseFigures, sqlx::Error> {
+    let (paused_now, periods_skipped): (i64, i64) = with_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT \
+           (SELECT COUNT(*) FROM agreements WHERE dialogue_id = $1 AND paused_until_period IS NOT NULL \
+              AND status = 'ACTIVE' AND paused_until_period > next_period_index), \
+           (SELECT COUNT(*) FROM skipped_periods WHERE dialogue_id = $1 AND due_date >= $2 AND due_date <= $3)"
+    )
+    .bind(dialogue_id)
+    .bind(period.from)
+    .bind(period.to)
+    .fetch_one(p)
+    .await
+    })?;
+    Ok(PauseFigures {
+        paused_now,
+        periods_skipped,
+    })
+}

@@ -199,6 +199,10 @@ struct StatsSeries {
     dialogue_id: String,
     total: StatsView,
     buckets: Vec<StatsView>,
+    /// ACTIVE agreements skipping periods now (Vipps has no pause: they are ACTIVE there).
+    paused_agreements: i64,
+    /// Periods a pause skipped (no charge created) with a due date in the period.
+    periods_skipped: i64,
 }
 
 impl StatsView {
@@ -369,7 +373,10 @@ impl DialoguesApi {
         let period = service::stats::period(state.clock.today_oslo(), from.0, to.0)?;
         let bucket = bucket.0.map(Bucket::from).unwrap_or_default();
         let series = service::stats::series(&state, &id, period, bucket).await?;
+        let pauses = service::stats::pauses(&state, &id, period).await?;
         Ok(Json(StatsSeries {
+            paused_agreements: pauses.paused_now,
+            periods_skipped: pauses.periods_skipped,
             dialogue_id: id.0,
             total: StatsView::new(series.total.0, &series.total.1),
             buckets: series

@@ -243,6 +243,7 @@ struct DialoguePage {
     total: BucketRow,
     agreements: Vec<AgreementRow>,
     next_page: Option<String>,
+    pauses: crate::db::stats::PauseFigures,
 }
 
 #[handler]
@@ -263,6 +264,7 @@ async fn page(
         _ => return Err(PortalError::BadRequest("by is day, week or month".into())),
     };
     let series = service::stats::series(&state, &id, range, bucket).await?;
+    let pauses = service::stats::pauses(&state, &id, range).await?;
     let label = |r: &crate::db::stats::DayRange| {
         if r.from == r.to {
             date(r.from)
@@ -308,6 +310,7 @@ async fn page(
         total: row(&series.total),
         agreements: agreements.items.iter().map(AgreementRow::new).collect(),
         next_page,
+        pauses,
         id,
     })
 }

@@ -150,6 +150,15 @@ pub async fn series(
     Ok(group(&days, period, bucket))
 }
 
+/// A dialogue's pauses: paused now, and periods skipped with a due date in `period`.
+pub async fn pauses(
+    state: &AppState,
+    dialogue_id: &str,
+    period: DayRange,
+) -> ServiceResult<stats::PauseFigures> {
+    Ok(stats::pauses(&state.db, dialogue_id, period).await?)
+}
+
 /// Several dialogues' figures added up per bucket, every bucket of `period` from its first
 /// day on, empty ones included (the dialogue list's chart). Events add up; the number of
 /// active agreements is not summed and stays 0.

@@ -87,10 +87,22 @@ async fn pause_by_sms_skips_the_next_periods_without_charges_and_billing_goes_on
     assert_eq!(a["skips_ahead"], json!(["2027-06-10", "2027-07-10"]));
     assert_eq!(a["next_charge_date"], "2027-08-10");
 
+    let stats = format!(
+        "/api/v1/dialogues/{}/stats?from=2027-05-01&to=2027-12-31",
+        a["dialogue_id"].as_str().unwrap()
+    );
+    let (_, figures) = b.app.get(&stats, &b.key).await;
+    assert_eq!(figures["paused_agreements"], 1, "{figures}");
     let a = sweep_for(&b, d(6, 10)).await;
     assert_eq!(periods_skipped(&a), [1]);
     let a = sweep_for(&b, d(7, 10)).await;
     assert_eq!(periods_skipped(&a), [1, 2]);
+    let (_, figures) = b.app.get(&stats, &b.key).await;
+    assert_eq!(figures["periods_skipped"], 2, "{figures}");
+    assert_eq!(
+        figures["total"]["charges_created"], 1,
+        "the initial charge only"
+    );
     assert_eq!(periods_charged(&a), [0], "no charge for a skipped period");
     assert_eq!(b.recurring_in_vipps(), 0, "nothing at Vipps either");
     assert_eq!(a["skipped_periods"][1]["due_date"], "2027-07-10");

@@ -325,9 +325,14 @@ async fn prepare(ctx: &JobContext, items: &[CreateCharge]) -> Result<Preparation
         agreements::lock_for_billing(&mut tx, &agreement_ids).await?;
         let (skips, charged): (Vec<&Plan<'_>>, Vec<&Plan<'_>>) =
             chunk.iter().partition(|p| p.skipped);
-        let skipped: Vec<(&str, u32, NaiveDate)> = skips
+        let skipped: Vec<agreements::Skip<'_>> = skips
             .iter()
-            .map(|p| (p.basis.id.as_str(), p.period_index, p.due))
+            .map(|p| agreements::Skip {
+                agreement_id: &p.basis.id,
+                dialogue_id: &p.basis.dialogue_id,
+                period_index: p.period_index,
+                due_date: p.due,
+            })
             .collect();
         agreements::record_skipped(&mut tx, &skipped, now).await?;
         let new_rows: Vec<charges::NewRecurring<'_>> = charged
