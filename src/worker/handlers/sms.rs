@@ -425,8 +425,7 @@ async fn handle_pause(
         PausePeriods::Periods(_) => billed_on_sender(ctx, msg).await?,
         PausePeriods::OutOfRange => Vec::new(),
     };
-    let partner_id = command_partner(ctx, msg, &billed).await?;
-    let first = billed.first().map(|(a, _)| a.id.as_str());
+    let command = CommandContext::of(ctx, msg, &billed).await?;
     let mut tx = ctx.db.begin().await?;
     let mut paused = Vec::new();
     if let PausePeriods::Periods(n) = periods {
@@ -450,27 +449,14 @@ async fn handle_pause(
             replies::pause_several(several.len(), n, &msg.to_addr)
         }
     };
-    answer_command(
-        ctx,
-        &mut tx,
-        msg,
-        partner_id.as_deref(),
-        first,
-        InboundOutcome::Pause,
-        ReplyPurpose::PauseConfirmation,
-        &text,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    command.answer(ctx, tx, msg, PAUSE_COMMAND, &text).await
 }
 
 /// START: ends the pause of every paused agreement of the phone on this number.
 async fn handle_resume(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
     let now = ctx.clock.now_ms();
     let billed = billed_on_sender(ctx, msg).await?;
-    let partner_id = command_partner(ctx, msg, &billed).await?;
-    let first = billed.first().map(|(a, _)| a.id.as_str());
+    let command = CommandContext::of(ctx, msg, &billed).await?;
     let mut tx = ctx.db.begin().await?;
     let mut resumed = Vec::new();
     for (a, b) in &billed {
@@ -485,61 +471,75 @@ async fn handle_resume(ctx: &JobContext, msg: &messages::Message) -> Result<(), 
         Some(b) => replies::resume_confirmation(b.next_charge_date(), &msg.to_addr),
         None => replies::resume_nothing(&msg.to_addr),
     };
-    answer_command(
-        ctx,
-        &mut tx,
-        msg,
-        partner_id.as_deref(),
-        first,
-        InboundOutcome::Resume,
-        ReplyPurpose::ResumeConfirmation,
-        &text,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    command.answer(ctx, tx, msg, START_COMMAND, &text).await
 }
 
-/// Whose number it is, for recording PAUSE or START: the first agreement's partner, or the
-/// number's. Read before the write transaction (a pool read inside it could wait on the workers
-/// that wait on its lock).
-async fn command_partner(
-    ctx: &JobContext,
-    msg: &messages::Message,
-    billed: &[(agreements::Agreement, pause::Billing)],
-) -> Result<Option<String>, JobError> {
-    Ok(match billed.first() {
-        Some((a, _)) => Some(a.partner_id.clone()),
-        None => dialogues::any_on_sender(&ctx.db, &msg.to_addr)
-            .await?
-            .map(|d| d.partner_id),
-    })
+/// What PAUSE or START is recorded with: its inbound outcome and its answer's purpose.
+type CommandKind = (InboundOutcome, ReplyPurpose);
+const PAUSE_COMMAND: CommandKind = (InboundOutcome::Pause, ReplyPurpose::PauseConfirmation);
+const START_COMMAND: CommandKind = (InboundOutcome::Resume, ReplyPurpose::ResumeConfirmation);
+
+/// Whose PAUSE or START it is: the first agreement's partner (or the number's) and agreement.
+struct CommandContext {
+    partner_id: Option<String>,
+    agreement_id: Option<String>,
 }
 
-/// Records what PAUSE or START led to and queues its answer, in `tx`.
-#[allow(clippy::too_many_arguments)]
-async fn answer_command(
-    ctx: &JobContext,
-    tx: &mut Tx,
-    msg: &messages::Message,
-    partner_id: Option<&str>,
-    agreement_id: Option<&str>,
-    outcome: InboundOutcome,
-    purpose: ReplyPurpose,
-    text: &str,
-) -> Result<(), JobError> {
-    messages::set_inbound_outcome(
-        tx,
-        &msg.id,
-        partner_id,
-        None,
-        outcome,
-        agreement_id,
-        ctx.clock.now_ms(),
-    )
-    .await?;
-    queue_reply(ctx, tx, msg, partner_id, None, purpose, text, agreement_id).await?;
-    Ok(())
+impl CommandContext {
+    /// Read before the write transaction (a pool read inside it could wait on the workers that
+    /// wait on its lock).
+    async fn of(
+        ctx: &JobContext,
+        msg: &messages::Message,
+        billed: &[(agreements::Agreement, pause::Billing)],
+    ) -> Result<Self, JobError> {
+        let first = billed.first().map(|(a, _)| a);
+        let partner_id = match first {
+            Some(a) => Some(a.partner_id.clone()),
+            None => dialogues::any_on_sender(&ctx.db, &msg.to_addr)
+                .await?
+                .map(|d| d.partner_id),
+        };
+        Ok(Self {
+            partner_id,
+            agreement_id: first.map(|a| a.id.clone()),
+        })
+    }
+
+    /// Records what the command led to, queues its answer and commits `tx`.
+    async fn answer(
+        &self,
+        ctx: &JobContext,
+        mut tx: Tx,
+        msg: &messages::Message,
+        (outcome, purpose): CommandKind,
+        text: &str,
+    ) -> Result<(), JobError> {
+        let (partner_id, agreement_id) = (self.partner_id.as_deref(), self.agreement_id.as_deref());
+        messages::set_inbound_outcome(
+            &mut tx,
+            &msg.id,
+            partner_id,
+            None,
+            outcome,
+            agreement_id,
+            ctx.clock.now_ms(),
+        )
+        .await?;
+        queue_reply(
+            ctx,
+            &mut tx,
+            msg,
+            partner_id,
+            None,
+            purpose,
+            text,
+            agreement_id,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 async fn handle_help(ctx: &JobContext, msg: &messages::Message) -> Result<(), JobError> {
