@@ -48,6 +48,8 @@ pub struct SessionRow {
     pub last_seen_at: i64,
     #[sqlx(flatten)]
     pub partner: Partner,
+    /// One of the partner's webhook endpoints was switched off for failing (every page says so).
+    pub endpoints_switched_off: bool,
 }
 
 pub async fn insert(
@@ -76,7 +78,9 @@ pub async fn insert(
 pub async fn find(db: &Db, token_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
     with_pool!(db, |p| sqlx::query_as(
         "SELECT s.user_id, u.email, s.created_at AS session_created_at, s.last_seen_at, \
-                p.id, p.name, p.vipps_msn, p.api_key_hint, p.help_text, p.created_at \
+                p.id, p.name, p.vipps_msn, p.api_key_hint, p.help_text, p.created_at, \
+                EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.partner_id = p.id \
+                  AND e.disabled_reason IS NOT NULL AND NOT e.enabled) AS endpoints_switched_off \
          FROM portal_sessions s \
          JOIN portal_users u ON u.id = s.user_id \
          JOIN partners p ON p.id = u.partner_id \

@@ -208,6 +208,8 @@ pub struct Layout {
     pub csrf_token: String,
     /// The portal or the console: the brand's link, the logout form, the navigation's name.
     pub site: &'static Site,
+    /// A webhook endpoint of the partner's was switched off for failing (shown on every page).
+    pub endpoints_switched_off: bool,
 }
 
 impl Layout {
@@ -219,6 +221,7 @@ impl Layout {
             flash: None,
             csrf_token: String::new(),
             site,
+            endpoints_switched_off: false,
         }
     }
 
@@ -254,6 +257,7 @@ impl LayoutParts {
             flash: self.flash,
             csrf_token: self.csrf.as_str().to_owned(),
             site: self.site,
+            endpoints_switched_off: false,
         }
     }
 
@@ -265,6 +269,7 @@ impl LayoutParts {
             flash: self.flash,
             csrf_token: self.csrf.as_str().to_owned(),
             site: self.site,
+            endpoints_switched_off: false,
         }
     }
 
@@ -275,7 +280,10 @@ impl LayoutParts {
             email: user.email.clone(),
         };
         let nav = NavLink::list(&Nav::ALL, current, |nav| (nav.label(), nav.href()));
-        self.logged_in(bar, nav)
+        Layout {
+            endpoints_switched_off: user.endpoints_switched_off,
+            ..self.logged_in(bar, nav)
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub struct PortalUser {
     pub user_id: String,
     pub email: String,
     pub partner: Partner,
+    /// One of the partner's webhook endpoints was switched off for failing: every page says so.
+    pub endpoints_switched_off: bool,
 }
 
 impl PortalUser {
@@ -107,6 +109,7 @@ impl<'a> FromRequest<'a> for PortalUser {
                 user_id: s.user_id,
                 email: s.email,
                 partner: s.partner,
+                endpoints_switched_off: s.endpoints_switched_off,
             }),
             Ok(None) => Err(ended(req, state)),
             Err(err) => Err(PortalError::from(err).into()),

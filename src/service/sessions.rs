@@ -47,6 +47,8 @@ pub struct Session {
     pub user_id: String,
     pub email: String,
     pub partner: Partner,
+    /// One of the partner's webhook endpoints was switched off for failing.
+    pub endpoints_switched_off: bool,
 }
 
 fn window_ms(portal: &PortalSettings) -> i64 {
@@ -180,6 +182,7 @@ pub async fn resolve(state: &AppState, token: &str) -> ServiceResult<Option<Sess
         user_id: row.user_id,
         email: row.email,
         partner: row.partner,
+        endpoints_switched_off: row.endpoints_switched_off,
     }))
 }
 

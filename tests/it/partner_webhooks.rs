@@ -14,18 +14,24 @@ const PHONE: &str = "+4791234567";
 
 struct Partner {
     app: TestApp,
+    id: String,
     key: String,
     dialogue: String,
 }
 
 async fn partner_with_dialogue() -> Partner {
     let app = TestApp::spawn_with(Options::default()).await;
-    let (_, key) = app.partner("Charity").await;
+    let (id, key) = app.partner("Charity").await;
     let group = app.crm_group_with_terms(&key, "Donors").await;
     let dialogue = app
         .monthly_give_dialogue(&key, &group, "Bli fast giver: {vipps_link}")
         .await;
-    Partner { app, key, dialogue }
+    Partner {
+        app,
+        id,
+        key,
+        dialogue,
+    }
 }
 
 impl Partner {
@@ -379,6 +385,9 @@ async fn an_endpoint_failing_every_delivery_for_five_days_is_disabled_until_enab
     let path = format!("/api/v1/webhook-endpoints/{endpoint}");
     let (_, e) = p.app.get(&path, &p.key).await;
     assert_eq!(e["enabled"], true, "one failure does not disable: {e}");
+    let portal = p.app.portal_login(&p.id).await;
+    let warned = |html: &str| html.contains(r#"id="endpoints-switched-off""#);
+    assert!(!warned(&portal.get("/portal/messages").await.html));
 
     // Six days pass on the business clock (the simulator's) before the retry (5 s later).
     p.app
@@ -399,6 +408,10 @@ async fn an_endpoint_failing_every_delivery_for_five_days_is_disabled_until_enab
     let d = &p.deliveries(&endpoint).await[0];
     assert_eq!(d["attempts"], 2);
     assert_eq!(d["last_status_code"], 500);
+    // Every portal page tells the partner.
+    for page in ["/portal/messages", "/portal/crm-groups"] {
+        assert!(warned(&portal.get(page).await.html), "{page}");
+    }
 
     // Enabled again by the partner: the warning is gone.
     let (status, e) = p
@@ -414,5 +427,6 @@ async fn an_endpoint_failing_every_delivery_for_five_days_is_disabled_until_enab
     assert_eq!(e["enabled"], true);
     assert!(e["disabled_reason"].is_null(), "{e}");
     assert!(e["failing_since"].is_null(), "{e}");
+    assert!(!warned(&portal.get("/portal/messages").await.html));
     p.app.stop().await;
 }
