@@ -109,6 +109,27 @@ pub fn parse_subscriptions(
     text.split_whitespace().map(EventType::try_from).collect()
 }
 
+/// An address on this machine or a private network: in production no event is posted there
+/// (by URL, refused when the endpoint is saved; by what a name resolves to, when a delivery
+/// connects).
+pub fn is_internal_ip(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_internal_ip(IpAddr::V4(v4)),
+            None => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,20 +127,10 @@ fn check_url(url: &str, production: bool) -> Result<(), String> {
 
 /// A host that names this machine or a private network (by name or address literal): in
 /// production, events must not be posted there. A name that resolves to such an address is
-/// not caught here.
+/// refused when a delivery connects (`worker::public_dns`).
 fn is_internal(host: &url::Host<&str>) -> bool {
     use std::net::IpAddr;
-    let internal_ip = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_unique_local()
-                || v6.is_unicast_link_local()
-        }
-    };
+    let internal_ip = partner_events::is_internal_ip;
     match host {
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();

@@ -4,6 +4,7 @@
 pub mod handlers;
 pub mod maintenance;
 pub mod outcome;
+pub mod public_dns;
 pub mod runtime;
 pub mod scheduler;
 pub mod wake;
@@ -79,7 +80,7 @@ impl JobContext {
             vipps: state.vipps.clone(),
             sms: state.sms.clone(),
             clock: state.clock.clone(),
-            webhook_client: webhook_client(),
+            webhook_client: webhook_client(settings.origin.is_production()),
             settings: Arc::new(JobSettingsView {
                 jobs: settings.jobs.clone(),
                 billing: settings.billing.clone(),
@@ -100,12 +101,18 @@ impl JobContext {
     }
 }
 
-/// The client partners' webhooks are posted with.
-fn webhook_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The client partners' webhooks are posted with; in production it connects to public
+/// addresses only ([`public_dns::PublicOnly`]).
+fn webhook_client(production: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .timeout(crate::domain::partner_events::ANSWER_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("dialogpay-webhooks/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("dialogpay-webhooks/", env!("CARGO_PKG_VERSION")));
+    let builder = match production {
+        true => builder.dns_resolver(std::sync::Arc::new(public_dns::PublicOnly)),
+        false => builder,
+    };
+    builder
         .build()
         .expect("an HTTP client with a timeout and no redirects builds")
 }
