@@ -69,11 +69,17 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     );
     println!("  partner API key:  {key}");
     println!("  API docs:         {base}/docs");
+    let text = |word: &str| {
+        format!(
+            "   curl -s -X POST {base}/webhooks/sms/inbound -H 'Authorization: Bearer {inbound}' -H 'Content-Type: application/json' \\\n     -d '{{\"message_id\":\"demo-'$RANDOM'\",\"from\":\"+4791234567\",\"to\":\"2160\",\"text\":\"{word}\"}}'"
+        )
+    };
     println!("\n1. Text the keyword GIVE to 2160:");
+    println!("{}", text("GIVE"));
     println!(
-        "   curl -s -X POST {base}/webhooks/sms/inbound -H 'Authorization: Bearer {inbound}' -H 'Content-Type: application/json' \\\n     -d '{{\"message_id\":\"demo-'$RANDOM'\",\"from\":\"+4791234567\",\"to\":\"2160\",\"text\":\"GIVE\"}}'"
+        "2. Open the link in the reply printed below, enter any PIN, confirm and pay; the \
+         dialogue's receipt follows by SMS (each payment gets one)."
     );
-    println!("2. Open the link in the reply printed below, enter any PIN, confirm and pay.");
     println!(
         "3. Let a month pass in the simulator; the scheduler's next billing sweep (every 10 s in \
          the demo) creates the next charge:"
@@ -91,8 +97,13 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
          local receiver:"
     );
     println!(
-        "   curl -s -X POST {base}/api/v1/webhook-endpoints -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n     -d '{{\"url\":\"http://127.0.0.1:9999/hook\",\"event_types\":[\"message.received\",\"agreement.activated\",\"charge.charged\"]}}'\n"
+        "   curl -s -X POST {base}/api/v1/webhook-endpoints -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n     -d '{{\"url\":\"http://127.0.0.1:9999/hook\",\"event_types\":[\"message.received\",\"agreement.activated\",\"charge.charged\"]}}'"
     );
+    println!(
+        "5. Pause: text PAUSE 2 from the same phone (the next two periods are skipped, no charge \
+         is made), START to go on early:"
+    );
+    println!("{}\n", text("PAUSE 2"));
     let watcher = tokio::spawn(watch(state.db.clone()));
     let result = app.run_until_stopped(app::shutdown_signal()).await;
     watcher.abort();
