@@ -17,7 +17,8 @@ import string
 import time
 import urllib.request
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import subprocess
 
@@ -48,8 +49,12 @@ def post_json(url: str, body: dict, token: str | None = None) -> dict:
 
 
 def sim_today() -> date:
+    """Today in Oslo on the simulator's clock: the service's billing calendar (periods are
+    anchored on the Oslo date; the UTC date is a day behind from 23:00 or 22:00 UTC)."""
     with urllib.request.urlopen(f"{SIM}/_sim/clock", timeout=10) as response:
-        return date.fromisoformat(json.loads(response.read())["now"][:10])
+        now = json.loads(response.read())["now"]  # RFC 3339 in UTC: 2027-01-06T23:03:12.5Z
+    utc = datetime.fromisoformat(now[:19] + "+00:00")
+    return utc.astimezone(ZoneInfo("Europe/Oslo")).date()
 
 
 def reload_until(page: Page, check, what: str, within: float = 30.0) -> None:
