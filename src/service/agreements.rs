@@ -131,6 +131,17 @@ pub struct ChargeQuery {
 }
 
 async fn detail(state: &AppState, agreement: Agreement) -> ServiceResult<AgreementDetail> {
+    let dialogue = dialogues::get_any(&state.db, &agreement.dialogue_id).await?;
+    detail_on(state, agreement, dialogue.as_ref()).await
+}
+
+/// [`detail`] with the agreement's dialogue already read (a page of one dialogue's agreements
+/// reads it once).
+async fn detail_on(
+    state: &AppState,
+    agreement: Agreement,
+    dialogue: Option<&dialogues::Dialogue>,
+) -> ServiceResult<AgreementDetail> {
     let mut history = charges::history_for_agreement(&state.db, &agreement.id).await?;
     let mut refunds = refunds::for_agreement(&state.db, &agreement.id).await?;
     let charges = charges::for_agreement(&state.db, &agreement.id)
@@ -149,9 +160,7 @@ async fn detail(state: &AppState, agreement: Agreement) -> ServiceResult<Agreeme
         })
         .collect();
     let skipped = agreements::skipped_for_agreement(&state.db, &agreement.id).await?;
-    let billing = dialogues::get_any(&state.db, &agreement.dialogue_id)
-        .await?
-        .and_then(|d| agreement.billing(d.period, d.end_date));
+    let billing = dialogue.and_then(|d| agreement.billing(d.period, d.end_date));
     Ok(AgreementDetail {
         agreement,
         charges,
@@ -221,9 +230,10 @@ pub async fn list_for_dialogue(
     )
     .await?;
     let rows = page.finish(rows, |a| a.id.clone());
+    let dialogue = dialogues::get_any(&state.db, dialogue_id).await?;
     let mut items = Vec::with_capacity(rows.items.len());
     for a in rows.items {
-        items.push(detail(state, a).await?);
+        items.push(detail_on(state, a, dialogue.as_ref()).await?);
     }
     Ok(Page {
         items,
@@ -328,10 +338,10 @@ pub async fn pause(
         )]));
     }
     let a = agreement_of(state, actor, id).await?;
-    let current = detail(state, a).await?;
-    let billing = current
-        .billing
-        .filter(|_| current.agreement.status == AgreementStatus::Active)
+    let billing = dialogues::get_any(&state.db, &a.dialogue_id)
+        .await?
+        .and_then(|d| a.billing(d.period, d.end_date))
+        .filter(|_| a.status == AgreementStatus::Active)
         .ok_or_else(not_pausable)?;
     let until = billing.pause_until(periods);
     let now = state.clock.now_ms();
